@@ -1,0 +1,65 @@
+# relaytrap — front door. `make run` and `make test` install what is missing (as root, on Debian),
+# build, and then run the honeypot or the whole test suite.
+
+BUILD      ?= build
+SANBUILD   ?= build-san
+DATA_DIR   ?= ./var
+LISTEN     ?= 127.0.0.1:2525
+APT_PKGS    = meson ninja-build pkg-config gcc libevent-dev libsqlite3-dev libjansson-dev \
+              libssl-dev libbsd-dev libcmocka-dev libmaxminddb-dev sqlite3 python3 swaks nmap
+MESON_OPTS ?= -Dwerror=true
+
+.PHONY: all deps build run test test-unit test-e2e sanitize bench format clean
+
+all: build
+
+# deps - install missing Debian packages when running as root; otherwise just report them.
+deps:
+	@missing=""; for p in $(APT_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "missing packages:$$missing (run as root, or: sudo apt-get install$$missing)"; exit 1; \
+	  fi; \
+	fi
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# run - the honeypot in the foreground on 127.0.0.1:2525 with data under ./var (a safe first try)
+run: build
+	mkdir -p $(DATA_DIR)
+	$(BUILD)/relaytrap serve --listen $(LISTEN) --data-dir $(DATA_DIR)
+
+test: build
+	meson test -C $(BUILD) --print-errorlogs --num-processes 2
+	$(MAKE) test-e2e
+
+test-unit: build
+	meson test -C $(BUILD) --suite unit --print-errorlogs
+
+test-e2e: build
+	python3 tests/e2e/run.py --binary $(BUILD)/relaytrap
+
+# sanitize - the unit and end-to-end suites under ASan+UBSan
+sanitize: deps
+	[ -f $(SANBUILD)/build.ninja ] || meson setup $(SANBUILD) -Db_sanitize=address,undefined -Db_lundef=false $(MESON_OPTS)
+	ninja -C $(SANBUILD)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C $(SANBUILD) --print-errorlogs
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 python3 tests/e2e/run.py --binary $(SANBUILD)/relaytrap --quick
+
+bench: build
+	bench/run.sh $(BUILD)/relaytrap
+
+format:
+	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')
+
+clean:
+	rm -rf $(BUILD) $(SANBUILD)

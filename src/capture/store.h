@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * store - the storage side: applies events to events.jsonl, relaytrap.db (SQLite, WAL) and the
+ * content-addressed body store. Runs in its own process (store_run) fed by frames over a
+ * socketpair; the same store_event() serves `relaytrap import` later.
+ *
+ * Owns: struct store, its open files, its SQLite handle, the per-transaction temp bodies.
+ * Public: store_open, store_event, store_body, store_commit, store_close, store_run.
+ * Layout under data_dir:
+ *   events.jsonl (rotated to events.jsonl.1 … by size, reopened on SIGHUP)
+ *   relaytrap.db (+ -wal, -shm)
+ *   bodies/ab/cd/<sha256>.eml (ab, cd = first two bytes of the hex digest), bodies/tmp/
+ * Batching: events are written to the JSONL and inserted into SQLite inside one transaction
+ * per batch; a batch is committed when STORE_BATCH_EVENTS events are pending, when
+ * STORE_BATCH_MS have passed, on a FLUSH frame, and on close.
+ */
+#ifndef RT_STORE_H
+#define RT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_BATCH_EVENTS 2000
+#define STORE_BATCH_MS 200
+
+struct store_config {
+	const char *data_dir;
+	bool write_jsonl;	   /* false for import */
+	bool store_bodies;
+	uint64_t jsonl_rotate_bytes; /* 0 = never */
+	uint64_t store_body_max;   /* bytes kept of one body */
+	uint64_t body_disk_budget; /* 0 = unlimited; over it new bodies are not stored (recorded) */
+};
+
+struct store;
+
+/* store_open - create data_dir layout and open everything; NULL with err */
+struct store *store_open(const struct store_config *cfg, char *err, size_t errlen);
+/* store_event - apply one event (JSON text, len bytes, untrusted); 0 or -1 (malformed, logged) */
+int store_event(struct store *s, const char *json, size_t len);
+/* store_body - append body bytes for (session, tx); 0 or -1 */
+int store_body(struct store *s, const char *session, uint32_t tx, const void *data, size_t len);
+/* store_commit - commit the pending batch (JSONL flushed, SQLite COMMIT) */
+int store_commit(struct store *s);
+/* store_reopen - reopen events.jsonl (SIGHUP, log rotation by an outside tool) */
+int store_reopen(struct store *s);
+void store_close(struct store *s);
+/* store_run - the store process's main loop over frames read from fd until EOF or SIGTERM;
+ * returns the process exit code */
+int store_run(int fd, const struct store_config *cfg);
+
+#endif

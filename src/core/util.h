@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * util - small helpers shared by every module: number parsing, clocks, randomness, base64.
+ *
+ * Public: parse_num, parse_size, parse_duration_ms, now_mono_us, now_real_us, rand_buf, rand_uniform,
+ *         b64_decode, b64_encode, hex_encode, fmt_rfc3339.
+ * Limits: none of these allocate; callers pass output buffers and their sizes.
+ */
+#ifndef RT_UTIL_H
+#define RT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* parse_num - parse a whole decimal number in [min,max]; 0 or -1 (errstr says why) */
+int parse_num(const char *s, long long min, long long max, long long *out, const char **errstr);
+/* parse_size - "4096", "10k", "20M", "1G" (binary multiples) into bytes; 0 or -1 */
+int parse_size(const char *s, uint64_t *out, const char **errstr);
+/* parse_duration_ms - "250ms", "10s", "5m", "1h", plain number = seconds; 0 or -1 */
+int parse_duration_ms(const char *s, uint64_t *out, const char **errstr);
+
+/* now_mono_us - monotonic clock in microseconds */
+uint64_t now_mono_us(void);
+/* now_real_us - wall clock in microseconds since the epoch */
+uint64_t now_real_us(void);
+/* fmt_rfc3339 - "2026-11-27T10:53:36.123456Z" from epoch microseconds; out must hold 32 bytes */
+void fmt_rfc3339(uint64_t real_us, char *out, size_t outlen);
+
+/* rand_buf - fill with cryptographically strong random bytes (arc4random_buf) */
+void rand_buf(void *buf, size_t len);
+/* rand_uniform - uniform random number in [0, bound) */
+uint32_t rand_uniform(uint32_t bound);
+
+/* b64_decode - standard base64 (padding optional, whitespace not allowed); returns decoded length
+ * or -1 on invalid input or if out (outlen bytes) is too small */
+long b64_decode(const char *in, size_t inlen, unsigned char *out, size_t outlen);
+/* b64_encode - standard base64 with padding, NUL-terminated; returns length or -1 if too small */
+long b64_encode(const unsigned char *in, size_t inlen, char *out, size_t outlen);
+/* hex_encode - lower-case hex, NUL-terminated; out needs 2*inlen+1 bytes; returns 0 or -1 */
+int hex_encode(const unsigned char *in, size_t inlen, char *out, size_t outlen);
+
+#endif
