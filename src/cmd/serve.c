@@ -1,3 +1,444 @@
 /* SPDX-License-Identifier: ISC */
-/* placeholder until the cmd/serve module lands */
-typedef int rt_placeholder_cmd_serve;
+/*
+ * serve - `relaytrap serve`: configuration, identity, personas, the store process, the
+ * listeners and the event loop; graceful shutdown on SIGTERM/SIGINT, SIGHUP reopens the log.
+ *
+ * Owns: the process layout. The store runs in a child process fed over a socketpair
+ * (src/capture/store.c); this process runs the network engine in one libevent loop.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "capture/emit.h"
+#include "capture/store.h"
+#include "cmd/cmd.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "net/listener.h"
+#include "persona/identity.h"
+#include "persona/persona.h"
+#include "smtp/session.h"
+
+#define SHUTDOWN_GRACE_MS 1500
+
+struct serve_ctx {
+	struct event_base *base;
+	struct server *srv;
+	pid_t store_pid;
+	int stopping;
+	struct event *grace;
+};
+
+static void
+serve_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: relaytrap serve [-c FILE] [--listen [ADDR:]PORT[/PERSONA]]... [--persona NAME]\n"
+		"                       [--hostname FQDN] [--data-dir DIR] [--proxy-from CIDR]...\n"
+		"                       [--sensor NAME] [--set KEY=VALUE]... [-v|-q]\n\n"
+		"Run the honeypot in the foreground, logging to stderr.\n\n"
+		"  -c, --config FILE      read FILE (see relaytrap(8) and docs/configuration.md)\n"
+		"  -l, --listen SPEC      listen on [ADDR:]PORT[/PERSONA]; repeatable; IPv6 as [::1]:25\n"
+		"  -p, --persona NAME     default persona (built-in name or file path)\n"
+		"  -H, --hostname FQDN    host name in the banner (default: generated once, kept)\n"
+		"  -d, --data-dir DIR     where events.jsonl, relaytrap.db and bodies/ go\n"
+		"  -P, --proxy-from CIDR  accept PROXY protocol headers from CIDR; repeatable\n"
+		"  -s, --sensor NAME      sensor name recorded in every event\n"
+		"  -S, --set KEY=VALUE    set any configuration key; repeatable\n"
+		"  -v, --verbose          debug logging\n"
+		"  -q, --quiet            warnings and errors only\n"
+		"  -h, --help             this text\n\n"
+		"Without a config file and --listen it listens on port 25 when run as root and on\n"
+		"127.0.0.1:2525 otherwise.\n");
+}
+
+/* fail_cfg - print a one-line configuration error and return the usage exit code */
+static int
+fail_cfg(const char *what, const char *err)
+{
+	fprintf(stderr, "relaytrap serve: %s%s%s\n", what ? what : "", what ? ": " : "", err);
+	return 2;
+}
+
+static void
+on_grace(evutil_socket_t fd, short what, void *arg)
+{
+	struct serve_ctx *sc = arg;
+
+	event_base_loopexit(sc->base, NULL);
+}
+
+static void
+on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct serve_ctx *sc = arg;
+	struct timeval tv = {SHUTDOWN_GRACE_MS / 1000, (SHUTDOWN_GRACE_MS % 1000) * 1000};
+
+	if (sc->stopping++) {
+		log_info("second signal: stopping now");
+		event_base_loopexit(sc->base, NULL);
+		return;
+	}
+	log_info("signal %d: shutting down (answering open sessions, recording them)", (int)sig);
+	server_shutdown(sc->srv);
+	evtimer_add(sc->grace, &tv);
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct serve_ctx *sc = arg;
+
+	log_info("SIGHUP: asking the store to reopen events.jsonl");
+	if (sc->store_pid > 0)
+		kill(sc->store_pid, SIGHUP);
+}
+
+/* mkdir_p - create a directory and its parents */
+static int
+mkdir_p(const char *path)
+{
+	char tmp[512];
+	size_t i;
+
+	if (strlcpy(tmp, path, sizeof(tmp)) >= sizeof(tmp))
+		return -1;
+	for (i = 1; tmp[i]; i++) {
+		if (tmp[i] == '/') {
+			tmp[i] = '\0';
+			if (mkdir(tmp, 0750) == -1 && errno != EEXIST)
+				return -1;
+			tmp[i] = '/';
+		}
+	}
+	if (mkdir(tmp, 0750) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/* raise_nofile - as many descriptors as we may have: every session is one */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* start_store - fork the store process; returns its pid and the engine's end in *fd */
+static pid_t
+start_store(const struct config *cfg, int *fd)
+{
+	struct store_config scfg;
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		fatal("socketpair");
+	/* the socket buffers smooth bursts; the engine buffers the rest (bounded) */
+	int sz = 4 * 1024 * 1024;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	pid = fork();
+	if (pid == -1)
+		fatal("fork");
+	if (pid == 0) {
+		close(sv[0]);
+		log_init("relaytrap-store", (enum log_level)cfg->log_level);
+		memset(&scfg, 0, sizeof(scfg));
+		scfg.data_dir = cfg->data_dir;
+		scfg.write_jsonl = true;
+		scfg.store_bodies = cfg->store_bodies;
+		scfg.jsonl_rotate_bytes = cfg->jsonl_rotate_bytes;
+		scfg.store_body_max = cfg->limits.store_body_max;
+		scfg.body_disk_budget = cfg->limits.body_disk_budget;
+		_exit(store_run(sv[1], &scfg));
+	}
+	close(sv[1]);
+	*fd = sv[0];
+	return pid;
+}
+
+/* persona_for - load (once) the persona a listener uses */
+static struct persona *
+persona_for(const char *name, const struct config *cfg, struct persona **cache, char **names,
+	    size_t *n, char *err, size_t errlen)
+{
+	size_t i;
+	struct persona *p;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp(names[i], name) == 0)
+			return cache[i];
+	p = persona_load(name, cfg->persona_dir, err, errlen);
+	if (p == NULL)
+		return NULL;
+	cache[*n] = p;
+	names[*n] = strdup(name);
+	(*n)++;
+	return p;
+}
+
+int
+cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},   {"listen", required_argument, NULL, 'l'},
+		{"persona", required_argument, NULL, 'p'},  {"hostname", required_argument, NULL, 'H'},
+		{"data-dir", required_argument, NULL, 'd'}, {"proxy-from", required_argument, NULL, 'P'},
+		{"sensor", required_argument, NULL, 's'},   {"set", required_argument, NULL, 'S'},
+		{"verbose", no_argument, NULL, 'v'},	    {"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
+	};
+	static struct config cfg;
+	struct persona *pcache[CONFIG_MAX_LISTENERS + 1];
+	char *pnames[CONFIG_MAX_LISTENERS + 1];
+	size_t np = 0, i;
+	static struct smtp_env envs[CONFIG_MAX_LISTENERS];
+	struct identity id;
+	struct serve_ctx sc;
+	struct capture *cap;
+	struct event *ev_term, *ev_int, *ev_hup;
+	static uint64_t msg_counter;
+	char err[1024], idpath[600], hostname[256], domain[256], netbios[16];
+	const char *cfile = NULL;
+	int ch, fd, status, verbose = 0;
+	char **cli_args;
+	int ncli = 0;
+
+	cli_args = calloc((size_t)argc + 1, sizeof(*cli_args));
+	if (cli_args == NULL)
+		return 1;
+	/* first pass: the config file; overrides from the command line are applied after it */
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:l:p:H:d:P:s:S:vqh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			cfile = optarg;
+			break;
+		case 'h':
+			serve_usage(stdout);
+			free(cli_args);
+			return 0;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'q':
+			verbose = -1;
+			break;
+		case '?':
+			serve_usage(stderr);
+			free(cli_args);
+			return 2;
+		default:
+			cli_args[ncli++] = argv[optind - 1];
+			break;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "relaytrap serve: unexpected argument '%.64s' (see --help)\n",
+			argv[optind]);
+		free(cli_args);
+		return 2;
+	}
+	config_defaults(&cfg);
+	if (cfile && config_load_file(&cfg, cfile, err, sizeof(err)) == -1) {
+		free(cli_args);
+		return fail_cfg(NULL, err);
+	}
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:l:p:H:d:P:s:S:vqh", opts, NULL)) != -1) {
+		const char *key = NULL;
+		int r = 0;
+		switch (ch) {
+		case 'l':
+			r = config_add_listener(&cfg, optarg, err, sizeof(err));
+			key = "--listen";
+			break;
+		case 'P':
+			r = config_add_proxy_from(&cfg, optarg, err, sizeof(err));
+			key = "--proxy-from";
+			break;
+		case 'p':
+			r = config_set(&cfg, "persona", optarg, err, sizeof(err));
+			key = "--persona";
+			break;
+		case 'H':
+			r = config_set(&cfg, "hostname", optarg, err, sizeof(err));
+			key = "--hostname";
+			break;
+		case 'd':
+			r = config_set(&cfg, "data_dir", optarg, err, sizeof(err));
+			key = "--data-dir";
+			break;
+		case 's':
+			r = config_set(&cfg, "sensor", optarg, err, sizeof(err));
+			key = "--sensor";
+			break;
+		case 'S': {
+			char kv[1024], *eq;
+			strlcpy(kv, optarg, sizeof(kv));
+			eq = strchr(kv, '=');
+			key = "--set";
+			if (eq == NULL) {
+				snprintf(err, sizeof(err), "'%.100s' is not KEY=VALUE", optarg);
+				r = -1;
+				break;
+			}
+			*eq = '\0';
+			r = config_set(&cfg, kv, eq + 1, err, sizeof(err));
+			break;
+		}
+		default:
+			break;
+		}
+		if (r == -1) {
+			free(cli_args);
+			return fail_cfg(key, err);
+		}
+	}
+	free(cli_args);
+	if (verbose)
+		cfg.log_level = verbose > 0 ? LOG_LVL_DEBUG : LOG_LVL_WARN;
+	log_init("relaytrap", (enum log_level)cfg.log_level);
+
+	if (cfg.nlisteners == 0) {
+		const char *spec = geteuid() == 0 ? "25" : "127.0.0.1:2525";
+		if (config_add_listener(&cfg, spec, err, sizeof(err)) == -1)
+			return fail_cfg(NULL, err);
+		log_info("no listener configured: listening on %s (%s)",
+			 geteuid() == 0 ? "port 25, all addresses" : "127.0.0.1:2525",
+			 geteuid() == 0 ? "running as root"
+					: "not root; port 25 needs root or CAP_NET_BIND_SERVICE");
+	}
+	if (config_check(&cfg, err, sizeof(err)) == -1)
+		return fail_cfg(cfile, err);
+	if (mkdir_p(cfg.data_dir) == -1)
+		return fail_cfg("--data-dir", strerror(errno));
+
+	/* the install's own names, generated once and kept: identical banners give honeypots away */
+	snprintf(idpath, sizeof(idpath), "%s/identity", cfg.data_dir);
+	if (identity_load_or_create(idpath, &id, err, sizeof(err)) == -1)
+		return fail_cfg(idpath, err);
+	strlcpy(hostname, cfg.hostname[0] ? cfg.hostname : id.fqdn, sizeof(hostname));
+	strlcpy(netbios, cfg.netbios[0] ? cfg.netbios : id.netbios, sizeof(netbios));
+	if (cfg.hostname[0] && !cfg.netbios[0]) {
+		size_t k;
+		for (k = 0; hostname[k] && hostname[k] != '.' && k < 15; k++)
+			netbios[k] = (char)toupper((unsigned char)hostname[k]);
+		netbios[k] = '\0';
+	}
+	if (cfg.domain[0])
+		strlcpy(domain, cfg.domain, sizeof(domain));
+	else if (cfg.hostname[0] && strchr(cfg.hostname, '.'))
+		strlcpy(domain, strchr(cfg.hostname, '.') + 1, sizeof(domain));
+	else
+		strlcpy(domain, id.domain, sizeof(domain));
+
+	for (i = 0; i < cfg.nlisteners; i++) {
+		const char *pn = cfg.listeners[i].persona[0] ? cfg.listeners[i].persona : cfg.persona;
+		struct smtp_env *e = &envs[i];
+		struct persona *p = persona_for(pn, &cfg, pcache, pnames, &np, err, sizeof(err));
+		if (p == NULL)
+			return fail_cfg(NULL, err);
+		e->persona = p;
+		e->limits = &cfg.limits;
+		e->bare_lf = cfg.bare_lf;
+		e->hostname = hostname;
+		e->netbios = netbios;
+		e->domain = domain;
+		e->nb_domain = id.nb_domain;
+		e->dns_domain = id.dns_domain;
+		e->delay_banner_ms =
+			(cfg.delay_banner_ms >= 0 ? cfg.delay_banner_ms : persona_delay_banner_ms(p)) +
+			cfg.greet_pause_ms;
+		e->delay_reply_ms =
+			cfg.delay_reply_ms >= 0 ? cfg.delay_reply_ms : persona_delay_reply_ms(p);
+		e->delay_jitter_ms =
+			cfg.delay_jitter_ms >= 0 ? cfg.delay_jitter_ms : persona_delay_jitter_ms(p);
+		e->msg_counter = &msg_counter;
+	}
+
+	raise_nofile();
+	signal(SIGPIPE, SIG_IGN);
+	memset(&sc, 0, sizeof(sc));
+	sc.store_pid = start_store(&cfg, &fd);
+
+	sc.base = event_base_new();
+	if (sc.base == NULL)
+		fatalx("event_base_new failed");
+	cap = capture_new(cfg.sensor, NULL, NULL);
+	if (cap == NULL || capture_attach(cap, sc.base, fd) == -1)
+		fatalx("cannot set up the capture channel");
+	for (i = 0; i < cfg.nlisteners; i++)
+		envs[i].cap = cap;
+	sc.srv = server_new(sc.base, &cfg, cap);
+	if (sc.srv == NULL)
+		fatalx("out of memory");
+	for (i = 0; i < cfg.nlisteners; i++) {
+		const struct listener_conf *lc = &cfg.listeners[i];
+		if (server_listen(sc.srv, lc, &envs[i], err, sizeof(err)) == -1) {
+			log_err("%s", err);
+			kill(sc.store_pid, SIGTERM);
+			close(fd);
+			waitpid(sc.store_pid, &status, 0);
+			return 1;
+		}
+		log_info("ready listener=%s address=%s port=%d persona=%s proxy_protocol=%s", lc->name,
+			 lc->address[0] ? lc->address : "::", server_bound_port(sc.srv, i),
+			 persona_name(envs[i].persona), lc->proxy_protocol ? "yes" : "no");
+	}
+	log_info("relaytrap %s serving: hostname=%s data_dir=%s sensor=%s store_pid=%ld",
+		 RELAYTRAP_VERSION, hostname, cfg.data_dir, cfg.sensor, (long)sc.store_pid);
+
+	ev_term = evsignal_new(sc.base, SIGTERM, on_stop, &sc);
+	ev_int = evsignal_new(sc.base, SIGINT, on_stop, &sc);
+	ev_hup = evsignal_new(sc.base, SIGHUP, on_hup, &sc);
+	sc.grace = evtimer_new(sc.base, on_grace, &sc);
+	event_add(ev_term, NULL);
+	event_add(ev_int, NULL);
+	event_add(ev_hup, NULL);
+
+	event_base_dispatch(sc.base);
+
+	/* every session left is recorded as closed, then the store gets everything */
+	server_free(sc.srv);
+	capture_flush_frame(cap);
+	if (capture_drain_blocking(cap) == -1)
+		log_err("some events could not be handed to the store");
+	if (capture_dropped(cap) > 0)
+		log_warn("%llu capture frames were dropped",
+			 (unsigned long long)capture_dropped(cap));
+	close(fd);
+	if (waitpid(sc.store_pid, &status, 0) > 0 &&
+	    !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		log_err("store process ended abnormally (status %d)", status);
+	capture_free(cap);
+	event_free(ev_term);
+	event_free(ev_int);
+	event_free(ev_hup);
+	event_free(sc.grace);
+	event_base_free(sc.base);
+	for (i = 0; i < np; i++) {
+		persona_free(pcache[i]);
+		free(pnames[i]);
+	}
+	config_free(&cfg);
+	log_info("stopped");
+	return 0;
+}

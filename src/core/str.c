@@ -305,6 +305,13 @@ jw_key_bytes(struct jw *w, const char *key, const void *b, size_t n)
 }
 
 void
+jw_fields(struct jw *w, const char *frag, size_t n)
+{
+	jw_sep(w);
+	jw_raw(w, frag, n);
+}
+
+void
 jw_key_int(struct jw *w, const char *key, long long v)
 {
 	char num[32];

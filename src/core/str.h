@@ -48,6 +48,8 @@ void jw_key_str(struct jw *w, const char *key, const char *s);
 void jw_key_strn(struct jw *w, const char *key, const char *s, size_t n);
 /* attacker bytes, lossless (see above) */
 void jw_key_bytes(struct jw *w, const char *key, const void *b, size_t n);
+/* jw_fields - splice a pre-built run of fields ("a":1,"b":2) into the open object */
+void jw_fields(struct jw *w, const char *frag, size_t n);
 void jw_key_int(struct jw *w, const char *key, long long v);
 void jw_key_uint(struct jw *w, const char *key, unsigned long long v);
 void jw_key_bool(struct jw *w, const char *key, bool v);

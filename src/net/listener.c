@@ -1,3 +1,726 @@
 /* SPDX-License-Identifier: ISC */
-/* placeholder until the net/listener module lands */
-typedef int rt_placeholder_net_listener;
+/*
+ * listener - sockets, connections and admission control (see listener.h).
+ */
+#include "net/listener.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "capture/emit.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "net/proxy.h"
+#include "persona/persona.h"
+
+#define CAPTURE_HIGH_WATER (64u * 1024u * 1024u) /* stop accepting above this backlog */
+#define CAPTURE_LOW_WATER (16u * 1024u * 1024u)	 /* and start again below this */
+#define OVERLOAD_SLACK 1024 /* connections beyond max_sessions still answered 421 */
+#define IPTAB_SIZE 65536    /* per-IP counters: open addressing, power of two */
+#define PROXY_TIMEOUT_MS 5000
+
+struct srv_listener {
+	struct server *srv;
+	struct evconnlistener *lev;
+	struct listener_conf conf;
+	const struct smtp_env *env;
+	int port;
+};
+
+struct outq {
+	struct outq *next;
+	int delay_ms;
+	size_t len;
+	char data[];
+};
+
+struct conn {
+	struct server *srv;
+	struct srv_listener *l;
+	struct conn *prev, *next;
+	struct bufferevent *bev;
+	struct smtp_session *sess;
+	struct event *timer;	     /* reply delays */
+	struct event *deadline;	     /* whole-command and lifetime deadlines */
+	struct outq *q_head, *q_tail;
+	struct smtp_conn info;
+	unsigned char ipkey[16];
+	uint64_t t_start_ms;
+	uint64_t cmd_start_ms;	     /* 0 = no command in progress */
+	bool banner_written;
+	bool proxy_wait;
+	bool closing;
+	bool counted;
+};
+
+struct ipslot {
+	unsigned char key[16];
+	unsigned count; /* 0 = free */
+};
+
+struct server {
+	struct event_base *base;
+	const struct config *cfg;
+	struct capture *cap;
+	struct srv_listener *ls[CONFIG_MAX_LISTENERS];
+	size_t nls;
+	struct conn *conns;
+	size_t nconns;
+	struct ipslot *iptab;
+	struct event *resume;  /* EMFILE backoff */
+	struct event *housekeep;
+	bool paused_backlog;
+	bool paused_emfile;
+	bool stopping;
+};
+
+static void conn_free(struct conn *c);
+static void conn_try_write(struct conn *c);
+
+/* ------------------------------------------------------------------ per-IP table */
+
+static uint32_t
+ip_hash(const unsigned char k[16])
+{
+	uint32_t h = 2166136261u;
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ k[i]) * 16777619u;
+	return h;
+}
+
+/* ip_slot - the slot of key, or the free slot where it goes; NULL if the table is full */
+static struct ipslot *
+ip_slot(struct server *srv, const unsigned char k[16])
+{
+	uint32_t i = ip_hash(k) & (IPTAB_SIZE - 1), n;
+	struct ipslot *free_slot = NULL;
+
+	for (n = 0; n < IPTAB_SIZE; n++, i = (i + 1) & (IPTAB_SIZE - 1)) {
+		struct ipslot *s = &srv->iptab[i];
+		if (s->count == 0) {
+			/* linear probing without tombstones: a free slot ends the chain */
+			return free_slot ? free_slot : s;
+		}
+		if (memcmp(s->key, k, 16) == 0)
+			return s;
+	}
+	return free_slot;
+}
+
+/* ip_release - one connection from key ended; re-insert the rest of its chain so that
+ * linear probing finds every key without tombstones */
+static void
+ip_release(struct server *srv, const unsigned char k[16])
+{
+	struct ipslot *s = ip_slot(srv, k);
+	uint32_t i, j;
+
+	if (s == NULL || s->count == 0)
+		return;
+	if (--s->count > 0)
+		return;
+	i = (uint32_t)(s - srv->iptab);
+	for (j = (i + 1) & (IPTAB_SIZE - 1); srv->iptab[j].count != 0; j = (j + 1) & (IPTAB_SIZE - 1)) {
+		struct ipslot tmp = srv->iptab[j];
+		srv->iptab[j].count = 0;
+		struct ipslot *d = ip_slot(srv, tmp.key);
+		*d = tmp;
+	}
+}
+
+/* sa_key - a 16-byte key for an address (IPv4 as v4-mapped IPv6) and its printable form */
+static void
+sa_key(const struct sockaddr *sa, unsigned char key[16], char *str, size_t strl, int *port)
+{
+	memset(key, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &s4->sin_addr, 4);
+		inet_ntop(AF_INET, &s4->sin_addr, str, (socklen_t)strl);
+		*port = ntohs(s4->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		memcpy(key, &s6->sin6_addr, 16);
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			inet_ntop(AF_INET, key + 12, str, (socklen_t)strl);
+		else
+			inet_ntop(AF_INET6, &s6->sin6_addr, str, (socklen_t)strl);
+		*port = ntohs(s6->sin6_port);
+	} else {
+		strlcpy(str, "unknown", strl);
+		*port = 0;
+	}
+}
+
+/* ------------------------------------------------------------------ output queue */
+
+static uint64_t
+now_ms(void)
+{
+	return now_mono_us() / 1000u;
+}
+
+/* conn_hook_reply - the engine's reply hook: queue, write when its delay has passed */
+static void
+conn_hook_reply(void *ctx, const char *buf, size_t len, int delay_ms)
+{
+	struct conn *c = ctx;
+	struct outq *q = malloc(sizeof(*q) + len);
+
+	if (q == NULL) {
+		log_err("session=%s out of memory queueing a reply", smtp_session_id(c->sess));
+		return;
+	}
+	q->next = NULL;
+	q->delay_ms = delay_ms;
+	q->len = len;
+	memcpy(q->data, buf, len);
+	if (c->q_tail)
+		c->q_tail->next = q;
+	else
+		c->q_head = q;
+	c->q_tail = q;
+	conn_try_write(c);
+}
+
+static void
+conn_hook_close(void *ctx)
+{
+	struct conn *c = ctx;
+
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	conn_try_write(c);
+}
+
+/* conn_timer_cb - a reply's delay has passed */
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->closing && c->q_head == NULL &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		conn_free(c);
+		return;
+	}
+	if (c->q_head)
+		c->q_head->delay_ms = 0;
+	conn_try_write(c);
+}
+
+/* conn_try_write - write queued replies whose delay is over, one reply per write call */
+static void
+conn_try_write(struct conn *c)
+{
+	struct outq *q;
+
+	while ((q = c->q_head) != NULL) {
+		if (q->delay_ms > 0) {
+			struct timeval tv = {q->delay_ms / 1000, (q->delay_ms % 1000) * 1000};
+			if (!evtimer_pending(c->timer, NULL))
+				evtimer_add(c->timer, &tv);
+			return;
+		}
+		bufferevent_write(c->bev, q->data, q->len);
+		smtp_session_note_bytes_out(c->sess, q->len);
+		c->banner_written = true;
+		c->q_head = q->next;
+		if (c->q_head == NULL)
+			c->q_tail = NULL;
+		free(q);
+	}
+	/* never free from here: we may be inside the engine's call stack (CLOSE_ASAP) */
+	if (c->closing && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		event_active(c->timer, EV_TIMEOUT, 1);
+}
+
+/* ------------------------------------------------------------------ connection */
+
+static void
+conn_arm_deadline(struct conn *c)
+{
+	const struct limits *lim = &c->srv->cfg->limits;
+	uint64_t now = now_ms(), due = c->t_start_ms + lim->session_max_ms, left;
+	struct timeval tv;
+
+	if (c->cmd_start_ms != 0 && c->cmd_start_ms + lim->cmd_timeout_ms < due)
+		due = c->cmd_start_ms + lim->cmd_timeout_ms;
+	left = due > now ? due - now : 0;
+	tv.tv_sec = (time_t)(left / 1000);
+	tv.tv_usec = (suseconds_t)((left % 1000) * 1000);
+	evtimer_add(c->deadline, &tv);
+}
+
+static void
+conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	const struct limits *lim = &c->srv->cfg->limits;
+	uint64_t now = now_ms();
+
+	if (c->sess == NULL) {
+		/* a trusted proxy that never sent its header */
+		conn_free(c);
+		return;
+	}
+	if (now >= c->t_start_ms + lim->session_max_ms)
+		smtp_session_timeout(c->sess, SMTP_TO_LIFETIME);
+	else if (c->cmd_start_ms != 0 && now >= c->cmd_start_ms + lim->cmd_timeout_ms)
+		smtp_session_timeout(c->sess, SMTP_TO_CMD);
+	else
+		conn_arm_deadline(c);
+}
+
+/* conn_start_session - the addresses are final: make the session and greet */
+static void
+conn_start_session(struct conn *c)
+{
+	struct server *srv = c->srv;
+	const struct config *cfg = srv->cfg;
+	struct smtp_hooks hooks = {c, conn_hook_reply, conn_hook_close};
+	struct ipslot *slot;
+
+	c->sess = smtp_session_new(c->l->env, &c->info, &hooks);
+	if (c->sess == NULL) {
+		conn_free(c);
+		return;
+	}
+	if (srv->nconns > cfg->limits.max_sessions) {
+		smtp_session_overload(c->sess, "max_sessions", cfg->limits.max_sessions);
+		return;
+	}
+	slot = ip_slot(srv, c->ipkey);
+	if (slot == NULL || (slot->count >= cfg->limits.max_per_ip)) {
+		smtp_session_overload(c->sess, "max_per_ip", cfg->limits.max_per_ip);
+		return;
+	}
+	if (slot->count == 0)
+		memcpy(slot->key, c->ipkey, 16);
+	slot->count++;
+	c->counted = true;
+	smtp_session_start(c->sess);
+	conn_arm_deadline(c);
+}
+
+/* conn_proxy - wait for and apply the PROXY header of a trusted proxy */
+static bool
+conn_proxy(struct conn *c, struct evbuffer *in)
+{
+	size_t len = evbuffer_get_length(in);
+	size_t k = len < PROXY_V2_MAX ? len : PROXY_V2_MAX;
+	unsigned char *p = evbuffer_pullup(in, (ev_ssize_t)k);
+	struct proxy_info pi;
+	enum proxy_result r = proxy_parse(p, k, &pi);
+	char ip[64];
+
+	if (r == PROXY_NEED_MORE && len < PROXY_V2_MAX)
+		return false;
+	if (r == PROXY_NEED_MORE || r == PROXY_BAD) {
+		str_escape_log(p, k > 40 ? 40 : k, ip, sizeof(ip));
+		log_warn("listener=%s proxy=%s bad PROXY header \"%s\"; closing", c->l->conf.name,
+			 c->info.peer_ip, ip);
+		conn_free(c);
+		return false;
+	}
+	evbuffer_drain(in, pi.consumed);
+	c->proxy_wait = false;
+	if (r == PROXY_OK) {
+		c->info.proxied = true;
+		c->info.proxy_version = pi.version;
+		sa_key((struct sockaddr *)&pi.src, c->ipkey, c->info.src_ip, sizeof(c->info.src_ip),
+		       &c->info.src_port);
+		unsigned char dk[16];
+		sa_key((struct sockaddr *)&pi.dst, dk, c->info.dst_ip, sizeof(c->info.dst_ip),
+		       &c->info.dst_port);
+	}
+	conn_start_session(c);
+	return true;
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	if (c->proxy_wait) {
+		if (!conn_proxy(c, in))
+			return;
+		if (c->sess == NULL)
+			return;
+	}
+	if (c->closing || c->sess == NULL) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	if (!c->banner_written && evbuffer_get_length(in) > 0)
+		smtp_session_pregreet(c->sess, evbuffer_get_length(in));
+	smtp_session_input(c->sess, in);
+	if (c->closing)
+		return;
+	if (smtp_session_mid_command(c->sess)) {
+		if (c->cmd_start_ms == 0) {
+			c->cmd_start_ms = now_ms();
+			conn_arm_deadline(c);
+		}
+	} else if (c->cmd_start_ms != 0) {
+		c->cmd_start_ms = 0;
+		conn_arm_deadline(c);
+	}
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->closing && c->q_head == NULL)
+		conn_free(c);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (c->sess == NULL) {
+			conn_free(c);
+			return;
+		}
+		/* idle: the read timeout fired; answer and close */
+		bufferevent_enable(bev, EV_WRITE);
+		smtp_session_timeout(c->sess, SMTP_TO_IDLE);
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if (c->sess)
+			smtp_session_eof(c->sess);
+		conn_free(c);
+	}
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct server *srv = c->srv;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+	if (c->counted)
+		ip_release(srv, c->ipkey);
+	smtp_session_free(c->sess);
+	while (c->q_head) {
+		struct outq *q = c->q_head;
+		c->q_head = q->next;
+		free(q);
+	}
+	event_free(c->timer);
+	event_free(c->deadline);
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+static void
+accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen,
+	  void *arg)
+{
+	struct srv_listener *l = arg;
+	struct server *srv = l->srv;
+	const struct config *cfg = srv->cfg;
+	struct sockaddr_storage local;
+	socklen_t ll = sizeof(local);
+	struct conn *c;
+	struct timeval idle;
+	size_t i;
+	bool trusted = false;
+
+	if (srv->stopping || srv->nconns >= (size_t)cfg->limits.max_sessions + OVERLOAD_SLACK) {
+		/* far beyond the budget: do not even answer, protect the daemon */
+		evutil_closesocket(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->srv = srv;
+	c->l = l;
+	c->t_start_ms = now_ms();
+	strlcpy(c->info.listener, l->conf.name, sizeof(c->info.listener));
+	sa_key(sa, c->ipkey, c->info.src_ip, sizeof(c->info.src_ip), &c->info.src_port);
+	strlcpy(c->info.peer_ip, c->info.src_ip, sizeof(c->info.peer_ip));
+	c->info.peer_port = c->info.src_port;
+	if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0) {
+		unsigned char dk[16];
+		sa_key((struct sockaddr *)&local, dk, c->info.dst_ip, sizeof(c->info.dst_ip),
+		       &c->info.dst_port);
+	}
+	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->timer = evtimer_new(srv->base, conn_timer_cb, c);
+	c->deadline = evtimer_new(srv->base, conn_deadline_cb, c);
+	if (c->bev == NULL || c->timer == NULL || c->deadline == NULL) {
+		if (c->bev)
+			bufferevent_free(c->bev);
+		else
+			evutil_closesocket(fd);
+		if (c->timer)
+			event_free(c->timer);
+		if (c->deadline)
+			event_free(c->deadline);
+		free(c);
+		return;
+	}
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	idle.tv_sec = (time_t)(cfg->limits.idle_timeout_ms / 1000);
+	idle.tv_usec = (suseconds_t)((cfg->limits.idle_timeout_ms % 1000) * 1000);
+	bufferevent_set_timeouts(c->bev, &idle, NULL);
+	/* bound what one read may pull in: the engine consumes it before the next */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 256 * 1024);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+
+	if (l->conf.proxy_protocol)
+		for (i = 0; i < cfg->nproxy_from && !trusted; i++)
+			trusted = cidr_match(&cfg->proxy_from[i], sa);
+	if (trusted) {
+		struct timeval tv = {PROXY_TIMEOUT_MS / 1000, 0};
+		c->proxy_wait = true;
+		evtimer_add(c->deadline, &tv);
+		return;
+	}
+	conn_start_session(c);
+}
+
+/* ------------------------------------------------------------------ admission */
+
+static void
+server_pause(struct server *srv, bool pause)
+{
+	for (size_t i = 0; i < srv->nls; i++) {
+		if (pause)
+			evconnlistener_disable(srv->ls[i]->lev);
+		else
+			evconnlistener_enable(srv->ls[i]->lev);
+	}
+}
+
+static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	srv->paused_emfile = false;
+	if (!srv->paused_backlog && !srv->stopping)
+		server_pause(srv, false);
+}
+
+/* accept_error_cb - EMFILE/ENFILE and friends: stop accepting for a moment */
+static void
+accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct srv_listener *l = arg;
+	struct server *srv = l->srv;
+	struct timeval tv = {0, 100000};
+	int e = EVUTIL_SOCKET_ERROR();
+
+	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+		if (!srv->paused_emfile)
+			log_warn("accept: %s; pausing accepts for 100 ms", strerror(e));
+		srv->paused_emfile = true;
+		server_pause(srv, true);
+		evtimer_add(srv->resume, &tv);
+	} else {
+		log_warn("accept: %s", strerror(e));
+	}
+}
+
+/* housekeep_cb - store backpressure: pause accepting while the capture backlog is high */
+static void
+housekeep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	size_t pend = srv->cap ? capture_pending(srv->cap) : 0;
+
+	if (!srv->paused_backlog && pend > CAPTURE_HIGH_WATER) {
+		log_warn("store is %zu bytes behind; pausing accepts", pend);
+		srv->paused_backlog = true;
+		server_pause(srv, true);
+	} else if (srv->paused_backlog && pend < CAPTURE_LOW_WATER) {
+		log_info("store caught up; accepting again");
+		srv->paused_backlog = false;
+		if (!srv->paused_emfile && !srv->stopping)
+			server_pause(srv, false);
+	}
+}
+
+struct server *
+server_new(struct event_base *base, const struct config *cfg, struct capture *cap)
+{
+	struct server *srv = calloc(1, sizeof(*srv));
+	struct timeval tv = {0, 100000};
+
+	if (srv == NULL)
+		return NULL;
+	srv->base = base;
+	srv->cfg = cfg;
+	srv->cap = cap;
+	srv->iptab = calloc(IPTAB_SIZE, sizeof(*srv->iptab));
+	srv->resume = evtimer_new(base, resume_cb, srv);
+	srv->housekeep = event_new(base, -1, EV_PERSIST, housekeep_cb, srv);
+	if (srv->iptab == NULL || srv->resume == NULL || srv->housekeep == NULL) {
+		server_free(srv);
+		return NULL;
+	}
+	evtimer_add(srv->housekeep, &tv);
+	return srv;
+}
+
+int
+server_listen(struct server *srv, const struct listener_conf *lc, const struct smtp_env *env,
+	      char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	struct srv_listener *l;
+	int fd, on = 1, off = 0, ttl = persona_ttl(env->persona);
+	const char *addr = lc->address[0] ? lc->address : "::";
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)lc->port);
+		sl = sizeof(struct sockaddr_in);
+	} else if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)lc->port);
+		sl = sizeof(struct sockaddr_in6);
+	} else {
+		snprintf(err, errlen, "listener %s: '%s' is not a numeric IPv4 or IPv6 address",
+			 lc->name, addr);
+		return -1;
+	}
+	if (srv->nls >= CONFIG_MAX_LISTENERS) {
+		snprintf(err, errlen, "too many listeners");
+		return -1;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "listener %s: socket: %s", lc->name, strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (ss.ss_family == AF_INET6 && lc->address[0] == '\0')
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	/* the persona's IP TTL: accepted sockets (and the SYN-ACK) inherit it */
+	if (ttl > 0) {
+		setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl));
+		if (ss.ss_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof(ttl));
+	}
+	if (bind(fd, (struct sockaddr *)&ss, sl) == -1 || listen(fd, 1024) == -1) {
+		snprintf(err, errlen, "listener %s: cannot listen on %s port %d: %s%s", lc->name,
+			 addr, lc->port, strerror(errno),
+			 errno == EACCES ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+					 : "");
+		close(fd);
+		return -1;
+	}
+	l = calloc(1, sizeof(*l));
+	if (l == NULL) {
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	l->srv = srv;
+	l->conf = *lc;
+	l->env = env;
+	l->lev = evconnlistener_new(srv->base, accept_cb, l, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (l->lev == NULL) {
+		close(fd);
+		free(l);
+		snprintf(err, errlen, "listener %s: evconnlistener_new failed", lc->name);
+		return -1;
+	}
+	evconnlistener_set_error_cb(l->lev, accept_error_cb);
+	sl = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	l->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+						: ((struct sockaddr_in6 *)&ss)->sin6_port);
+	srv->ls[srv->nls++] = l;
+	return 0;
+}
+
+int
+server_bound_port(const struct server *srv, size_t i)
+{
+	return i < srv->nls ? srv->ls[i]->port : -1;
+}
+
+size_t
+server_sessions(const struct server *srv)
+{
+	return srv->nconns;
+}
+
+void
+server_shutdown(struct server *srv)
+{
+	struct conn *c, *next;
+
+	srv->stopping = true;
+	server_pause(srv, true);
+	for (c = srv->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->sess == NULL) {
+			conn_free(c);
+			continue;
+		}
+		smtp_session_shutdown(c->sess);
+	}
+}
+
+void
+server_free(struct server *srv)
+{
+	size_t i;
+
+	if (srv == NULL)
+		return;
+	while (srv->conns)
+		conn_free(srv->conns);
+	for (i = 0; i < srv->nls; i++) {
+		evconnlistener_free(srv->ls[i]->lev);
+		free(srv->ls[i]);
+	}
+	if (srv->resume)
+		event_free(srv->resume);
+	if (srv->housekeep)
+		event_free(srv->housekeep);
+	free(srv->iptab);
+	free(srv);
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * listener - sockets, connections and admission control around the SMTP engine.
+ *
+ * Owns: struct server (listeners, live connections, the per-IP table) and every struct conn.
+ * Public: server_new, server_listen, server_shutdown, server_free, server_sessions.
+ * Each connection: optional PROXY protocol header from a trusted proxy, then an smtp_session;
+ * replies are written through a per-connection queue that applies the persona delay with a
+ * timer (never blocking the loop), one reply per write; timeouts: idle (no bytes), whole
+ * command, session lifetime. Admission: max_sessions and max_per_ip are answered with the
+ * persona's 421 and recorded; EMFILE pauses accepting for a moment; when the store falls
+ * behind (capture backlog over a high-water mark) accepting pauses until it catches up.
+ */
+#ifndef RT_LISTENER_H
+#define RT_LISTENER_H
+
+#include <stddef.h>
+
+#include "core/config.h"
+#include "smtp/session.h"
+
+struct event_base;
+struct capture;
+struct server;
+
+/* server_new - a server on base; cfg and cap must outlive it */
+struct server *server_new(struct event_base *base, const struct config *cfg, struct capture *cap);
+/* server_listen - bind and listen for one listener with its session environment (which must
+ * outlive the server); 0, or -1 with err */
+int server_listen(struct server *srv, const struct listener_conf *lc, const struct smtp_env *env,
+		  char *err, size_t errlen);
+/* server_bound_port - the port actually bound by listener i (for port 0) */
+int server_bound_port(const struct server *srv, size_t i);
+/* server_shutdown - stop accepting, answer every session with the shutdown reply, close
+ * them all (recording each), then call done */
+void server_shutdown(struct server *srv);
+/* server_sessions - live connections */
+size_t server_sessions(const struct server *srv);
+void server_free(struct server *srv);
+
+#endif
