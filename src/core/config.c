@@ -1098,6 +1098,10 @@ section_start(struct parse_state *ps, char *line)
 	}
 	*close = '\0';
 	name = trim(line + 1);
+	if (strcmp(name, "listener") == 0)
+		return file_error(ps, ps->lineno,
+		                  "listener section without a name (write "
+		                  "[listener NAME])");
 	if (strncmp(name, "listener", 8) != 0 || (name[8] != ' ' && name[8] != '\t')) {
 		snprintf(msg, sizeof(msg),
 		         "unknown section '[%s]' (the only section is "
