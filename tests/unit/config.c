@@ -968,6 +968,49 @@ test_cmd_check_config(void **state)
 	assert_non_null(strstr(err, "unexpected argument 'extra'"));
 }
 
+/*
+ * source_path - a file of the source tree. Meson compiles with __FILE__ relative to the build
+ * directory, which is the parent of the directory holding this test binary.
+ */
+static void
+source_path(const char *rel, char *out, size_t outlen)
+{
+	char dir[512], exe[512], *slash;
+	ssize_t n;
+
+	strlcpy(dir, __FILE__, sizeof(dir));
+	slash = strrchr(dir, '/');
+	assert_non_null(slash);
+	*slash = '\0';
+	if (dir[0] == '/') {
+		snprintf(out, outlen, "%s/../../%s", dir, rel);
+		return;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	assert_true(n > 0);
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	assert_non_null(slash);
+	*slash = '\0';
+	snprintf(out, outlen, "%s/../%s/../../%s", exe, dir, rel);
+}
+
+/* test_shipped_example - contrib/relaytrap.conf, the documented example, passes check-config */
+static void
+test_shipped_example(void **state)
+{
+	char path[1024], out[4096], err[4096];
+	char *argv[] = {"check-config", "-c", path, NULL};
+	int rc;
+
+	(void)state;
+	source_path("contrib/relaytrap.conf", path, sizeof(path));
+	rc = run_check(argv, 3, out, sizeof(out), err, sizeof(err));
+	CHECK(rc == 0, "%s: got exit %d with '%s', want 0", path, rc, err);
+	assert_non_null(strstr(out, ": OK\n"));
+	assert_non_null(strstr(out, "submission"));
+}
+
 /* setup - a private temp dir for the config files */
 static int
 setup(void **state)
@@ -1010,6 +1053,7 @@ main(void)
 	    cmocka_unit_test(test_good_file),
 	    cmocka_unit_test(test_check),
 	    cmocka_unit_test(test_cmd_check_config),
+	    cmocka_unit_test(test_shipped_example),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
