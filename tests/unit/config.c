@@ -977,13 +977,15 @@ source_path(const char *rel, char *out, size_t outlen)
 {
 	char dir[512], exe[512], *slash;
 	ssize_t n;
+	int w;
 
 	strlcpy(dir, __FILE__, sizeof(dir));
 	slash = strrchr(dir, '/');
 	assert_non_null(slash);
 	*slash = '\0';
 	if (dir[0] == '/') {
-		snprintf(out, outlen, "%s/../../%s", dir, rel);
+		w = snprintf(out, outlen, "%s/../../%s", dir, rel);
+		assert_true(w > 0 && (size_t)w < outlen);
 		return;
 	}
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -992,7 +994,8 @@ source_path(const char *rel, char *out, size_t outlen)
 	slash = strrchr(exe, '/');
 	assert_non_null(slash);
 	*slash = '\0';
-	snprintf(out, outlen, "%s/../%s/../../%s", exe, dir, rel);
+	w = snprintf(out, outlen, "%s/../%s/../../%s", exe, dir, rel);
+	assert_true(w > 0 && (size_t)w < outlen);
 }
 
 /* test_shipped_example - contrib/relaytrap.conf, the documented example, passes check-config */
