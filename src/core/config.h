@@ -4,7 +4,7 @@
  *
  * Owns: struct config and everything it points to (config_free releases it).
  * Public: config_defaults, config_load_file, config_add_listener, config_add_proxy_from,
- *         config_set, config_free, cidr_parse, cidr_match.
+ *         config_set, config_check, config_free, config_keys, cidr_parse, cidr_match.
  * File format (docs/configuration.md): "key = value" lines, '#' comments, sections
  * "[listener NAME]" with keys address, port, persona, proxy_protocol. Every error names
  * "FILE:LINE: message (fix)" in the caller's err buffer.
@@ -25,6 +25,7 @@
 
 #define CONFIG_MAX_LISTENERS 32
 #define CONFIG_MAX_PROXY_FROM 64
+#define CONFIG_LINE_MAX 4096 /* bytes in one config file line, newline included */
 
 struct cidr {
 	int family; /* AF_INET or AF_INET6 */
@@ -43,45 +44,45 @@ struct listener_conf {
 enum bare_lf_policy { BARE_LF_ACCEPT, BARE_LF_STRICT };
 
 struct limits {
-	size_t line_max;	    /* bytes in one command line, CRLF excluded */
-	unsigned max_commands;	    /* per session */
+	size_t line_max;            /* bytes in one command line, CRLF excluded */
+	unsigned max_commands;      /* per session */
 	unsigned max_bad_commands;  /* then 421 and close */
-	unsigned max_rcpts;	    /* per transaction; 452 after */
-	unsigned max_messages;	    /* per session */
+	unsigned max_rcpts;         /* per transaction; 452 after */
+	unsigned max_messages;      /* per session */
 	uint64_t max_message_size;  /* bytes; 552 after the end of DATA */
 	uint64_t store_body_max;    /* bytes of a body kept; the rest is counted, not stored */
 	uint64_t body_disk_budget;  /* total bytes under bodies/; 0 = unlimited */
 	uint64_t cmd_timeout_ms;    /* whole-command deadline */
 	uint64_t idle_timeout_ms;   /* no bytes at all */
 	uint64_t session_max_ms;    /* session lifetime */
-	unsigned max_sessions;	    /* concurrent, all listeners */
-	unsigned max_per_ip;	    /* concurrent from one source address */
+	unsigned max_sessions;      /* concurrent, all listeners */
+	unsigned max_per_ip;        /* concurrent from one source address */
 	unsigned auth_max_attempts; /* per session */
 };
 
 struct config {
 	char *file; /* path of the config file read, or NULL */
 	char sensor[64];
-	char persona[64];	  /* default persona name or path */
-	char persona_dir[512];	  /* where named personas are looked up */
-	char hostname[256];	  /* "" = generated once per install and kept in data_dir */
-	char netbios[16];	  /* "" = derived from hostname */
-	char domain[256];	  /* default domain; "" = hostname minus first label */
+	char persona[64];      /* default persona name or path */
+	char persona_dir[512]; /* where named personas are looked up */
+	char hostname[256];    /* "" = generated once per install and kept in data_dir */
+	char netbios[16];      /* "" = derived from hostname */
+	char domain[256];      /* default domain; "" = hostname minus first label */
 	char data_dir[512];
-	char user[64];		  /* unprivileged user when started as root */
+	char user[64]; /* unprivileged user when started as root */
 	struct listener_conf listeners[CONFIG_MAX_LISTENERS];
 	size_t nlisteners;
 	struct cidr proxy_from[CONFIG_MAX_PROXY_FROM];
 	size_t nproxy_from;
 	struct limits limits;
 	enum bare_lf_policy bare_lf;
-	int delay_banner_ms;	  /* -1 = the persona's */
-	int delay_reply_ms;	  /* -1 = the persona's */
-	int delay_jitter_ms;	  /* -1 = the persona's */
-	int greet_pause_ms;	  /* wait before the banner to catch pre-greeting talk; 0 = off */
+	int delay_banner_ms; /* -1 = the persona's */
+	int delay_reply_ms;  /* -1 = the persona's */
+	int delay_jitter_ms; /* -1 = the persona's */
+	int greet_pause_ms;  /* wait before the banner to catch pre-greeting talk; 0 = off */
 	uint64_t jsonl_rotate_bytes;
 	bool store_bodies;
-	int log_level;		  /* enum log_level */
+	int log_level; /* enum log_level */
 };
 
 /* config_defaults - fill every field with the built-in default */
@@ -96,7 +97,11 @@ int config_add_listener(struct config *c, const char *spec, char *err, size_t er
 int config_add_proxy_from(struct config *c, const char *cidr, char *err, size_t errlen);
 /* config_check - cross-field checks after loading; 0 or -1 with err */
 int config_check(const struct config *c, char *err, size_t errlen);
+/* config_free - release what the config owns (the file name); NULL is a no-op. The struct
+ * itself belongs to the caller; call config_defaults again to reuse it. */
 void config_free(struct config *c);
+/* config_keys - name of global key i (0, 1, ...), NULL past the last; for docs and tests */
+const char *config_keys(size_t i);
 
 /* cidr_parse - "10.0.0.0/8", "::1", "192.0.2.7" (host route); 0 or -1 */
 int cidr_parse(const char *s, struct cidr *out);
