@@ -5,9 +5,13 @@
  * socketpair; the same store_event() serves `relaytrap import` later.
  *
  * Owns: struct store, its open files, its SQLite handle, the per-transaction temp bodies.
- * Public: store_open, store_event, store_body, store_commit, store_close, store_run.
+ * Public: store_open, store_event, store_body, store_commit, store_reopen, store_close, store_run.
+ * Limits: events over FRAME_MAX bytes are refused; string fields over STORE_FIELD_MAX make an
+ *   event JSONL-only; at most 1024 bodies open at once; store_body_max and body_disk_budget
+ *   of 0 mean no cap.
  * Layout under data_dir:
- *   events.jsonl (rotated to events.jsonl.1 … by size, reopened on SIGHUP)
+ *   events.jsonl (over jsonl_rotate_bytes renamed to events-YYYYMMDDTHHMMSSZ.jsonl, never
+ *   deleted; reopened by store_reopen on SIGHUP)
  *   relaytrap.db (+ -wal, -shm)
  *   bodies/ab/cd/<sha256>.eml (ab, cd = first two bytes of the hex digest), bodies/tmp/
  * Batching: events are written to the JSONL and inserted into SQLite inside one transaction
@@ -26,10 +30,10 @@
 
 struct store_config {
 	const char *data_dir;
-	bool write_jsonl;	   /* false for import */
+	bool write_jsonl; /* false for import */
 	bool store_bodies;
 	uint64_t jsonl_rotate_bytes; /* 0 = never */
-	uint64_t store_body_max;   /* bytes kept of one body */
+	uint64_t store_body_max;     /* bytes kept of one body */
 	uint64_t body_disk_budget; /* 0 = unlimited; over it new bodies are not stored (recorded) */
 };
 
@@ -45,6 +49,7 @@ int store_body(struct store *s, const char *session, uint32_t tx, const void *da
 int store_commit(struct store *s);
 /* store_reopen - reopen events.jsonl (SIGHUP, log rotation by an outside tool) */
 int store_reopen(struct store *s);
+/* store_close - commit, drop unfinished temp bodies, close everything; NULL is a no-op */
 void store_close(struct store *s);
 /* store_run - the store process's main loop over frames read from fd until EOF or SIGTERM;
  * returns the process exit code */

@@ -1,0 +1,982 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * store_db - SQLite schema, strict event validation and idempotent apply (see store_db.h and
+ * docs/database.md).
+ *
+ * Owns: struct store_db: the sqlite3 handle, one prepared statement per table operation, the
+ *       batch flag and a scratch buffer for base64-decoded attacker bytes.
+ * Public: store_db_open, store_db_close, store_db_check, store_db_apply, store_db_commit,
+ *         store_db_time_parse.
+ * Limits: STORE_FIELD_MAX bytes per string field, STORE_ARRAY_MAX items per array,
+ *         STORE_OBJECT_MAX keys per object; anything larger makes the event invalid for the DB.
+ *
+ * Every event is described by a table entry: its fields (name, JSON type, required) and up to two
+ * statements with the list of values bound to them. Validation and binding are driven by those
+ * tables, so adding an event is data, not code. Attacker bytes that were valid UTF-8 are stored
+ * as TEXT; when the event carries "<field>_b64" the column holds the exact bytes as a BLOB.
+ */
+#include "capture/store_db.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "core/log.h"
+#include "core/str.h"
+#include "core/util.h"
+
+#define STORE_ARRAY_MAX 4096
+#define STORE_OBJECT_MAX 256
+#define STORE_KEY_MAX 256
+/* B64_MAX - base64 length of STORE_FIELD_MAX bytes, padded */
+#define B64_MAX (((STORE_FIELD_MAX + 2) / 3) * 4)
+#define BUSY_TIMEOUT_MS 5000
+
+enum ftype { FT_STR, FT_BYTES, FT_INT, FT_BOOL, FT_STRARR, FT_STROBJ };
+
+struct field {
+	const char *key;
+	enum ftype type;
+	bool required;
+};
+
+enum bkind { B_END, B_SESSION, B_TIME, B_TIMEUS, B_FIELD, B_CMDFLAGS, B_ARRLEN };
+
+struct bind {
+	enum bkind kind;
+	const char *key;
+};
+
+enum stmt_id {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SESS_CONNECT,
+	ST_SESS_CLOSED,
+	ST_IP_INTEL,
+	ST_COMMAND,
+	ST_REPLY,
+	ST_HELO,
+	ST_HELO_SESS,
+	ST_MAIL,
+	ST_RCPT,
+	ST_MESSAGE,
+	ST_AUTH,
+	ST_SIGNAL,
+	ST_LIMIT,
+	ST__COUNT
+};
+
+struct evstmt {
+	enum stmt_id id;
+	const struct bind *binds;
+};
+
+struct evdef {
+	const char *eventid;
+	const struct field *fields;
+	struct evstmt stmts[2];
+};
+
+struct store_db {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST__COUNT];
+	bool in_tx;
+	unsigned char *scratch; /* STORE_FIELD_MAX bytes for decoded _b64 fields */
+};
+
+/* The schema. Key columns are NOT NULL so that UNIQUE constraints make re-imports no-ops
+ * (SQLite treats NULLs as distinct in UNIQUE indexes). */
+static const char *const schema_sql[] = {
+    "CREATE TABLE IF NOT EXISTS sessions ("
+    " session TEXT PRIMARY KEY, sensor TEXT, listener TEXT, persona TEXT,"
+    " src_ip TEXT, src_port INTEGER, dst_ip TEXT, dst_port INTEGER,"
+    " proxied INTEGER, proxy_version INTEGER, peer_ip TEXT, peer_port INTEGER,"
+    " start_time TEXT, start_us INTEGER, end_time TEXT, end_us INTEGER, duration_us INTEGER,"
+    " reason TEXT, greeting TEXT, helo TEXT, commands INTEGER, bad_commands INTEGER,"
+    " messages INTEGER, rcpts INTEGER, auth_attempts INTEGER, bytes_in INTEGER,"
+    " bytes_out INTEGER, stage TEXT, first_cmd_us INTEGER);",
+    "CREATE TABLE IF NOT EXISTS commands ("
+    " id INTEGER PRIMARY KEY, session TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " time TEXT NOT NULL, time_us INTEGER NOT NULL, t_us INTEGER,"
+    " direction TEXT NOT NULL CHECK (direction IN ('C', 'S')), verb TEXT, code INTEGER,"
+    " text TEXT, len INTEGER, flags TEXT, delay_ms INTEGER,"
+    " UNIQUE (session, seq, direction));",
+    "CREATE TABLE IF NOT EXISTS helos ("
+    " id INTEGER PRIMARY KEY, session TEXT NOT NULL, time TEXT NOT NULL,"
+    " time_us INTEGER NOT NULL, verb TEXT NOT NULL, name TEXT NOT NULL,"
+    " UNIQUE (session, time_us, verb, name));",
+    "CREATE TABLE IF NOT EXISTS transactions ("
+    " id INTEGER PRIMARY KEY, session TEXT NOT NULL, tx INTEGER NOT NULL,"
+    " time TEXT NOT NULL, time_us INTEGER NOT NULL, address TEXT, raw TEXT, flags TEXT,"
+    " params TEXT, accepted INTEGER, UNIQUE (session, tx));",
+    "CREATE TABLE IF NOT EXISTS recipients ("
+    " id INTEGER PRIMARY KEY, session TEXT NOT NULL, tx INTEGER NOT NULL,"
+    " time TEXT NOT NULL, time_us INTEGER NOT NULL, address TEXT, raw TEXT NOT NULL,"
+    " flags TEXT, params TEXT, accepted INTEGER, UNIQUE (session, tx, time_us, raw));",
+    "CREATE TABLE IF NOT EXISTS messages ("
+    " id INTEGER PRIMARY KEY, session TEXT NOT NULL, tx INTEGER NOT NULL,"
+    " time TEXT NOT NULL, time_us INTEGER NOT NULL, via TEXT, size INTEGER, stored INTEGER,"
+    " truncated INTEGER, complete INTEGER, accepted INTEGER, msgid TEXT, mail_from TEXT,"
+    " rcpts TEXT, rcpt_count INTEGER, hdr_from TEXT, hdr_to TEXT, hdr_subject TEXT,"
+    " hdr_date TEXT, hdr_message_id TEXT, hdr_x_mailer TEXT, sha256 TEXT, body_path TEXT,"
+    " body_dropped TEXT, UNIQUE (session, tx));",
+    "CREATE TABLE IF NOT EXISTS auth_attempts ("
+    " id INTEGER PRIMARY KEY, session TEXT NOT NULL, time TEXT NOT NULL,"
+    " time_us INTEGER NOT NULL, mechanism TEXT NOT NULL, supported INTEGER, username TEXT,"
+    " password TEXT, authzid TEXT, digest TEXT, ntlm_domain TEXT, ntlm_user TEXT,"
+    " ntlm_workstation TEXT, ntlm_lm TEXT, ntlm_nt TEXT, ntlm_challenge TEXT, crack TEXT,"
+    " outcome TEXT, UNIQUE (session, time_us, mechanism));",
+    "CREATE TABLE IF NOT EXISTS signals ("
+    " id INTEGER PRIMARY KEY, session TEXT NOT NULL, time TEXT NOT NULL,"
+    " time_us INTEGER NOT NULL, signal TEXT NOT NULL, detail TEXT,"
+    " UNIQUE (session, signal));",
+    "CREATE TABLE IF NOT EXISTS limits ("
+    " id INTEGER PRIMARY KEY, session TEXT NOT NULL, time TEXT NOT NULL,"
+    " time_us INTEGER NOT NULL, limit_name TEXT NOT NULL, value INTEGER,"
+    " UNIQUE (session, limit_name, time_us));",
+    "CREATE TABLE IF NOT EXISTS ip_intel ("
+    " ip TEXT PRIMARY KEY NOT NULL, first_seen TEXT NOT NULL, first_seen_us INTEGER NOT NULL,"
+    " last_seen TEXT NOT NULL, last_seen_us INTEGER NOT NULL, country TEXT, city TEXT,"
+    " asn INTEGER, as_org TEXT, dnsbl TEXT, os TEXT, rdns TEXT, enriched_at TEXT);",
+    "CREATE INDEX IF NOT EXISTS sessions_start ON sessions (start_us);",
+    "CREATE INDEX IF NOT EXISTS sessions_src_ip ON sessions (src_ip, start_us);",
+    "CREATE INDEX IF NOT EXISTS sessions_helo ON sessions (helo);",
+    "CREATE INDEX IF NOT EXISTS commands_time ON commands (time_us);",
+    "CREATE INDEX IF NOT EXISTS commands_verb ON commands (direction, verb);",
+    "CREATE INDEX IF NOT EXISTS helos_name ON helos (name);",
+    "CREATE INDEX IF NOT EXISTS helos_time ON helos (time_us);",
+    "CREATE INDEX IF NOT EXISTS transactions_time ON transactions (time_us);",
+    "CREATE INDEX IF NOT EXISTS transactions_address ON transactions (address);",
+    "CREATE INDEX IF NOT EXISTS recipients_address ON recipients (address);",
+    "CREATE INDEX IF NOT EXISTS messages_time ON messages (time_us);",
+    "CREATE INDEX IF NOT EXISTS messages_subject ON messages (hdr_subject);",
+    "CREATE INDEX IF NOT EXISTS messages_sha256 ON messages (sha256);",
+    "CREATE INDEX IF NOT EXISTS auth_time ON auth_attempts (time_us);",
+    "CREATE INDEX IF NOT EXISTS auth_username ON auth_attempts (username);",
+    "CREATE INDEX IF NOT EXISTS signals_signal ON signals (signal);",
+    "CREATE INDEX IF NOT EXISTS limits_name ON limits (limit_name);",
+    "CREATE INDEX IF NOT EXISTS ip_intel_last ON ip_intel (last_seen_us);",
+};
+
+/* One SQL text per statement id; parameters are bound in order from the event's bind list. */
+static const char *const stmt_sql[ST__COUNT] = {
+    [ST_BEGIN] = "BEGIN",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SESS_CONNECT] =
+        "INSERT INTO sessions (session, sensor, listener, persona, src_ip, src_port, dst_ip,"
+        " dst_port, proxied, proxy_version, peer_ip, peer_port, start_time, start_us)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, 0), ?, ?, ?, ?, ?)"
+        " ON CONFLICT (session) DO UPDATE SET sensor = excluded.sensor,"
+        " listener = excluded.listener, persona = excluded.persona, src_ip = excluded.src_ip,"
+        " src_port = excluded.src_port, dst_ip = excluded.dst_ip, dst_port = excluded.dst_port,"
+        " proxied = excluded.proxied, proxy_version = excluded.proxy_version,"
+        " peer_ip = excluded.peer_ip, peer_port = excluded.peer_port,"
+        " start_time = excluded.start_time, start_us = excluded.start_us",
+    [ST_SESS_CLOSED] =
+        "INSERT INTO sessions (session, sensor, listener, persona, src_ip, src_port, dst_ip,"
+        " dst_port, end_time, end_us, duration_us, reason, first_cmd_us, greeting, helo,"
+        " commands, bad_commands, messages, rcpts, auth_attempts, bytes_in, bytes_out, stage)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (session) DO UPDATE SET sensor = coalesce(sensor, excluded.sensor),"
+        " listener = coalesce(listener, excluded.listener),"
+        " persona = coalesce(persona, excluded.persona),"
+        " src_ip = coalesce(src_ip, excluded.src_ip),"
+        " src_port = coalesce(src_port, excluded.src_port),"
+        " dst_ip = coalesce(dst_ip, excluded.dst_ip),"
+        " dst_port = coalesce(dst_port, excluded.dst_port), end_time = excluded.end_time,"
+        " end_us = excluded.end_us, duration_us = excluded.duration_us,"
+        " reason = excluded.reason, first_cmd_us = excluded.first_cmd_us,"
+        " greeting = excluded.greeting, helo = excluded.helo, commands = excluded.commands,"
+        " bad_commands = excluded.bad_commands, messages = excluded.messages,"
+        " rcpts = excluded.rcpts, auth_attempts = excluded.auth_attempts,"
+        " bytes_in = excluded.bytes_in, bytes_out = excluded.bytes_out, stage = excluded.stage",
+    /* All SET expressions see the old row, so first_seen and first_seen_us move together. */
+    [ST_IP_INTEL] = "INSERT INTO ip_intel (ip, first_seen, first_seen_us, last_seen, last_seen_us)"
+                    " SELECT ?1, ?2, ?3, ?2, ?3 WHERE ?1 IS NOT NULL"
+                    " ON CONFLICT (ip) DO UPDATE SET"
+                    " first_seen = CASE WHEN excluded.first_seen_us < first_seen_us"
+                    " THEN excluded.first_seen ELSE first_seen END,"
+                    " first_seen_us = min(first_seen_us, excluded.first_seen_us),"
+                    " last_seen = CASE WHEN excluded.last_seen_us > last_seen_us"
+                    " THEN excluded.last_seen ELSE last_seen END,"
+                    " last_seen_us = max(last_seen_us, excluded.last_seen_us)",
+    [ST_COMMAND] = "INSERT OR IGNORE INTO commands (session, seq, time, time_us, t_us,"
+                   " direction, verb, text, len, flags) VALUES (?, ?, ?, ?, ?, 'C', ?, ?, ?, ?)",
+    [ST_REPLY] = "INSERT OR IGNORE INTO commands (session, seq, time, time_us, t_us,"
+                 " direction, code, text, delay_ms) VALUES (?, ?, ?, ?, ?, 'S', ?, ?, ?)",
+    [ST_HELO] = "INSERT OR IGNORE INTO helos (session, time, time_us, verb, name)"
+                " VALUES (?, ?, ?, coalesce(?, ''), coalesce(?, ''))",
+    /* A live session's row shows the latest greeting; the close event sets the final one. */
+    [ST_HELO_SESS] = "UPDATE sessions SET greeting = ?, helo = ? WHERE session = ?"
+                     " AND end_us IS NULL",
+    [ST_MAIL] = "INSERT OR IGNORE INTO transactions (session, tx, time, time_us, address, raw,"
+                " flags, params, accepted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_RCPT] = "INSERT OR IGNORE INTO recipients (session, tx, time, time_us, address, raw,"
+                " flags, params, accepted) VALUES (?, ?, ?, ?, ?, coalesce(?, ''), ?, ?, ?)",
+    [ST_MESSAGE] =
+        "INSERT OR IGNORE INTO messages (session, tx, time, time_us, via, size, stored,"
+        " truncated, complete, accepted, msgid, mail_from, rcpts, rcpt_count, hdr_from, hdr_to,"
+        " hdr_subject, hdr_date, hdr_message_id, hdr_x_mailer, sha256, body_path, body_dropped)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_AUTH] = "INSERT OR IGNORE INTO auth_attempts (session, time, time_us, mechanism,"
+                " supported, username, password, authzid, digest, ntlm_domain, ntlm_user,"
+                " ntlm_workstation, ntlm_lm, ntlm_nt, ntlm_challenge, crack, outcome)"
+                " VALUES (?, ?, ?, coalesce(?, ''), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_SIGNAL] = "INSERT OR IGNORE INTO signals (session, time, time_us, signal, detail)"
+                  " VALUES (?, ?, ?, ?, ?)",
+    [ST_LIMIT] = "INSERT OR IGNORE INTO limits (session, time, time_us, limit_name, value)"
+                 " VALUES (?, ?, ?, ?, ?)",
+};
+
+/* The table macros stay one line each so that the tables below read as tables. */
+/* clang-format off */
+#define F(k, t) {k, t, false}
+#define FR(k, t) {k, t, true}
+#define FEND {NULL, FT_STR, false}
+#define BF(k) {B_FIELD, k}
+#define BS {B_SESSION, NULL}
+#define BT {B_TIME, NULL}
+#define BTU {B_TIMEUS, NULL}
+#define BEND {B_END, NULL}
+/* clang-format on */
+
+static const struct field f_common[] = {
+    FR("timestamp", FT_STR),
+    FR("eventid", FT_STR),
+    FR("session", FT_STR),
+    F("sensor", FT_STR),
+    F("src_ip", FT_STR),
+    F("src_port", FT_INT),
+    F("dst_ip", FT_STR),
+    F("dst_port", FT_INT),
+    F("persona", FT_STR),
+    F("listener", FT_STR),
+    FEND,
+};
+static const struct field f_connect[] = {
+    FR("src_ip", FT_STR), F("proxied", FT_BOOL),  F("proxy_version", FT_INT),
+    F("peer_ip", FT_STR), F("peer_port", FT_INT), FEND,
+};
+static const struct field f_command[] = {
+    FR("seq", FT_INT),     F("t_us", FT_INT),  F("line", FT_BYTES),
+    F("verb", FT_STR),     F("len", FT_INT),   F("truncated", FT_BOOL),
+    F("bare_lf", FT_BOOL), F("auth", FT_BOOL), FEND,
+};
+static const struct field f_reply[] = {
+    FR("seq", FT_INT), F("t_us", FT_INT),     F("code", FT_INT),
+    F("text", FT_STR), F("delay_ms", FT_INT), FEND,
+};
+static const struct field f_helo[] = {F("verb", FT_STR), F("name", FT_BYTES), FEND};
+static const struct field f_path[] = {
+    FR("tx", FT_INT),
+    F("address", FT_BYTES),
+    F("raw", FT_BYTES),
+    F("flags", FT_STRARR),
+    F("params", FT_STROBJ),
+    F("accepted", FT_BOOL),
+    FEND,
+};
+static const struct field f_message[] = {
+    FR("tx", FT_INT),
+    F("via", FT_STR),
+    F("size", FT_INT),
+    F("stored", FT_INT),
+    F("truncated", FT_BOOL),
+    F("complete", FT_BOOL),
+    F("accepted", FT_BOOL),
+    F("msgid", FT_STR),
+    F("mail_from", FT_BYTES),
+    F("rcpts", FT_STRARR),
+    F("hdr_from", FT_BYTES),
+    F("hdr_to", FT_BYTES),
+    F("hdr_subject", FT_BYTES),
+    F("hdr_date", FT_BYTES),
+    F("hdr_message_id", FT_BYTES),
+    F("hdr_x_mailer", FT_BYTES),
+    F("sha256", FT_STR),
+    F("body_path", FT_STR),
+    F("body_dropped", FT_STR),
+    FEND,
+};
+static const struct field f_auth[] = {
+    F("mechanism", FT_STR),     F("supported", FT_BOOL),  F("username", FT_BYTES),
+    F("password", FT_BYTES),    F("authzid", FT_BYTES),   F("digest", FT_STR),
+    F("ntlm_domain", FT_BYTES), F("ntlm_user", FT_BYTES), F("ntlm_workstation", FT_BYTES),
+    F("ntlm_lm", FT_STR),       F("ntlm_nt", FT_STR),     F("ntlm_challenge", FT_STR),
+    F("crack", FT_STR),         F("outcome", FT_STR),     FEND,
+};
+static const struct field f_signal[] = {FR("signal", FT_STR), F("detail", FT_BYTES), FEND};
+static const struct field f_limit[] = {FR("limit", FT_STR), F("value", FT_INT), FEND};
+static const struct field f_closed[] = {
+    F("reason", FT_STR),       F("duration_us", FT_INT),
+    F("first_cmd_us", FT_INT), F("greeting", FT_STR),
+    F("helo", FT_BYTES),       F("commands", FT_INT),
+    F("bad_commands", FT_INT), F("messages", FT_INT),
+    F("rcpts", FT_INT),        F("auth_attempts", FT_INT),
+    F("bytes_in", FT_INT),     F("bytes_out", FT_INT),
+    F("stage", FT_STR),        FEND,
+};
+static const struct field f_none[] = {FEND};
+
+static const struct bind b_sess_connect[] = {
+    BS,
+    BF("sensor"),
+    BF("listener"),
+    BF("persona"),
+    BF("src_ip"),
+    BF("src_port"),
+    BF("dst_ip"),
+    BF("dst_port"),
+    BF("proxied"),
+    BF("proxy_version"),
+    BF("peer_ip"),
+    BF("peer_port"),
+    BT,
+    BTU,
+    BEND,
+};
+static const struct bind b_sess_closed[] = {
+    BS,
+    BF("sensor"),
+    BF("listener"),
+    BF("persona"),
+    BF("src_ip"),
+    BF("src_port"),
+    BF("dst_ip"),
+    BF("dst_port"),
+    BT,
+    BTU,
+    BF("duration_us"),
+    BF("reason"),
+    BF("first_cmd_us"),
+    BF("greeting"),
+    BF("helo"),
+    BF("commands"),
+    BF("bad_commands"),
+    BF("messages"),
+    BF("rcpts"),
+    BF("auth_attempts"),
+    BF("bytes_in"),
+    BF("bytes_out"),
+    BF("stage"),
+    BEND,
+};
+static const struct bind b_ip_intel[] = {BF("src_ip"), BT, BTU, BEND};
+static const struct bind b_command[] = {
+    BS, BF("seq"), BT, BTU, BF("t_us"), BF("verb"), BF("line"), BF("len"), {B_CMDFLAGS, NULL}, BEND,
+};
+static const struct bind b_reply[] = {
+    BS, BF("seq"), BT, BTU, BF("t_us"), BF("code"), BF("text"), BF("delay_ms"), BEND,
+};
+static const struct bind b_helo[] = {BS, BT, BTU, BF("verb"), BF("name"), BEND};
+static const struct bind b_helo_sess[] = {BF("verb"), BF("name"), BS, BEND};
+static const struct bind b_path[] = {
+    BS,           BF("tx"),       BT,   BTU, BF("address"), BF("raw"), BF("flags"),
+    BF("params"), BF("accepted"), BEND,
+};
+static const struct bind b_message[] = {
+    BS,
+    BF("tx"),
+    BT,
+    BTU,
+    BF("via"),
+    BF("size"),
+    BF("stored"),
+    BF("truncated"),
+    BF("complete"),
+    BF("accepted"),
+    BF("msgid"),
+    BF("mail_from"),
+    BF("rcpts"),
+    {B_ARRLEN, "rcpts"},
+    BF("hdr_from"),
+    BF("hdr_to"),
+    BF("hdr_subject"),
+    BF("hdr_date"),
+    BF("hdr_message_id"),
+    BF("hdr_x_mailer"),
+    BF("sha256"),
+    BF("body_path"),
+    BF("body_dropped"),
+    BEND,
+};
+static const struct bind b_auth[] = {
+    BS,
+    BT,
+    BTU,
+    BF("mechanism"),
+    BF("supported"),
+    BF("username"),
+    BF("password"),
+    BF("authzid"),
+    BF("digest"),
+    BF("ntlm_domain"),
+    BF("ntlm_user"),
+    BF("ntlm_workstation"),
+    BF("ntlm_lm"),
+    BF("ntlm_nt"),
+    BF("ntlm_challenge"),
+    BF("crack"),
+    BF("outcome"),
+    BEND,
+};
+static const struct bind b_signal[] = {BS, BT, BTU, BF("signal"), BF("detail"), BEND};
+static const struct bind b_limit[] = {BS, BT, BTU, BF("limit"), BF("value"), BEND};
+
+/* Events mirrored in SQLite. relaytrap.tls and relaytrap.enrich are kept in the JSONL only until
+ * their fields are fixed in docs/events.md. */
+static const struct evdef evdefs[] = {
+    {"relaytrap.session.connect",
+     f_connect,
+     {{ST_SESS_CONNECT, b_sess_connect}, {ST_IP_INTEL, b_ip_intel}}},
+    {"relaytrap.command", f_command, {{ST_COMMAND, b_command}, {ST__COUNT, NULL}}},
+    {"relaytrap.reply", f_reply, {{ST_REPLY, b_reply}, {ST__COUNT, NULL}}},
+    {"relaytrap.helo", f_helo, {{ST_HELO, b_helo}, {ST_HELO_SESS, b_helo_sess}}},
+    {"relaytrap.mail", f_path, {{ST_MAIL, b_path}, {ST__COUNT, NULL}}},
+    {"relaytrap.rcpt", f_path, {{ST_RCPT, b_path}, {ST__COUNT, NULL}}},
+    {"relaytrap.message", f_message, {{ST_MESSAGE, b_message}, {ST__COUNT, NULL}}},
+    {"relaytrap.auth", f_auth, {{ST_AUTH, b_auth}, {ST__COUNT, NULL}}},
+    {"relaytrap.signal", f_signal, {{ST_SIGNAL, b_signal}, {ST__COUNT, NULL}}},
+    {"relaytrap.limit", f_limit, {{ST_LIMIT, b_limit}, {ST__COUNT, NULL}}},
+    {"relaytrap.session.closed",
+     f_closed,
+     {{ST_SESS_CLOSED, b_sess_closed}, {ST_IP_INTEL, b_ip_intel}}},
+    {"relaytrap.tls", f_none, {{ST__COUNT, NULL}, {ST__COUNT, NULL}}},
+    {"relaytrap.enrich", f_none, {{ST__COUNT, NULL}, {ST__COUNT, NULL}}},
+};
+
+/* digits - parse exactly n decimal digits at s; -1 if any is not a digit */
+static int
+digits(const char *s, int n)
+{
+	int v = 0, i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* days_from_civil - days since 1970-01-01 of a proleptic Gregorian date (year >= 1) */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = y / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* store_db_time_parse - strict RFC 3339 date-time to epoch microseconds */
+int
+store_db_time_parse(const char *s, size_t len, int64_t *us)
+{
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int y, mo, d, h, mi, sec, ndays, frac_us = 0, nfrac = 0, off = 0;
+	size_t i = 19;
+	int64_t t;
+
+	if (len < 20 || len > 40)
+		return -1;
+	if (s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
+	    s[16] != ':')
+		return -1;
+	y = digits(s, 4);
+	mo = digits(s + 5, 2);
+	d = digits(s + 8, 2);
+	h = digits(s + 11, 2);
+	mi = digits(s + 14, 2);
+	sec = digits(s + 17, 2);
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+	    sec < 0 || sec > 60)
+		return -1;
+	ndays = mdays[mo - 1];
+	if (mo == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		ndays = 29;
+	if (d > ndays)
+		return -1;
+	if (s[i] == '.') {
+		for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, nfrac++) {
+			if (nfrac < 6)
+				frac_us = frac_us * 10 + (s[i] - '0');
+		}
+		if (nfrac == 0 || nfrac > 9)
+			return -1;
+		for (; nfrac < 6; nfrac++)
+			frac_us *= 10;
+	}
+	if (i == len - 1 && (s[i] == 'Z' || s[i] == 'z')) {
+		off = 0;
+	} else if (i + 6 == len && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
+		int oh = digits(s + i + 1, 2), om = digits(s + i + 4, 2);
+
+		if (oh < 0 || oh > 23 || om < 0 || om > 59)
+			return -1;
+		off = (oh * 60 + om) * 60 * (s[i] == '-' ? -1 : 1);
+	} else {
+		return -1;
+	}
+	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+	if (t < 0)
+		return -1;
+	*us = t * 1000000 + frac_us;
+	return 0;
+}
+
+/* find_def - the table entry for an event id, or NULL */
+static const struct evdef *
+find_def(const char *eventid)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(evdefs); i++) {
+		if (strcmp(evdefs[i].eventid, eventid) == 0)
+			return &evdefs[i];
+	}
+	return NULL;
+}
+
+/* check_b64 - the companion "<key>_b64" of a bytes field must be valid, bounded base64 */
+static int
+check_b64(json_t *ev, const char *key, char *why, size_t whylen)
+{
+	char k2[STORE_KEY_MAX + 8];
+	unsigned char *tmp = NULL;
+	json_t *v;
+	int rc = -1;
+
+	snprintf(k2, sizeof(k2), "%s_b64", key);
+	v = json_object_get(ev, k2);
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) > B64_MAX) {
+		snprintf(why, whylen, "%s: not a bounded base64 string", k2);
+		goto out;
+	}
+	tmp = malloc(STORE_FIELD_MAX);
+	if (tmp == NULL) {
+		snprintf(why, whylen, "%s: out of memory", k2);
+		goto out;
+	}
+	if (b64_decode(json_string_value(v), json_string_length(v), tmp, STORE_FIELD_MAX) < 0) {
+		snprintf(why, whylen, "%s: invalid base64", k2);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(tmp);
+	return rc;
+}
+
+/* check_fields - every listed field present when required and of the right type and size */
+static int
+check_fields(json_t *ev, const struct field *f, char *why, size_t whylen)
+{
+	const char *k;
+	json_t *v, *it;
+	size_t i;
+
+	for (; f->key != NULL; f++) {
+		v = json_object_get(ev, f->key);
+		if (v == NULL || json_is_null(v)) {
+			if (f->required) {
+				snprintf(why, whylen, "missing field %s", f->key);
+				return -1;
+			}
+			continue;
+		}
+		switch (f->type) {
+		case FT_STR:
+		case FT_BYTES:
+			if (!json_is_string(v))
+				goto wrong_type;
+			if (json_string_length(v) > STORE_FIELD_MAX)
+				goto too_big;
+			if (f->type == FT_BYTES && check_b64(ev, f->key, why, whylen) < 0)
+				return -1;
+			break;
+		case FT_INT:
+			if (!json_is_integer(v))
+				goto wrong_type;
+			break;
+		case FT_BOOL:
+			if (!json_is_boolean(v))
+				goto wrong_type;
+			break;
+		case FT_STRARR:
+			if (!json_is_array(v))
+				goto wrong_type;
+			if (json_array_size(v) > STORE_ARRAY_MAX)
+				goto too_big;
+			json_array_foreach(v, i, it)
+			{
+				if (!json_is_string(it))
+					goto wrong_type;
+				if (json_string_length(it) > STORE_FIELD_MAX)
+					goto too_big;
+			}
+			break;
+		case FT_STROBJ:
+			if (!json_is_object(v))
+				goto wrong_type;
+			if (json_object_size(v) > STORE_OBJECT_MAX)
+				goto too_big;
+			json_object_foreach(v, k, it)
+			{
+				if (!json_is_string(it))
+					goto wrong_type;
+				if (strlen(k) > STORE_KEY_MAX ||
+				    json_string_length(it) > STORE_FIELD_MAX)
+					goto too_big;
+			}
+			break;
+		}
+	}
+	return 0;
+wrong_type:
+	snprintf(why, whylen, "field %s has the wrong type", f->key);
+	return -1;
+too_big:
+	snprintf(why, whylen, "field %s is too large", f->key);
+	return -1;
+}
+
+/* session_valid - 1..32 lower-case hex characters, as in BODY frames */
+static bool
+session_valid(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > 32)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+/* store_db_check - validate an event strictly before it may touch the database */
+int
+store_db_check(json_t *ev, struct store_db_ev *out, char *why, size_t whylen)
+{
+	const struct evdef *def;
+	json_t *ts, *sid;
+
+	if (!json_is_object(ev)) {
+		snprintf(why, whylen, "not a JSON object");
+		return -1;
+	}
+	if (check_fields(ev, f_common, why, whylen) < 0)
+		return -1;
+	sid = json_object_get(ev, "session");
+	if (!session_valid(json_string_value(sid), json_string_length(sid))) {
+		snprintf(why, whylen, "session is not 1-32 lower-case hex digits");
+		return -1;
+	}
+	ts = json_object_get(ev, "timestamp");
+	if (store_db_time_parse(json_string_value(ts), json_string_length(ts), &out->time_us) < 0) {
+		snprintf(why, whylen, "timestamp is not RFC 3339");
+		return -1;
+	}
+	fmt_rfc3339((uint64_t)out->time_us, out->time, sizeof(out->time));
+	out->eventid = json_string_value(json_object_get(ev, "eventid"));
+	out->session = json_string_value(sid);
+	def = find_def(out->eventid);
+	if (def != NULL && check_fields(ev, def->fields, why, whylen) < 0)
+		return -1;
+	out->def = def;
+	return 0;
+}
+
+/* bind_field - bind one event field by its JSON type; absent or null binds NULL */
+static int
+bind_field(struct store_db *db, sqlite3_stmt *st, int i, json_t *ev, const char *key)
+{
+	char k2[STORE_KEY_MAX + 8];
+	json_t *v = json_object_get(ev, key), *b;
+	char *txt;
+	long n;
+
+	if (v == NULL || json_is_null(v))
+		return sqlite3_bind_null(st, i);
+	if (json_is_string(v)) {
+		/* Exact attacker bytes win over the U+FFFD rendering when they were not UTF-8. */
+		snprintf(k2, sizeof(k2), "%s_b64", key);
+		b = json_object_get(ev, k2);
+		if (json_is_string(b)) {
+			n = b64_decode(json_string_value(b), json_string_length(b), db->scratch,
+			               STORE_FIELD_MAX);
+			if (n >= 0)
+				return sqlite3_bind_blob(st, i, db->scratch, (int)n,
+				                         SQLITE_TRANSIENT);
+		}
+		return sqlite3_bind_text(st, i, json_string_value(v), (int)json_string_length(v),
+		                         SQLITE_STATIC);
+	}
+	if (json_is_integer(v))
+		return sqlite3_bind_int64(st, i, (sqlite3_int64)json_integer_value(v));
+	if (json_is_boolean(v))
+		return sqlite3_bind_int(st, i, json_is_true(v));
+	if (json_is_array(v) || json_is_object(v)) {
+		txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (txt == NULL)
+			return SQLITE_NOMEM;
+		return sqlite3_bind_text(st, i, txt, -1, free);
+	}
+	return sqlite3_bind_null(st, i);
+}
+
+/* bind_cmdflags - the boolean command attributes as one comma-separated text */
+static int
+bind_cmdflags(sqlite3_stmt *st, int i, json_t *ev)
+{
+	static const char *const names[] = {"truncated", "bare_lf", "auth"};
+	char buf[64];
+	size_t k, len = 0;
+
+	buf[0] = '\0';
+	for (k = 0; k < ARRAY_LEN(names); k++) {
+		if (!json_is_true(json_object_get(ev, names[k])))
+			continue;
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", len ? "," : "",
+		                        names[k]);
+	}
+	return sqlite3_bind_text(st, i, buf, (int)len, SQLITE_TRANSIENT);
+}
+
+/* run_stmt - bind one statement from its list, step it, and reset it for the next event */
+static int
+run_stmt(struct store_db *db, const struct evstmt *es, json_t *ev, const struct store_db_ev *info)
+{
+	sqlite3_stmt *st = db->st[es->id];
+	const struct bind *b;
+	json_t *arr;
+	int i, rc = SQLITE_OK;
+
+	for (b = es->binds, i = 1; b->kind != B_END && rc == SQLITE_OK; b++, i++) {
+		switch (b->kind) {
+		case B_SESSION:
+			rc = sqlite3_bind_text(st, i, info->session, -1, SQLITE_STATIC);
+			break;
+		case B_TIME:
+			rc = sqlite3_bind_text(st, i, info->time, -1, SQLITE_STATIC);
+			break;
+		case B_TIMEUS:
+			rc = sqlite3_bind_int64(st, i, info->time_us);
+			break;
+		case B_FIELD:
+			rc = bind_field(db, st, i, ev, b->key);
+			break;
+		case B_CMDFLAGS:
+			rc = bind_cmdflags(st, i, ev);
+			break;
+		case B_ARRLEN:
+			arr = json_object_get(ev, b->key);
+			rc = json_is_array(arr)
+			         ? sqlite3_bind_int64(st, i, (sqlite3_int64)json_array_size(arr))
+			         : sqlite3_bind_null(st, i);
+			break;
+		case B_END:
+			break;
+		}
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		log_err("store: sqlite %s failed: %s", info->eventid, sqlite3_errmsg(db->db));
+		return -1;
+	}
+	return 0;
+}
+
+/* step_simple - run a parameterless statement (BEGIN, COMMIT, ROLLBACK) */
+static int
+step_simple(struct store_db *db, enum stmt_id id)
+{
+	int rc = sqlite3_step(db->st[id]);
+
+	sqlite3_reset(db->st[id]);
+	if (rc != SQLITE_DONE) {
+		log_err("store: sqlite %s failed: %s", stmt_sql[id], sqlite3_errmsg(db->db));
+		return -1;
+	}
+	return 0;
+}
+
+/* store_db_apply - apply a checked event within the open batch */
+int
+store_db_apply(struct store_db *db, json_t *ev, const struct store_db_ev *info)
+{
+	const struct evdef *def = info->def;
+	size_t k;
+	int rc = 0;
+
+	if (def == NULL || def->stmts[0].id == ST__COUNT)
+		return 0;
+	if (!db->in_tx) {
+		if (step_simple(db, ST_BEGIN) < 0)
+			return -1;
+		db->in_tx = true;
+	}
+	for (k = 0; k < ARRAY_LEN(def->stmts) && def->stmts[k].id != ST__COUNT; k++) {
+		if (run_stmt(db, &def->stmts[k], ev, info) < 0)
+			rc = -1;
+	}
+	/* Some errors (disk full, I/O) make SQLite roll the whole batch back on its own. */
+	if (sqlite3_get_autocommit(db->db))
+		db->in_tx = false;
+	return rc;
+}
+
+/* store_db_commit - end the batch; on failure roll back so the next batch starts clean */
+int
+store_db_commit(struct store_db *db)
+{
+	if (!db->in_tx)
+		return 0;
+	db->in_tx = false;
+	if (step_simple(db, ST_COMMIT) == 0)
+		return 0;
+	if (!sqlite3_get_autocommit(db->db))
+		step_simple(db, ST_ROLLBACK);
+	return -1;
+}
+
+/* pragma_int - read one integer pragma value */
+static int
+pragma_int(sqlite3 *db, const char *sql, int *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		goto out;
+	*out = sqlite3_column_int(st, 0);
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* create_schema - create tables and indexes and stamp the version, atomically */
+static int
+create_schema(sqlite3 *db, char *err, size_t errlen)
+{
+	char sql[64];
+	char *msg = NULL;
+	size_t i;
+
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", STORE_DB_SCHEMA_VERSION);
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	for (i = 0; i < ARRAY_LEN(schema_sql); i++) {
+		if (sqlite3_exec(db, schema_sql[i], NULL, NULL, &msg) != SQLITE_OK)
+			goto fail;
+	}
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK ||
+	    sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "creating the schema: %s", msg ? msg : sqlite3_errmsg(db));
+	sqlite3_free(msg);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/* store_db_open - open the database, check or create the schema, prepare every statement */
+struct store_db *
+store_db_open(const char *path, char *err, size_t errlen)
+{
+	struct store_db *db;
+	char *msg = NULL;
+	int version = 0, i;
+
+	db = calloc(1, sizeof(*db));
+	if (db == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	db->scratch = malloc(STORE_FIELD_MAX);
+	if (db->scratch == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (sqlite3_open_v2(path, &db->db,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path,
+		         db->db ? sqlite3_errmsg(db->db) : "cannot open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(db->db, BUSY_TIMEOUT_MS);
+	/* WAL lets report readers run while the store writes; NORMAL syncs at checkpoints only,
+	 * which in WAL mode can lose the last commits on power loss but never corrupts. */
+	if (sqlite3_exec(db->db,
+	                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+	                 " PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;",
+	                 NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(db->db));
+		sqlite3_free(msg);
+		goto fail;
+	}
+	if (pragma_int(db->db, "PRAGMA user_version", &version) < 0) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db->db));
+		goto fail;
+	}
+	if (version > STORE_DB_SCHEMA_VERSION) {
+		snprintf(err, errlen,
+		         "%s: schema version %d is newer than this relaytrap supports (%d);"
+		         " use a newer relaytrap or a new data directory",
+		         path, version, STORE_DB_SCHEMA_VERSION);
+		goto fail;
+	}
+	if (version < STORE_DB_SCHEMA_VERSION && create_schema(db->db, err, errlen) < 0)
+		goto fail;
+	for (i = 0; i < ST__COUNT; i++) {
+		if (sqlite3_prepare_v3(db->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+		                       &db->st[i], NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "preparing statement %d: %s", i,
+			         sqlite3_errmsg(db->db));
+			goto fail;
+		}
+	}
+	return db;
+fail:
+	store_db_close(db);
+	return NULL;
+}
+
+/* store_db_close - commit, finalize statements, close; NULL is a no-op */
+void
+store_db_close(struct store_db *db)
+{
+	int i;
+
+	if (db == NULL)
+		return;
+	if (db->db != NULL && db->st[ST_COMMIT] != NULL)
+		store_db_commit(db);
+	for (i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(db->st[i]);
+	if (db->db != NULL)
+		sqlite3_close(db->db);
+	free(db->scratch);
+	free(db);
+}

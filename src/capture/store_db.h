@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * store_db - the SQLite side of the store: schema (versioned in PRAGMA user_version), strict
+ * per-event validation, and applying a validated event to the tables with prepared statements
+ * inside one transaction per batch. Used only by store.c.
+ *
+ * Owns: struct store_db (the sqlite3 handle, its prepared statements, a scratch buffer).
+ * Public: store_db_open, store_db_close, store_db_check, store_db_apply, store_db_commit,
+ *         store_db_time_parse.
+ * Limits: string fields the DB reads are at most STORE_FIELD_MAX bytes (the event is refused
+ *         otherwise); applying an event is idempotent (UNIQUE keys, INSERT OR IGNORE, upserts).
+ */
+#ifndef RT_STORE_DB_H
+#define RT_STORE_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define STORE_DB_SCHEMA_VERSION 1
+#define STORE_FIELD_MAX (64u * 1024u)
+
+struct store_db;
+
+/* struct store_db_ev - what store_db_check learned about an event, for store_db_apply */
+struct store_db_ev {
+	const void *def; /* the event's table entry; NULL = valid but not mirrored in SQLite */
+	int64_t time_us; /* timestamp as epoch microseconds */
+	char time[32];   /* timestamp normalised to RFC 3339 UTC with microseconds */
+	const char *eventid;
+	const char *session;
+};
+
+/* store_db_open - open or create the database at path; NULL with err (e.g. newer schema) */
+struct store_db *store_db_open(const char *path, char *err, size_t errlen);
+/* store_db_close - commit what is pending and close; NULL is a no-op */
+void store_db_close(struct store_db *db);
+/* store_db_check - validate common and per-event fields; 0, or -1 with why set */
+int store_db_check(json_t *ev, struct store_db_ev *out, char *why, size_t whylen);
+/* store_db_apply - apply a checked event inside the current batch (BEGIN if none); 0 or -1 */
+int store_db_apply(struct store_db *db, json_t *ev, const struct store_db_ev *info);
+/* store_db_commit - COMMIT the batch if one is open; 0 or -1 */
+int store_db_commit(struct store_db *db);
+/* store_db_time_parse - strict RFC 3339 ("…T…Z" or "±HH:MM", 0-9 fraction digits) to epoch us;
+ * 0 or -1 (also before 1970 or after 9999) */
+int store_db_time_parse(const char *s, size_t len, int64_t *us);
+
+#endif
