@@ -113,6 +113,7 @@ struct smtp_session {
 	bool closing;
 	bool skip_line;	 /* discarding the rest of a too-long line */
 	bool mid_line;	 /* part of a command line is buffered */
+	bool want_close; /* a 421 was sent: the channel closes after this command */
 	const char *reason;
 	char helo[256];
 	struct smtp_tx *tx;
@@ -242,6 +243,8 @@ smtp_send(struct smtp_session *s, const char *buf, size_t len, int delay_ms)
 		       : 0;
 	if (code >= 500)
 		s->bad_commands++;
+	if (code == 421)
+		s->want_close = true;
 	s->seq++;
 	if ((w = ev_begin(s, "relaytrap.reply")) != NULL) {
 		jw_key_uint(w, "seq", s->seq);
@@ -1470,6 +1473,8 @@ line_input(struct smtp_session *s, struct evbuffer *in)
 	s->bytes_in += n + eol_len;
 	evbuffer_drain(in, n + eol_len);
 	smtp_budgets(s);
+	if (s->want_close)
+		smtp_close(s, "server_closed");
 	return true;
 }
 
