@@ -31,6 +31,13 @@
 
 static char tmpdir[64];
 
+/* nz - a printable stand-in for NULL in failure messages */
+static const char *
+nz(const char *s)
+{
+	return s != NULL ? s : "(null)";
+}
+
 /* set_tz - switch the local time zone for $date */
 static void
 set_tz(const char *tz)
@@ -83,8 +90,8 @@ expect_reply(const struct persona *p, enum persona_reply r, const struct persona
 	int n = persona_expand(p, r, v, out, sizeof(out));
 
 	if (n < 0 || strcmp(out, want) != 0)
-		print_error("%s: got \"%s\" (%d), want \"%s\"\n", persona_reply_key(r), out, n,
-		            want);
+		print_error("%s: got \"%s\" (%d), want \"%s\"\n", nz(persona_reply_key(r)), nz(out),
+		            n, nz(want));
 	assert_int_equal(n, (int)strlen(want));
 	assert_string_equal(out, want);
 }
@@ -281,7 +288,8 @@ test_attacker_values(void **state)
 		v.now = T_FRI;
 		int n = persona_expand_str(p, rows[i].tmpl, &v, out, sizeof(out));
 		if (strcmp(out, rows[i].want) != 0)
-			print_error("row %zu: got \"%s\", want \"%s\"\n", i, out, rows[i].want);
+			print_error("row %zu: got \"%s\", want \"%s\"\n", i, nz(out),
+			            nz(rows[i].want));
 		assert_int_equal(n, (int)strlen(rows[i].want));
 		assert_string_equal(out, rows[i].want);
 	}
@@ -799,7 +807,8 @@ test_identity_persist(void **state)
 		err[0] = '\0';
 		assert_int_equal(identity_load_or_create(p, &b, err, sizeof(err)), -1);
 		if (strstr(err, bad[i].msg) == NULL)
-			print_error("row %zu: got \"%s\", want \"%s\"\n", i, err, bad[i].msg);
+			print_error("row %zu: got \"%s\", want \"%s\"\n", i, nz(err),
+			            nz(bad[i].msg));
 		assert_non_null(strstr(err, bad[i].msg));
 	}
 	assert_int_equal(identity_load_or_create("/nonexistent-dir/identity", &b, err, sizeof(err)),
