@@ -821,7 +821,10 @@ static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/rt-persona-XXXXXX");
+	/* mkdtemp wants six trailing 'X' characters as its template. */
+	int n = snprintf(tmpdir, sizeof(tmpdir), "/tmp/rt-persona-");
+	memset(tmpdir + n, 'X', 6);
+	tmpdir[n + 6] = '\0';
 	if (mkdtemp(tmpdir) == NULL)
 		return -1;
 	set_tz("UTC0");
