@@ -27,6 +27,11 @@
 #include "str.h"
 #include "util.h"
 
+/* The build may pass the install location of the shipped personas (meson's datadir). */
+#ifndef RELAYTRAP_PERSONA_DIR
+#define RELAYTRAP_PERSONA_DIR "/usr/share/relaytrap/personas"
+#endif
+
 #define KIB ((uint64_t)1024)
 #define MIB (KIB * 1024)
 #define GIB (MIB * 1024)
@@ -658,7 +663,7 @@ config_defaults(struct config *c)
 		strlcpy(c->sensor, "relaytrap", sizeof(c->sensor));
 	c->sensor[sizeof(c->sensor) - 1] = '\0';
 	strlcpy(c->persona, "exchange2000", sizeof(c->persona));
-	strlcpy(c->persona_dir, "/usr/share/relaytrap/personas", sizeof(c->persona_dir));
+	strlcpy(c->persona_dir, RELAYTRAP_PERSONA_DIR, sizeof(c->persona_dir));
 	strlcpy(c->user, "relaytrap", sizeof(c->user));
 
 	/* Root runs it as a service; anyone else gets a per-user XDG location. */
