@@ -657,11 +657,14 @@ config_defaults(struct config *c)
 {
 	const char *xdg, *home;
 	struct passwd *pw;
+	char host[256];
 
 	memset(c, 0, sizeof(*c));
-	if (gethostname(c->sensor, sizeof(c->sensor)) == -1 || c->sensor[0] == '\0')
-		strlcpy(c->sensor, "relaytrap", sizeof(c->sensor));
-	c->sensor[sizeof(c->sensor) - 1] = '\0';
+	/* Host names may be longer than a sensor name, so read the whole one and cut it. */
+	memset(host, 0, sizeof(host));
+	if (gethostname(host, sizeof(host) - 1) == -1 || host[0] == '\0')
+		strlcpy(host, "relaytrap", sizeof(host));
+	strlcpy(c->sensor, host, sizeof(c->sensor));
 	strlcpy(c->persona, "exchange2000", sizeof(c->persona));
 	strlcpy(c->persona_dir, RELAYTRAP_PERSONA_DIR, sizeof(c->persona_dir));
 	strlcpy(c->user, "relaytrap", sizeof(c->user));
