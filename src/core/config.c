@@ -652,6 +652,7 @@ unknown_key(const char *key, const char *const *names, size_t stride, size_t n, 
 		         esc(key, e, sizeof(e)));
 }
 
+/* config_defaults - fill every field with the built-in default (no file, no listener) */
 void
 config_defaults(struct config *c)
 {
@@ -709,6 +710,7 @@ config_defaults(struct config *c)
 	c->log_level = LOG_LVL_INFO;
 }
 
+/* config_set - apply one key = value from the file or --set through the key table */
 int
 config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
 {
@@ -906,6 +908,7 @@ set_listener_persona(struct listener_conf *l, const char *p, char *err, size_t e
 	return 0;
 }
 
+/* config_add_listener - parse "[ADDR:]PORT[/PERSONA]" and append it as smtp, smtp2, ... */
 int
 config_add_listener(struct config *c, const char *spec, char *err, size_t errlen)
 {
@@ -973,6 +976,7 @@ bad:
 	return -1;
 }
 
+/* config_add_proxy_from - trust one more PROXY protocol source */
 int
 config_add_proxy_from(struct config *c, const char *cidr, char *err, size_t errlen)
 {
@@ -996,6 +1000,7 @@ config_add_proxy_from(struct config *c, const char *cidr, char *err, size_t errl
 	return 0;
 }
 
+/* config_check - cross-field checks once every source has been applied */
 int
 config_check(const struct config *c, char *err, size_t errlen)
 {
@@ -1027,6 +1032,7 @@ config_check(const struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* config_free - release the file name; the struct belongs to the caller */
 void
 config_free(struct config *c)
 {
@@ -1254,6 +1260,7 @@ read_line(FILE *f, char *buf, size_t buflen, const char **why)
 	return 1;
 }
 
+/* config_load_file - read a config file over the current values, stopping at the first error */
 int
 config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 {
@@ -1309,6 +1316,7 @@ out:
 
 /* CIDR ------------------------------------------------------------------------------------ */
 
+/* cidr_parse - an address or address/prefix, host bits cleared */
 int
 cidr_parse(const char *s, struct cidr *out)
 {
@@ -1365,6 +1373,7 @@ prefix_eq(const unsigned char *a, const unsigned char *b, int bits)
 	return (a[full] & mask) == (b[full] & mask);
 }
 
+/* cidr_match - is the peer inside the prefix, looking through IPv4-mapped IPv6 both ways */
 bool
 cidr_match(const struct cidr *c, const struct sockaddr *sa)
 {
