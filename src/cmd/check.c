@@ -70,6 +70,7 @@ print_summary(const struct config *c, const char *path)
 		print_listener(c, &c->listeners[i]);
 }
 
+/* cmd_check_config - the check-config subcommand: exit 0 when the file is good, 2 otherwise */
 int
 cmd_check_config(int argc, char **argv)
 {

@@ -27,6 +27,11 @@
 #include "str.h"
 #include "util.h"
 
+/* The build may pass the install location of the shipped personas (meson's datadir). */
+#ifndef RELAYTRAP_PERSONA_DIR
+#define RELAYTRAP_PERSONA_DIR "/usr/share/relaytrap/personas"
+#endif
+
 #define KIB ((uint64_t)1024)
 #define MIB (KIB * 1024)
 #define GIB (MIB * 1024)
@@ -647,18 +652,22 @@ unknown_key(const char *key, const char *const *names, size_t stride, size_t n, 
 		         esc(key, e, sizeof(e)));
 }
 
+/* config_defaults - fill every field with the built-in default (no file, no listener) */
 void
 config_defaults(struct config *c)
 {
 	const char *xdg, *home;
 	struct passwd *pw;
+	char host[256];
 
 	memset(c, 0, sizeof(*c));
-	if (gethostname(c->sensor, sizeof(c->sensor)) == -1 || c->sensor[0] == '\0')
-		strlcpy(c->sensor, "relaytrap", sizeof(c->sensor));
-	c->sensor[sizeof(c->sensor) - 1] = '\0';
+	/* Host names may be longer than a sensor name, so read the whole one and cut it. */
+	memset(host, 0, sizeof(host));
+	if (gethostname(host, sizeof(host) - 1) == -1 || host[0] == '\0')
+		strlcpy(host, "relaytrap", sizeof(host));
+	strlcpy(c->sensor, host, sizeof(c->sensor));
 	strlcpy(c->persona, "exchange2000", sizeof(c->persona));
-	strlcpy(c->persona_dir, "/usr/share/relaytrap/personas", sizeof(c->persona_dir));
+	strlcpy(c->persona_dir, RELAYTRAP_PERSONA_DIR, sizeof(c->persona_dir));
 	strlcpy(c->user, "relaytrap", sizeof(c->user));
 
 	/* Root runs it as a service; anyone else gets a per-user XDG location. */
@@ -701,6 +710,7 @@ config_defaults(struct config *c)
 	c->log_level = LOG_LVL_INFO;
 }
 
+/* config_set - apply one key = value from the file or --set through the key table */
 int
 config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
 {
@@ -898,6 +908,7 @@ set_listener_persona(struct listener_conf *l, const char *p, char *err, size_t e
 	return 0;
 }
 
+/* config_add_listener - parse "[ADDR:]PORT[/PERSONA]" and append it as smtp, smtp2, ... */
 int
 config_add_listener(struct config *c, const char *spec, char *err, size_t errlen)
 {
@@ -965,6 +976,7 @@ bad:
 	return -1;
 }
 
+/* config_add_proxy_from - trust one more PROXY protocol source */
 int
 config_add_proxy_from(struct config *c, const char *cidr, char *err, size_t errlen)
 {
@@ -988,6 +1000,7 @@ config_add_proxy_from(struct config *c, const char *cidr, char *err, size_t errl
 	return 0;
 }
 
+/* config_check - cross-field checks once every source has been applied */
 int
 config_check(const struct config *c, char *err, size_t errlen)
 {
@@ -1019,6 +1032,7 @@ config_check(const struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* config_free - release the file name; the struct belongs to the caller */
 void
 config_free(struct config *c)
 {
@@ -1246,6 +1260,7 @@ read_line(FILE *f, char *buf, size_t buflen, const char **why)
 	return 1;
 }
 
+/* config_load_file - read a config file over the current values, stopping at the first error */
 int
 config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 {
@@ -1301,6 +1316,7 @@ out:
 
 /* CIDR ------------------------------------------------------------------------------------ */
 
+/* cidr_parse - an address or address/prefix, host bits cleared */
 int
 cidr_parse(const char *s, struct cidr *out)
 {
@@ -1357,6 +1373,7 @@ prefix_eq(const unsigned char *a, const unsigned char *b, int bits)
 	return (a[full] & mask) == (b[full] & mask);
 }
 
+/* cidr_match - is the peer inside the prefix, looking through IPv4-mapped IPv6 both ways */
 bool
 cidr_match(const struct cidr *c, const struct sockaddr *sa)
 {

@@ -87,7 +87,8 @@ struct config {
 
 /* config_defaults - fill every field with the built-in default */
 void config_defaults(struct config *c);
-/* config_load_file - read FILE over the current values; 0, or -1 with "FILE:LINE: ..." in err */
+/* config_load_file - read FILE over the current values; 0, or -1 with "FILE:LINE: ..." in err.
+ * On error the lines before the bad one have been applied; callers stop rather than go on. */
 int config_load_file(struct config *c, const char *path, char *err, size_t errlen);
 /* config_set - apply one key=value (used by the file parser and by tests); 0 or -1 with err */
 int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen);

@@ -1018,9 +1018,16 @@ test_shipped_example(void **state)
 static int
 setup(void **state)
 {
+	const char *dir = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
+	int n;
+
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "%s/rt-config-XXXXXX",
-	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	n = snprintf(tmpdir, sizeof(tmpdir), "%s/rt-config-", dir);
+	if (n < 0 || (size_t)n + 7 > sizeof(tmpdir))
+		return -1;
+	/* mkdtemp wants a template ending in six 'X' characters, which it replaces. */
+	memset(tmpdir + n, 'X', 6);
+	tmpdir[n + 6] = '\0';
 	return mkdtemp(tmpdir) == NULL ? -1 : 0;
 }
 
@@ -1035,6 +1042,7 @@ teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* main - run every config test in one group with a private temp dir */
 int
 main(void)
 {
