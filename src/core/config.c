@@ -762,7 +762,7 @@ listeners_overlap(const struct listener_conf *a, const struct listener_conf *b)
 	unsigned char ba[16], bb[16];
 	int fa, fb;
 
-	if (a->port != b->port)
+	if (a->port != b->port || a->port == 0)
 		return false;
 	if (addr_norm(a->address, &fa, ba) == -1 || addr_norm(b->address, &fb, bb) == -1)
 		return strcmp(a->address, b->address) == 0;
@@ -874,7 +874,8 @@ bad:
 	return -1;
 }
 
-/* set_listener_port - 1..65535 */
+/* set_listener_port - 0..65535; 0 lets the kernel pick a free port (logged at start, used by
+ * tests and benchmarks) */
 static int
 set_listener_port(struct listener_conf *l, const char *p, char *err, size_t errlen)
 {
@@ -882,8 +883,9 @@ set_listener_port(struct listener_conf *l, const char *p, char *err, size_t errl
 	const char *errstr;
 	long long n;
 
-	if (parse_num(p, 1, 65535, &n, &errstr) == -1) {
-		snprintf(err, errlen, "port must be a number between 1 and 65535 (got '%s')",
+	if (parse_num(p, 0, 65535, &n, &errstr) == -1) {
+		snprintf(err, errlen,
+		         "port must be a number between 0 and 65535, 0 = any free port (got '%s')",
 		         esc(p, e, sizeof(e)));
 		return -1;
 	}
