@@ -66,6 +66,10 @@ parse_suffixed(const char *s, const char *const *units, const uint64_t *mult, si
 	}
 	for (i = 0; i < nunits; i++) {
 		if (strcasecmp(s + n, units[i]) == 0) {
+			if ((uint64_t)v > UINT64_MAX / mult[i]) {
+				*errstr = "too large";
+				return -1;
+			}
 			*out = (uint64_t)v * mult[i];
 			return 0;
 		}

@@ -1,13 +1,211 @@
 /* SPDX-License-Identifier: ISC */
-/* placeholder until the core tests land */
+/*
+ * core tests - number/size/duration parsing, base64, UTF-8 validation, the log escaper and
+ * the JSON writer's lossless handling of attacker bytes. Table-driven.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/str.h"
+#include "core/util.h"
+
+static void
+test_parse_size(void **state)
+{
+	static const struct {
+		const char *in;
+		int rc;
+		uint64_t want;
+	} rows[] = {
+		{"4096", 0, 4096},  {"10k", 0, 10240},		{"20M", 0, 20971520},
+		{"1G", 0, 1073741824}, {"7b", 0, 7},		{"", -1, 0},
+		{"k", -1, 0},	    {"12q", -1, 0},		{"-1", -1, 0},
+		{" 5", -1, 0},	    {"99999999999999999999", -1, 0}, {"1125899906842624G", -1, 0},
+	};
+	const char *err;
+	uint64_t v;
+
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+		v = 0;
+		int rc = parse_size(rows[i].in, &v, &err);
+		if (rc != rows[i].rc || (rc == 0 && v != rows[i].want)) {
+			print_error("parse_size(%s): got rc %d v %llu, want rc %d v %llu\n", rows[i].in,
+				    rc, (unsigned long long)v, rows[i].rc,
+				    (unsigned long long)rows[i].want);
+			fail();
+		}
+	}
+}
+
+static void
+test_parse_duration(void **state)
+{
+	static const struct {
+		const char *in;
+		int rc;
+		uint64_t want;
+	} rows[] = {
+		{"250ms", 0, 250}, {"10s", 0, 10000}, {"5m", 0, 300000}, {"1h", 0, 3600000},
+		{"3", 0, 3000},	   {"2x", -1, 0},     {"ms", -1, 0},
+	};
+	const char *err;
+	uint64_t v;
+
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+		v = 0;
+		int rc = parse_duration_ms(rows[i].in, &v, &err);
+		assert_int_equal(rc, rows[i].rc);
+		if (rc == 0)
+			assert_int_equal(v, rows[i].want);
+	}
+}
+
+static void
+test_base64(void **state)
+{
+	static const struct {
+		const char *plain;
+		const char *b64;
+	} rows[] = {
+		{"", ""},	    {"f", "Zg=="},	 {"fo", "Zm8="},
+		{"foo", "Zm9v"},    {"admin", "YWRtaW4="}, {"Username:", "VXNlcm5hbWU6"},
+	};
+	unsigned char out[64];
+	char enc[64];
+
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+		long n = b64_encode((const unsigned char *)rows[i].plain, strlen(rows[i].plain), enc,
+				    sizeof(enc));
+		assert_int_equal(n, strlen(rows[i].b64));
+		assert_string_equal(enc, rows[i].b64);
+		n = b64_decode(rows[i].b64, strlen(rows[i].b64), out, sizeof(out));
+		assert_int_equal(n, strlen(rows[i].plain));
+		assert_memory_equal(out, rows[i].plain, (size_t)n);
+	}
+	/* unpadded input is accepted; junk, bad padding and overflow are not */
+	assert_int_equal(b64_decode("Zm8", 3, out, sizeof(out)), 2);
+	assert_int_equal(b64_decode("Zm9v!", 5, out, sizeof(out)), -1);
+	assert_int_equal(b64_decode("Z", 1, out, sizeof(out)), -1);
+	assert_int_equal(b64_decode("Zg=", 3, out, sizeof(out)), -1);
+	assert_int_equal(b64_decode("Zm9vYmFy", 8, out, 3), -1);
+	assert_int_equal(b64_encode((const unsigned char *)"foo", 3, enc, 4), -1);
+}
+
+static void
+test_utf8(void **state)
+{
+	static const struct {
+		const char *s;
+		size_t len;
+		bool valid;
+	} rows[] = {
+		{"plain", 5, true},		  {"caf\xc3\xa9", 5, true},
+		{"\xe2\x82\xac", 3, true},	  {"\xf0\x9f\x98\x80", 4, true},
+		{"\xc3", 1, false},		  {"\xc0\xaf", 2, false}, /* overlong */
+		{"\xed\xa0\x80", 3, false},	  /* surrogate */
+		{"\xf4\x90\x80\x80", 4, false}, /* > U+10FFFF */
+		{"\xff", 1, false},		  {"a\0b", 3, true},
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++)
+		if (utf8_valid(rows[i].s, rows[i].len) != rows[i].valid) {
+			print_error("row %zu: got %d want %d\n", i, !rows[i].valid, rows[i].valid);
+			fail();
+		}
+}
+
+static void
+test_escape_log(void **state)
+{
+	char out[64];
+
+	assert_string_equal(str_escape_log("a\r\nb\t\\\x1b[31m", 11, out, sizeof(out)),
+			    "a\\r\\nb\\t\\\\\\x1b[31m");
+	/* truncation is marked, never overflows */
+	str_escape_log("0123456789abcdef", 16, out, 10);
+	assert_true(strlen(out) < 10);
+	assert_non_null(strstr(out, "..."));
+}
+
+/* test_json_lossless - whatever the bytes, the JSON parses, and the exact bytes come back */
+static void
+test_json_lossless(void **state)
+{
+	static const struct {
+		const char *b;
+		size_t len;
+	} rows[] = {
+		{"hello", 5},
+		{"quote\" back\\slash", 17},
+		{"ctl\x01\x1f\x7f", 6},
+		{"nul\0in", 6},
+		{"bad\xff\xfeutf8", 9},
+		{"caf\xc3\xa9", 5},
+		{"\xc3", 1},
+	};
+	struct jw w;
+	unsigned char back[64];
+
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+		json_error_t err;
+		json_t *o, *s, *b;
+		size_t n;
+
+		jw_init(&w);
+		jw_obj_open(&w);
+		jw_key_bytes(&w, "line", rows[i].b, rows[i].len);
+		jw_key_int(&w, "n", -5);
+		jw_obj_close(&w);
+		o = json_loadb(w.buf, w.len, JSON_ALLOW_NUL, &err);
+		if (o == NULL) {
+			print_error("row %zu: %s does not parse: %s\n", i, w.buf, err.text);
+			fail();
+		}
+		s = json_object_get(o, "line");
+		b = json_object_get(o, "line_b64");
+		if (utf8_valid(rows[i].b, rows[i].len)) {
+			assert_null(b);
+			assert_int_equal(json_string_length(s), rows[i].len);
+			assert_memory_equal(json_string_value(s), rows[i].b, rows[i].len);
+		} else {
+			assert_non_null(b);
+			n = (size_t)b64_decode(json_string_value(b), json_string_length(b), back,
+					       sizeof(back));
+			assert_int_equal(n, rows[i].len);
+			assert_memory_equal(back, rows[i].b, n);
+		}
+		assert_int_equal(json_integer_value(json_object_get(o, "n")), -5);
+		json_decref(o);
+		jw_free(&w);
+	}
+}
+
+static void
+test_rfc3339(void **state)
+{
+	char ts[40];
+
+	fmt_rfc3339(1231702320123456ull, ts, sizeof(ts));
+	assert_string_equal(ts, "2009-01-11T19:32:00.123456Z");
+}
+
 int
 main(void)
 {
-	return 0;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_size),   cmocka_unit_test(test_parse_duration),
+		cmocka_unit_test(test_base64),	     cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_escape_log),   cmocka_unit_test(test_json_lossless),
+		cmocka_unit_test(test_rfc3339),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }
