@@ -26,6 +26,7 @@
 #include "cmd/cmd.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "net/listener.h"
 #include "persona/identity.h"
 #include "persona/persona.h"
@@ -38,6 +39,7 @@ struct serve_ctx {
 	struct server *srv;
 	pid_t store_pid;
 	int stopping;
+	uint64_t stop_deadline_us;
 	struct event *grace;
 };
 
@@ -72,19 +74,21 @@ fail_cfg(const char *what, const char *err)
 	return 2;
 }
 
+/* on_grace - during shutdown: stop once every session is closed or the grace time is over */
 static void
 on_grace(evutil_socket_t fd, short what, void *arg)
 {
 	struct serve_ctx *sc = arg;
 
-	event_base_loopexit(sc->base, NULL);
+	if (server_sessions(sc->srv) == 0 || now_mono_us() >= sc->stop_deadline_us)
+		event_base_loopexit(sc->base, NULL);
 }
 
 static void
 on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	struct serve_ctx *sc = arg;
-	struct timeval tv = {SHUTDOWN_GRACE_MS / 1000, (SHUTDOWN_GRACE_MS % 1000) * 1000};
+	struct timeval tv = {0, 20000};
 
 	if (sc->stopping++) {
 		log_info("second signal: stopping now");
@@ -92,8 +96,9 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_info("signal %d: shutting down (answering open sessions, recording them)", (int)sig);
+	sc->stop_deadline_us = now_mono_us() + SHUTDOWN_GRACE_MS * 1000u;
 	server_shutdown(sc->srv);
-	evtimer_add(sc->grace, &tv);
+	event_add(sc->grace, &tv);
 }
 
 static void
@@ -409,7 +414,7 @@ cmd_serve(int argc, char **argv)
 	ev_term = evsignal_new(sc.base, SIGTERM, on_stop, &sc);
 	ev_int = evsignal_new(sc.base, SIGINT, on_stop, &sc);
 	ev_hup = evsignal_new(sc.base, SIGHUP, on_hup, &sc);
-	sc.grace = evtimer_new(sc.base, on_grace, &sc);
+	sc.grace = event_new(sc.base, -1, EV_PERSIST, on_grace, &sc);
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
 	event_add(ev_hup, NULL);
