@@ -275,6 +275,21 @@ jsonl_write(struct store *s, json_t *ev, const char *raw, size_t rawlen)
 	return 0;
 }
 
+/* sid_valid - 1..32 lower-case hex characters, like the ids in BODY frames */
+static bool
+sid_valid(const char *sid)
+{
+	size_t i, n = strnlen(sid, 33);
+
+	if (n == 0 || n > 32)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (!((sid[i] >= '0' && sid[i] <= '9') || (sid[i] >= 'a' && sid[i] <= 'f')))
+			return false;
+	}
+	return true;
+}
+
 /* body_find - index of the open body of (sid, tx), or -1 */
 static long
 body_find(const struct store *s, const char *sid, uint32_t tx)
@@ -387,8 +402,11 @@ store_body(struct store *s, const char *session, uint32_t tx, const void *data, 
 
 	if (!s->cfg.store_bodies)
 		return 0;
-	if (strnlen(session, 33) > 32)
+	/* The id becomes part of a temp file name: only the hex ids the engine generates. */
+	if (!sid_valid(session)) {
+		log_warn("store: body chunk for an invalid session id dropped");
 		return -1;
+	}
 	i = body_find(s, session, tx);
 	if (i >= 0) {
 		b = s->bodies[i];
@@ -473,9 +491,9 @@ body_finalize(struct store *s, struct body *b, json_t *ev)
 		s->disk_used -= b->written;
 		unlink(b->tmp);
 	} else if (rename(b->tmp, dst) < 0) {
+		/* body_free subtracts the bytes still counted in b->written. */
 		log_err("store: moving %s: %s", b->tmp, strerror(errno));
 		unlink(b->tmp);
-		s->disk_used -= b->written;
 		return -1;
 	}
 	b->written = 0;

@@ -670,6 +670,18 @@ test_hostile_events(void **state)
 	assert_int_equal(store_event(f->s, big, strlen(big)), -1);
 	free(big);
 
+	/* Nesting deeper than the parser allows is refused, not recursed into. */
+	n = 100000;
+	big = malloc(n + 1);
+	assert_non_null(big);
+	memset(big, '[', n);
+	big[n] = '\0';
+	assert_int_equal(store_event(f->s, big, n), -1);
+	free(big);
+	/* A body chunk whose session id would escape bodies/tmp is refused. */
+	assert_int_equal(store_body(f->s, "../../x", 1, "a", 1), -1);
+	assert_int_equal(store_body(f->s, "", 1, "a", 1), -1);
+
 	/* A message that claims a body it does not have loses the claim. */
 	put(f->s, SID, 2, "relaytrap.message",
 	    ",\"tx\":7,\"sha256\":\"../../etc/passwd\",\"body_path\":\"/etc/passwd\"", 0);
