@@ -56,6 +56,19 @@ rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 	return remove(p);
 }
 
+/* make_tmpdir - mkdtemp with prefix plus the six template characters */
+static void
+make_tmpdir(char *out, size_t outlen, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	assert_true(n + 7 <= outlen);
+	memcpy(out, prefix, n);
+	memset(out + n, 'X', 6);
+	out[n + 6] = '\0';
+	assert_non_null(mkdtemp(out));
+}
+
 /* fx_setup - a fresh data directory and an open store with default caps */
 static int
 fx_setup(void **state)
@@ -64,8 +77,7 @@ fx_setup(void **state)
 	char err[256];
 
 	assert_non_null(f);
-	strcpy(f->dir, "/tmp/rt_store_XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	make_tmpdir(f->dir, sizeof(f->dir), "/tmp/rt_store_");
 	snprintf(f->db, sizeof(f->db), "%s/relaytrap.db", f->dir);
 	f->cfg.data_dir = f->dir;
 	f->cfg.write_jsonl = true;
@@ -583,8 +595,7 @@ test_import_rebuild(void **state)
 	buf = read_all(jpath, &len);
 	assert_non_null(buf);
 
-	strcpy(dir2, "/tmp/rt_store_imp_XXXXXX");
-	assert_non_null(mkdtemp(dir2));
+	make_tmpdir(dir2, sizeof(dir2), "/tmp/rt_store_imp_");
 	cfg.data_dir = dir2;
 	cfg.write_jsonl = false;
 	s2 = store_open(&cfg, err, sizeof(err));
@@ -959,6 +970,7 @@ test_bench(void **state)
 	expect_int(f->db, "SELECT count(*) FROM commands", n);
 }
 
+/* main - run every store and frame test */
 int
 main(void)
 {
