@@ -226,16 +226,13 @@ jsonl_rotate(struct store *s)
 	return 0;
 }
 
-/* jsonl_write - serialise the event compactly (one line, whatever the input looked like) */
+/* jsonl_serialise - compact JSON of ev into s->out (grown as needed); 0 with *len, or -1 */
 static int
-jsonl_write(struct store *s, json_t *ev)
+jsonl_serialise(struct store *s, json_t *ev, size_t *len)
 {
-	size_t n;
+	size_t n = json_dumpb(ev, s->out, s->outcap, JSON_COMPACT);
 	char *p;
 
-	if (s->jsonl == NULL)
-		return 0;
-	n = json_dumpb(ev, s->out, s->outcap, JSON_COMPACT);
 	if (n == 0)
 		return -1;
 	if (n > s->outcap) {
@@ -247,7 +244,28 @@ jsonl_write(struct store *s, json_t *ev)
 		if (json_dumpb(ev, s->out, s->outcap, JSON_COMPACT) != n)
 			return -1;
 	}
-	if (fwrite(s->out, 1, n, s->jsonl) != n || putc('\n', s->jsonl) == EOF) {
+	*len = n;
+	return 0;
+}
+
+/* jsonl_write - write the event as one line. The input text was parsed strictly, so when the
+ * store did not change the event and the text holds no line break it is written as received;
+ * otherwise it is serialised again, compactly. Skipping the re-serialisation is most of the
+ * JSONL cost at full load. */
+static int
+jsonl_write(struct store *s, json_t *ev, const char *raw, size_t rawlen)
+{
+	const char *line = raw;
+	size_t n = rawlen;
+
+	if (s->jsonl == NULL)
+		return 0;
+	if (raw == NULL || memchr(raw, '\n', rawlen) != NULL || memchr(raw, '\r', rawlen) != NULL) {
+		if (jsonl_serialise(s, ev, &n) < 0)
+			return -1;
+		line = s->out;
+	}
+	if (fwrite(line, 1, n, s->jsonl) != n || putc('\n', s->jsonl) == EOF) {
 		log_err("store: writing events.jsonl: %s", strerror(errno));
 		return -1;
 	}
@@ -255,6 +273,21 @@ jsonl_write(struct store *s, json_t *ev)
 	if (s->cfg.jsonl_rotate_bytes > 0 && s->jsonl_bytes >= s->cfg.jsonl_rotate_bytes)
 		return jsonl_rotate(s);
 	return 0;
+}
+
+/* sid_valid - 1..32 lower-case hex characters, like the ids in BODY frames */
+static bool
+sid_valid(const char *sid)
+{
+	size_t i, n = strnlen(sid, 33);
+
+	if (n == 0 || n > 32)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (!((sid[i] >= '0' && sid[i] <= '9') || (sid[i] >= 'a' && sid[i] <= 'f')))
+			return false;
+	}
+	return true;
 }
 
 /* body_find - index of the open body of (sid, tx), or -1 */
@@ -369,8 +402,11 @@ store_body(struct store *s, const char *session, uint32_t tx, const void *data, 
 
 	if (!s->cfg.store_bodies)
 		return 0;
-	if (strnlen(session, 33) > 32)
+	/* The id becomes part of a temp file name: only the hex ids the engine generates. */
+	if (!sid_valid(session)) {
+		log_warn("store: body chunk for an invalid session id dropped");
 		return -1;
+	}
 	i = body_find(s, session, tx);
 	if (i >= 0) {
 		b = s->bodies[i];
@@ -455,9 +491,9 @@ body_finalize(struct store *s, struct body *b, json_t *ev)
 		s->disk_used -= b->written;
 		unlink(b->tmp);
 	} else if (rename(b->tmp, dst) < 0) {
+		/* body_free subtracts the bytes still counted in b->written. */
 		log_err("store: moving %s: %s", b->tmp, strerror(errno));
 		unlink(b->tmp);
-		s->disk_used -= b->written;
 		return -1;
 	}
 	b->written = 0;
@@ -538,6 +574,7 @@ store_event(struct store *s, const char *json, size_t len)
 	struct store_db_ev info;
 	json_error_t jerr;
 	json_t *ev, *tx;
+	bool modified = false;
 	int rc = -1;
 
 	if (len > FRAME_MAX) {
@@ -560,17 +597,19 @@ store_event(struct store *s, const char *json, size_t len)
 		 */
 		log_warn("store: invalid event kept in JSONL only: %s",
 		         str_escape_log(why, strlen(why), esc, sizeof(esc)));
-		jsonl_write(s, ev);
+		jsonl_write(s, ev, json, len);
 		goto counted;
 	}
 	if (strcmp(info.eventid, "relaytrap.message") == 0) {
+		/* The store adds or removes sha256, body_path and body_dropped here. */
+		modified = true;
 		tx = json_object_get(ev, "tx");
 		message_body(s, ev, info.session, (uint32_t)json_integer_value(tx));
 	} else if (strcmp(info.eventid, "relaytrap.session.closed") == 0) {
 		session_bodies_discard(s, info.session);
 	}
 	rc = 0;
-	if (jsonl_write(s, ev) < 0)
+	if (jsonl_write(s, ev, modified ? NULL : json, len) < 0)
 		rc = -1;
 	/* The message's info points into ev, which lives until the end of this function. */
 	if (store_db_apply(s->db, ev, &info) < 0)

@@ -1,13 +1,994 @@
 /* SPDX-License-Identifier: ISC */
-/* placeholder until the store tests land */
+/*
+ * Unit tests for capture/frame and capture/store: frame codec, RFC 3339 parsing, a full session
+ * applied through store_event/store_body and checked table by table, JSONL contents, the
+ * content-addressed body store (dedupe, caps, disk budget), idempotent re-import, hostile input,
+ * the store_run loop in a forked child over a socketpair, rotation, reopen and schema versioning.
+ * Set RT_STORE_BENCH_EVENTS to change the size of the throughput run (default 20000).
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "capture/frame.h"
+#include "capture/store.h"
+#include "capture/store_db.h"
+#include "core/log.h"
+#include "core/util.h"
+
+#define SID "0123456789abcdef"
+#define SID2 "fedcba9876543210"
+
+struct fx {
+	char dir[64];
+	char db[128];
+	struct store_config cfg;
+	struct store *s;
+};
+
+static const char body1[] = "From: a@b.example\r\nSubject: hi\r\n\r\nbuy now\r\n";
+
+/* rm_cb - nftw callback removing one entry of the temp tree */
+static int
+rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+/* make_tmpdir - mkdtemp with prefix plus the six template characters */
+static void
+make_tmpdir(char *out, size_t outlen, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	assert_true(n + 7 <= outlen);
+	memcpy(out, prefix, n);
+	memset(out + n, 'X', 6);
+	out[n + 6] = '\0';
+	assert_non_null(mkdtemp(out));
+}
+
+/* fx_setup - a fresh data directory and an open store with default caps */
+static int
+fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[256];
+
+	assert_non_null(f);
+	make_tmpdir(f->dir, sizeof(f->dir), "/tmp/rt_store_");
+	snprintf(f->db, sizeof(f->db), "%s/relaytrap.db", f->dir);
+	f->cfg.data_dir = f->dir;
+	f->cfg.write_jsonl = true;
+	f->cfg.store_bodies = true;
+	f->cfg.store_body_max = 1 << 20;
+	f->s = store_open(&f->cfg, err, sizeof(err));
+	if (f->s == NULL)
+		fail_msg("store_open: %s", err);
+	*state = f;
+	return 0;
+}
+
+/* fx_teardown - close the store and remove the data directory */
+static int
+fx_teardown(void **state)
+{
+	struct fx *f = *state;
+
+	store_close(f->s);
+	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+/* fx_reopen - close and reopen the store with f->cfg (after changing caps) */
+static void
+fx_reopen(struct fx *f)
+{
+	char err[256];
+
+	store_close(f->s);
+	f->s = store_open(&f->cfg, err, sizeof(err));
+	if (f->s == NULL)
+		fail_msg("store_open: %s", err);
+}
+
+/* mkev - one event with the common fields; extra is "" or starts with a comma */
+static char *
+mkev(char *buf, size_t len, const char *sid, int usec, const char *eventid, const char *extra)
+{
+	snprintf(
+	    buf, len,
+	    "{\"timestamp\":\"2026-11-27T10:53:36.%06dZ\",\"eventid\":\"%s\",\"session\":\"%s\","
+	    "\"sensor\":\"s1\",\"src_ip\":\"192.0.2.7\",\"src_port\":40000,"
+	    "\"dst_ip\":\"198.51.100.1\",\"dst_port\":25,\"persona\":\"exchange2000\","
+	    "\"listener\":\"smtp\"%s}",
+	    usec, eventid, sid, extra);
+	return buf;
+}
+
+/* put - apply one event and require the expected result */
+static void
+put(struct store *s, const char *sid, int usec, const char *eventid, const char *extra, int want)
+{
+	char buf[4096];
+	int got;
+
+	mkev(buf, sizeof(buf), sid, usec, eventid, extra);
+	got = store_event(s, buf, strlen(buf));
+	if (got != want)
+		fail_msg("store_event(%s %s): got %d, want %d", eventid, extra, got, want);
+}
+
+/* Events of one realistic session, before and after the message body. */
+static const struct {
+	const char *eventid;
+	const char *extra;
+} session_events[] = {
+    {"relaytrap.session.connect", ",\"proxied\":false"},
+    {"relaytrap.reply", ",\"seq\":0,\"t_us\":5,\"code\":220,\"text\":\"220 mx Microsoft ESMTP MAIL "
+                        "Service, Version: 5.0.2195.5329 ready\",\"delay_ms\":0"},
+    {"relaytrap.command", ",\"seq\":1,\"t_us\":900,\"line\":\"EHLO bot\",\"verb\":\"EHLO\","
+                          "\"len\":8,\"truncated\":false,\"bare_lf\":true,\"auth\":false"},
+    {"relaytrap.helo", ",\"verb\":\"EHLO\",\"name\":\"bot\""},
+    {"relaytrap.reply",
+     ",\"seq\":2,\"t_us\":950,\"code\":250,\"text\":\"250-mx Hello\\r\\n250 OK\""},
+    {"relaytrap.signal", ",\"signal\":\"bare_lf\",\"detail\":\"EHLO\""},
+    {"relaytrap.command", ",\"seq\":3,\"t_us\":1000,\"line\":\"AUTH LOGIN\",\"verb\":\"AUTH\","
+                          "\"len\":10"},
+    {"relaytrap.auth", ",\"mechanism\":\"LOGIN\",\"supported\":true,\"username\":\"admin\","
+                       "\"password\":\"123456\",\"outcome\":\"failed\""},
+    {"relaytrap.command", ",\"seq\":4,\"t_us\":2000,\"line\":\"MAIL FROM:<a@b.example>\","
+                          "\"verb\":\"MAIL\",\"len\":23"},
+    {"relaytrap.mail", ",\"tx\":1,\"address\":\"a@b.example\",\"raw\":\"<a@b.example>\","
+                       "\"flags\":[\"brackets\"],\"params\":{\"SIZE\":\"100\"},\"accepted\":true"},
+    {"relaytrap.rcpt", ",\"tx\":1,\"address\":\"v@victim.example\",\"raw\":\"<v@victim.example>\","
+                       "\"flags\":[],\"params\":{},\"accepted\":true"},
+    {"relaytrap.rcpt", ",\"tx\":1,\"address\":\"w@victim.example\",\"raw\":\"<w@victim.example>\","
+                       "\"flags\":[],\"params\":{},\"accepted\":true"},
+    {"relaytrap.limit", ",\"limit\":\"max_rcpts\",\"value\":100"},
+};
+static const struct {
+	const char *eventid;
+	const char *extra;
+} session_tail[] = {
+    {"relaytrap.message",
+     ",\"tx\":1,\"via\":\"DATA\",\"size\":43,\"stored\":43,\"truncated\":false,"
+     "\"complete\":true,\"accepted\":true,\"msgid\":\"Q1\",\"mail_from\":\"a@b.example\","
+     "\"rcpts\":[\"v@victim.example\",\"w@victim.example\"],\"hdr_from\":\"a@b.example\","
+     "\"hdr_subject\":\"hi\""},
+    {"relaytrap.session.closed",
+     ",\"reason\":\"quit\",\"duration_us\":50000,\"first_cmd_us\":900,\"greeting\":\"EHLO\","
+     "\"helo\":\"bot\",\"commands\":5,\"bad_commands\":0,\"messages\":1,\"rcpts\":2,"
+     "\"auth_attempts\":1,\"bytes_in\":300,\"bytes_out\":400,\"stage\":\"message\""},
+};
+
+/* apply_session - the whole session, body sent in three odd-sized chunks before the message */
+static void
+apply_session(struct store *s, const char *sid, const char *body, size_t bodylen)
+{
+	size_t i, a = bodylen / 3, b = bodylen / 2;
+
+	for (i = 0; i < ARRAY_LEN(session_events); i++)
+		put(s, sid, (int)i, session_events[i].eventid, session_events[i].extra, 0);
+	assert_int_equal(store_body(s, sid, 1, body, a), 0);
+	assert_int_equal(store_body(s, sid, 1, body + a, b - a), 0);
+	assert_int_equal(store_body(s, sid, 1, body + b, bodylen - b), 0);
+	for (i = 0; i < ARRAY_LEN(session_tail); i++)
+		put(s, sid, 100 + (int)i, session_tail[i].eventid, session_tail[i].extra, 0);
+}
+
+/* q_int - first column of the first row of a query, as an integer (-1 when no row) */
+static long long
+q_int(const char *db, const char *sql)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	long long v = -1;
+
+	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("prepare %s: %s", sql, sqlite3_errmsg(h));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return v;
+}
+
+/* q_text - first column of the first row as text into out ("" when no row or NULL) */
+static char *
+q_text(const char *db, const char *sql, char *out, size_t outlen)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	const unsigned char *t;
+
+	out[0] = '\0';
+	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("prepare %s: %s", sql, sqlite3_errmsg(h));
+	if (sqlite3_step(st) == SQLITE_ROW && (t = sqlite3_column_text(st, 0)) != NULL)
+		snprintf(out, outlen, "%s", (const char *)t);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return out;
+}
+
+/* expect_int - a query result with a got/want message */
+static void
+expect_int(const char *db, const char *sql, long long want)
+{
+	long long got = q_int(db, sql);
+
+	if (got != want)
+		fail_msg("%s: got %lld, want %lld", sql, got, want);
+}
+
+/* expect_text - a text query result with a got/want message */
+static void
+expect_text(const char *db, const char *sql, const char *want)
+{
+	char got[512];
+
+	q_text(db, sql, got, sizeof(got));
+	if (strcmp(got, want) != 0)
+		fail_msg("%s: got '%s', want '%s'", sql, got, want);
+}
+
+/* sha256_hex - reference digest computed independently of the store */
+static void
+sha256_hex(const void *p, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned mdlen = 0;
+
+	assert_int_equal(EVP_Digest(p, len, md, &mdlen, EVP_sha256(), NULL), 1);
+	assert_int_equal(hex_encode(md, mdlen, out, 65), 0);
+}
+
+/* read_all - a whole file into a malloc'd buffer (NULL if missing) */
+static char *
+read_all(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (fp == NULL)
+		return NULL;
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	buf[n] = '\0';
+	fclose(fp);
+	*len = (size_t)n;
+	return buf;
+}
+
+/* count_lines - lines in a file that contain needle (all lines when needle is "") */
+static int
+count_lines(const char *path, const char *needle)
+{
+	size_t len;
+	char *buf = read_all(path, &len), *line, *save = NULL;
+	int n = 0;
+
+	if (buf == NULL)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
+		n += strstr(line, needle) != NULL;
+	free(buf);
+	return n;
+}
+
+/* count_files - regular files under dir (recursively) whose name ends with suffix */
+static int
+count_files(const char *dir, const char *suffix)
+{
+	char p[512];
+	struct dirent *de;
+	struct stat st;
+	int n = 0;
+	size_t ls = strlen(suffix), ln;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if (lstat(p, &st) < 0)
+			continue;
+		ln = strlen(de->d_name);
+		if (S_ISDIR(st.st_mode))
+			n += count_files(p, suffix);
+		else if (ln >= ls && strcmp(de->d_name + ln - ls, suffix) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* test_frame_header - length and type checks on the 5-byte header, table-driven */
+static void
+test_frame_header(void **state)
+{
+	static const struct {
+		int type;
+		size_t len;
+		int want;
+	} cases[] = {
+	    {FRAME_EVENT, 10, 0},
+	    {FRAME_EVENT, FRAME_MAX, 0},
+	    {FRAME_EVENT, FRAME_MAX + 1, -1},
+	    {FRAME_EVENT, 0, -1},
+	    {FRAME_FLUSH, 0, 0},
+	    {FRAME_FLUSH, 1, -1},
+	    {FRAME_BODY, 6, 0},
+	    {FRAME_BODY, 5, -1},
+	    {'X', 1, -1},
+	    {0, 0, -1},
+	    {FRAME_EVENT, 0xffffffffu, -1},
+	};
+	unsigned char hdr[FRAME_HDR];
+	enum frame_type type;
+	size_t i, len;
+	int got;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(cases); i++) {
+		frame_header(hdr, (enum frame_type)cases[i].type, cases[i].len);
+		got = frame_decode_header(hdr, &type, &len);
+		if (got != cases[i].want)
+			fail_msg("case %zu type %c len %zu: got %d, want %d", i, cases[i].type,
+			         cases[i].len, got, cases[i].want);
+		if (got == 0) {
+			assert_int_equal(type, cases[i].type);
+			assert_int_equal(len, cases[i].len);
+		}
+	}
+	frame_header(hdr, FRAME_EVENT, 0x01020304u & (FRAME_MAX - 1));
+	assert_int_equal(hdr[0], 0);
+	assert_int_equal(hdr[4], 'E');
+}
+
+/* test_frame_body - BODY payload prefix round trip and every malformed shape refused */
+static void
+test_frame_body(void **state)
+{
+	unsigned char p[FRAME_BODY_PREFIX_MAX + 8];
+	const unsigned char *data;
+	char sid[33];
+	uint32_t tx;
+	size_t datalen;
+	int n;
+
+	(void)state;
+	n = frame_body_prefix(p, sizeof(p), SID, 0x01020304u);
+	assert_int_equal(n, 1 + 16 + 4);
+	memcpy(p + n, "abc", 3);
+	assert_int_equal(frame_decode_body(p, (size_t)n + 3, sid, &tx, &data, &datalen), 0);
+	assert_string_equal(sid, SID);
+	assert_int_equal(tx, 0x01020304u);
+	assert_int_equal(datalen, 3);
+	assert_memory_equal(data, "abc", 3);
+	/* An empty chunk is legal. */
+	assert_int_equal(frame_decode_body(p, (size_t)n, sid, &tx, &data, &datalen), 0);
+	assert_int_equal(datalen, 0);
+	/* Truncated tx, zero and oversized id lengths, non-hex and upper-case ids. */
+	assert_int_equal(frame_decode_body(p, (size_t)n - 1, sid, &tx, &data, &datalen), -1);
+	assert_int_equal(frame_decode_body(p, 0, sid, &tx, &data, &datalen), -1);
+	p[0] = 0;
+	assert_int_equal(frame_decode_body(p, (size_t)n, sid, &tx, &data, &datalen), -1);
+	p[0] = 33;
+	assert_int_equal(frame_decode_body(p, sizeof(p), sid, &tx, &data, &datalen), -1);
+	p[0] = 16;
+	p[1] = 'G';
+	assert_int_equal(frame_decode_body(p, (size_t)n, sid, &tx, &data, &datalen), -1);
+	p[1] = 'A';
+	assert_int_equal(frame_decode_body(p, (size_t)n, sid, &tx, &data, &datalen), -1);
+	assert_int_equal(frame_body_prefix(p, sizeof(p), "", 1), -1);
+	assert_int_equal(frame_body_prefix(p, sizeof(p), "ABC", 1), -1);
+	assert_int_equal(frame_body_prefix(p, sizeof(p), "0123456789abcdef0123456789abcdef0", 1),
+	                 -1);
+	assert_int_equal(frame_body_prefix(p, 5, SID, 1), -1);
+}
+
+/* test_time_parse - strict RFC 3339 accepted and refused forms, table-driven */
+static void
+test_time_parse(void **state)
+{
+	static const struct {
+		const char *in;
+		int want;
+		int64_t us;
+	} cases[] = {
+	    {"1970-01-01T00:00:00Z", 0, 0},
+	    {"2026-11-27T10:53:36.123456Z", 0, 1795776816123456LL},
+	    {"2026-11-27T10:53:36.1Z", 0, 1795776816100000LL},
+	    {"2026-11-27T10:53:36.123456789Z", 0, 1795776816123456LL},
+	    {"2026-11-27T11:53:36.123456+01:00", 0, 1795776816123456LL},
+	    {"2024-02-29T00:00:00Z", 0, 1709164800000000LL},
+	    {"2023-02-29T00:00:00Z", -1, 0},
+	    {"2026-13-01T00:00:00Z", -1, 0},
+	    {"2026-11-27 10:53:36Z", -1, 0},
+	    {"2026-11-27T10:53:36", -1, 0},
+	    {"2026-11-27T10:53:36.Z", -1, 0},
+	    {"2026-11-27T10:53:36.1234567890Z", -1, 0},
+	    {"2026-11-27T24:00:00Z", -1, 0},
+	    {"1969-12-31T23:59:59Z", -1, 0},
+	    {"2026-11-27T10:53:36ZZ", -1, 0},
+	    {"", -1, 0},
+	};
+	int64_t us;
+	size_t i;
+	int got;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(cases); i++) {
+		us = 0;
+		got = store_db_time_parse(cases[i].in, strlen(cases[i].in), &us);
+		if (got != cases[i].want)
+			fail_msg("%s: got %d, want %d", cases[i].in, got, cases[i].want);
+		if (got == 0 && us != cases[i].us)
+			fail_msg("%s: got %lld us, want %lld", cases[i].in, (long long)us,
+			         (long long)cases[i].us);
+	}
+}
+
+/* check_session_rows - the rows one full session must leave in every table */
+static void
+check_session_rows(const char *db)
+{
+	expect_int(db, "SELECT count(*) FROM sessions", 1);
+	expect_text(db,
+	            "SELECT reason || '|' || greeting || '|' || helo || '|' || stage FROM sessions",
+	            "quit|EHLO|bot|message");
+	expect_int(db, "SELECT duration_us FROM sessions", 50000);
+	expect_int(db, "SELECT start_us FROM sessions", 1795776816000000LL);
+	expect_text(db, "SELECT start_time FROM sessions", "2026-11-27T10:53:36.000000Z");
+	expect_int(db, "SELECT end_us - start_us FROM sessions", 101);
+	expect_int(db, "SELECT bytes_in + bytes_out FROM sessions", 700);
+	expect_int(db, "SELECT src_port FROM sessions WHERE src_ip = '192.0.2.7'", 40000);
+	expect_int(db, "SELECT count(*) FROM commands", 5);
+	expect_int(db, "SELECT count(*) FROM commands WHERE direction = 'C'", 3);
+	expect_int(db, "SELECT code FROM commands WHERE seq = 0 AND direction = 'S'", 220);
+	expect_text(db, "SELECT flags FROM commands WHERE seq = 1", "bare_lf");
+	expect_text(db, "SELECT verb FROM commands WHERE seq = 4", "MAIL");
+	expect_int(db, "SELECT count(*) FROM helos WHERE name = 'bot' AND verb = 'EHLO'", 1);
+	expect_text(db, "SELECT params FROM transactions WHERE tx = 1", "{\"SIZE\":\"100\"}");
+	expect_text(db, "SELECT flags FROM transactions", "[\"brackets\"]");
+	expect_int(db, "SELECT count(*) FROM recipients WHERE tx = 1 AND accepted = 1", 2);
+	expect_int(db, "SELECT rcpt_count FROM messages", 2);
+	expect_text(db, "SELECT hdr_subject FROM messages", "hi");
+	expect_text(db, "SELECT username || ':' || password FROM auth_attempts", "admin:123456");
+	expect_text(db, "SELECT signal FROM signals", "bare_lf");
+	expect_int(db, "SELECT value FROM limits WHERE limit_name = 'max_rcpts'", 100);
+	expect_int(db, "SELECT count(*) FROM ip_intel WHERE ip = '192.0.2.7'", 1);
+	expect_int(db, "SELECT last_seen_us - first_seen_us FROM ip_intel", 101);
+	expect_int(db, "SELECT count(*) FROM ip_intel WHERE country IS NULL AND asn IS NULL", 1);
+}
+
+/* test_full_session - every table, the JSONL and the body file after one realistic session */
+static void
+test_full_session(void **state)
+{
+	struct fx *f = *state;
+	char want[65], got[128], path[256], jpath[128], sql[256];
+	size_t len;
+	char *buf;
+
+	apply_session(f->s, SID, body1, strlen(body1));
+	assert_int_equal(store_commit(f->s), 0);
+	check_session_rows(f->db);
+
+	sha256_hex(body1, strlen(body1), want);
+	expect_text(f->db, "SELECT sha256 FROM messages", want);
+	snprintf(path, sizeof(path), "bodies/%.2s/%.2s/%s.eml", want, want + 2, want);
+	expect_text(f->db, "SELECT body_path FROM messages", path);
+	snprintf(path, sizeof(path), "%s/bodies/%.2s/%.2s/%s.eml", f->dir, want, want + 2, want);
+	buf = read_all(path, &len);
+	if (buf == NULL)
+		fail_msg("body file %s missing", path);
+	assert_int_equal(len, strlen(body1));
+	assert_memory_equal(buf, body1, len);
+	free(buf);
+	snprintf(sql, sizeof(sql), "%s/bodies/tmp", f->dir);
+	assert_int_equal(count_files(sql, ""), 0);
+
+	snprintf(jpath, sizeof(jpath), "%s/events.jsonl", f->dir);
+	assert_int_equal(count_lines(jpath, ""),
+	                 (int)(ARRAY_LEN(session_events) + ARRAY_LEN(session_tail)));
+	snprintf(got, sizeof(got), "\"sha256\":\"%s\"", want);
+	assert_int_equal(count_lines(jpath, got), 1);
+	assert_int_equal(count_lines(jpath, "\"eventid\":\"relaytrap.message\""), 1);
+}
+
+/* table_counts - row counts of every table, for idempotency comparisons */
+static void
+table_counts(const char *db, long long out[10])
+{
+	static const char *const tables[] = {
+	    "sessions", "commands",      "helos",   "transactions", "recipients",
+	    "messages", "auth_attempts", "signals", "limits",       "ip_intel"};
+	char sql[128];
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(tables); i++) {
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", tables[i]);
+		out[i] = q_int(db, sql);
+		assert_true(out[i] > 0);
+	}
+}
+
+/* test_idempotent_and_dedupe - the same session twice adds no rows and no second body file */
+static void
+test_idempotent_and_dedupe(void **state)
+{
+	struct fx *f = *state;
+	long long a[10], b[10];
+	char bodies[128];
+	size_t i;
+
+	apply_session(f->s, SID, body1, strlen(body1));
+	store_commit(f->s);
+	table_counts(f->db, a);
+	apply_session(f->s, SID, body1, strlen(body1));
+	store_commit(f->s);
+	table_counts(f->db, b);
+	for (i = 0; i < 10; i++) {
+		if (a[i] != b[i])
+			fail_msg("table %zu: got %lld rows after re-apply, want %lld", i, b[i],
+			         a[i]);
+	}
+	/* A second session with the identical body shares the content-addressed file. */
+	apply_session(f->s, SID2, body1, strlen(body1));
+	store_commit(f->s);
+	snprintf(bodies, sizeof(bodies), "%s/bodies", f->dir);
+	assert_int_equal(count_files(bodies, ".eml"), 1);
+	expect_int(f->db, "SELECT count(DISTINCT sha256) FROM messages", 1);
+	expect_int(f->db, "SELECT count(*) FROM messages", 2);
+	expect_int(f->db, "SELECT count(*) FROM ip_intel", 1);
+}
+
+/* test_import_rebuild - a second store fed events.jsonl line by line rebuilds the same rows */
+static void
+test_import_rebuild(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = f->cfg;
+	char jpath[128], dir2[64], db2[128], err[256], *buf, *line, *save = NULL;
+	long long a[10], b[10];
+	struct store *s2;
+	size_t len, i;
+
+	apply_session(f->s, SID, body1, strlen(body1));
+	store_commit(f->s);
+	table_counts(f->db, a);
+	snprintf(jpath, sizeof(jpath), "%s/events.jsonl", f->dir);
+	buf = read_all(jpath, &len);
+	assert_non_null(buf);
+
+	make_tmpdir(dir2, sizeof(dir2), "/tmp/rt_store_imp_");
+	cfg.data_dir = dir2;
+	cfg.write_jsonl = false;
+	s2 = store_open(&cfg, err, sizeof(err));
+	assert_non_null(s2);
+	for (line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
+		assert_int_equal(store_event(s2, line, strlen(line)), 0);
+	store_close(s2);
+	free(buf);
+	snprintf(db2, sizeof(db2), "%s/relaytrap.db", dir2);
+	table_counts(db2, b);
+	for (i = 0; i < 10; i++) {
+		if (a[i] != b[i])
+			fail_msg("table %zu: got %lld rows after import, want %lld", i, b[i], a[i]);
+	}
+	/* The imported message keeps the digest the live store computed. */
+	expect_int(db2, "SELECT length(sha256) FROM messages", 64);
+	snprintf(jpath, sizeof(jpath), "%s/events.jsonl", dir2);
+	assert_int_equal(access(jpath, F_OK), -1);
+	nftw(dir2, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* test_hostile_events - malformed, mistyped, oversized and lying events never crash */
+static void
+test_hostile_events(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *name;
+		const char *extra; /* appended to a valid command event; NULL = use raw */
+		const char *raw;
+		bool jsonl; /* an object, so it is kept in the JSONL */
+	} cases[] = {
+	    {"empty", NULL, "", false},
+	    {"truncated", NULL, "{\"eventid\":", false},
+	    {"array", NULL, "[1,2,3]", false},
+	    {"string", NULL, "\"relaytrap.command\"", false},
+	    {"number", NULL, "42", false},
+	    {"trailing garbage", NULL, "{\"a\":1} x", false},
+	    {"duplicate keys", NULL, "{\"a\":1,\"a\":2}", false},
+	    {"bad utf-8", NULL, "{\"a\":\"\xff\"}", false},
+	    {"empty object", NULL, "{}", true},
+	    {"seq as string", ",\"seq\":\"1\",\"line\":\"x\"", NULL, true},
+	    {"seq missing", ",\"line\":\"x\"", NULL, true},
+	    {"line as number", ",\"seq\":1,\"line\":5", NULL, true},
+	    {"flag as string", ",\"seq\":1,\"bare_lf\":\"yes\"", NULL, true},
+	    {"bad base64", ",\"seq\":1,\"line\":\"x\",\"line_b64\":\"!!!\"", NULL, true},
+	};
+	char buf[4096], jpath[128], *big;
+	size_t i, n;
+	int lines = 0;
+
+	for (i = 0; i < ARRAY_LEN(cases); i++) {
+		if (cases[i].raw != NULL)
+			snprintf(buf, sizeof(buf), "%s", cases[i].raw);
+		else
+			mkev(buf, sizeof(buf), SID, 1, "relaytrap.command", cases[i].extra);
+		if (store_event(f->s, buf, strlen(buf)) != -1)
+			fail_msg("%s: got 0, want -1", cases[i].name);
+		lines += cases[i].jsonl;
+	}
+	/* Bad common fields: upper-case session id, a timestamp that is not RFC 3339. */
+	put(f->s, "0123456789ABCDEF", 1, "relaytrap.signal", ",\"signal\":\"x\"", -1);
+	snprintf(buf, sizeof(buf),
+	         "{\"timestamp\":\"yesterday\",\"eventid\":\"relaytrap.limit\","
+	         "\"session\":\"" SID "\",\"limit\":\"x\"}");
+	assert_int_equal(store_event(f->s, buf, strlen(buf)), -1);
+	lines += 2;
+
+	/* A field over STORE_FIELD_MAX: JSONL only. An event over FRAME_MAX: refused outright. */
+	n = STORE_FIELD_MAX + 100;
+	big = malloc(FRAME_MAX + 200);
+	assert_non_null(big);
+	n = (size_t)snprintf(big, 200,
+	                     "{\"timestamp\":\"2026-11-27T10:53:36Z\",\"eventid\":"
+	                     "\"relaytrap.command\",\"session\":\"" SID "\",\"seq\":9,"
+	                     "\"line\":\"");
+	memset(big + n, 'A', STORE_FIELD_MAX + 1);
+	strcpy(big + n + STORE_FIELD_MAX + 1, "\"}");
+	assert_int_equal(store_event(f->s, big, strlen(big)), -1);
+	lines++;
+	memset(big + n, 'A', FRAME_MAX);
+	strcpy(big + n + FRAME_MAX, "\"}");
+	assert_int_equal(store_event(f->s, big, strlen(big)), -1);
+	free(big);
+
+	/* Nesting deeper than the parser allows is refused, not recursed into. */
+	n = 100000;
+	big = malloc(n + 1);
+	assert_non_null(big);
+	memset(big, '[', n);
+	big[n] = '\0';
+	assert_int_equal(store_event(f->s, big, n), -1);
+	free(big);
+	/* A body chunk whose session id would escape bodies/tmp is refused. */
+	assert_int_equal(store_body(f->s, "../../x", 1, "a", 1), -1);
+	assert_int_equal(store_body(f->s, "", 1, "a", 1), -1);
+
+	/* A message that claims a body it does not have loses the claim. */
+	put(f->s, SID, 2, "relaytrap.message",
+	    ",\"tx\":7,\"sha256\":\"../../etc/passwd\",\"body_path\":\"/etc/passwd\"", 0);
+	lines++;
+	store_commit(f->s);
+	expect_int(f->db, "SELECT count(*) FROM commands", 0);
+	expect_int(f->db,
+	           "SELECT count(*) FROM messages WHERE sha256 IS NULL AND body_path IS NULL", 1);
+	snprintf(jpath, sizeof(jpath), "%s/events.jsonl", f->dir);
+	assert_int_equal(count_lines(jpath, ""), lines);
+	assert_int_equal(count_lines(jpath, "passwd"), 0);
+
+	/* NUL bytes and exact non-UTF-8 bytes survive: the _b64 companion becomes a BLOB. */
+	put(f->s, SID, 3, "relaytrap.command", ",\"seq\":1,\"line\":\"a\\u0000b\"", 0);
+	put(f->s, SID, 4, "relaytrap.command",
+	    ",\"seq\":2,\"line\":\"caf\xef\xbf\xbd\",\"line_b64\":\"Y2Fm6Q==\"", 0);
+	store_commit(f->s);
+	expect_int(f->db, "SELECT length(CAST(text AS BLOB)) FROM commands WHERE seq = 1", 3);
+	expect_text(f->db, "SELECT typeof(text) FROM commands WHERE seq = 2", "blob");
+	expect_text(f->db, "SELECT hex(text) FROM commands WHERE seq = 2", "636166E9");
+}
+
+/* frame_event - append one EVENT frame to a growing stream */
+static size_t
+frame_event(unsigned char *out, const char *json)
+{
+	size_t n = strlen(json);
+
+	frame_header(out, FRAME_EVENT, n);
+	memcpy(out + FRAME_HDR, json, n);
+	return FRAME_HDR + n;
+}
+
+/* frame_body_chunk - append one BODY frame */
+static size_t
+frame_body_chunk(unsigned char *out, const char *sid, uint32_t tx, const void *p, size_t n)
+{
+	int k = frame_body_prefix(out + FRAME_HDR, FRAME_BODY_PREFIX_MAX, sid, tx);
+
+	assert_true(k > 0);
+	memcpy(out + FRAME_HDR + k, p, n);
+	frame_header(out, FRAME_BODY, (size_t)k + n);
+	return FRAME_HDR + (size_t)k + n;
+}
+
+/* run_child - store_run in a forked child over a socketpair; stream written in odd pieces */
+static int
+run_child(struct fx *f, const unsigned char *stream, size_t len)
+{
+	static const size_t steps[] = {1, 3, 7, 13, 64, 2, 501, 5};
+	size_t off = 0, k = 0, n;
+	int sv[2], status = 0;
+	pid_t pid;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		_exit(store_run(sv[1], &f->cfg));
+	}
+	close(sv[1]);
+	while (off < len) {
+		n = steps[k++ % ARRAY_LEN(steps)];
+		if (n > len - off)
+			n = len - off;
+		assert_int_equal(write(sv[0], stream + off, n), (ssize_t)n);
+		off += n;
+	}
+	close(sv[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* test_run_loop - frames split at odd boundaries, then EOF: everything is committed */
+static void
+test_run_loop(void **state)
+{
+	struct fx *f = *state;
+	unsigned char *stream = malloc(1 << 16);
+	char ev[4096], want[65];
+	size_t len = 0, i;
+
+	assert_non_null(stream);
+	store_close(f->s); /* the child opens its own store */
+	f->s = NULL;
+	for (i = 0; i < ARRAY_LEN(session_events); i++)
+		len += frame_event(stream + len,
+		                   mkev(ev, sizeof(ev), SID, (int)i, session_events[i].eventid,
+		                        session_events[i].extra));
+	len += frame_body_chunk(stream + len, SID, 1, body1, 10);
+	frame_header(stream + len, FRAME_FLUSH, 0);
+	len += FRAME_HDR;
+	len += frame_body_chunk(stream + len, SID, 1, body1 + 10, strlen(body1) - 10);
+	for (i = 0; i < ARRAY_LEN(session_tail); i++)
+		len +=
+		    frame_event(stream + len, mkev(ev, sizeof(ev), SID, 100 + (int)i,
+		                                   session_tail[i].eventid, session_tail[i].extra));
+	assert_int_equal(run_child(f, stream, len), 0);
+	check_session_rows(f->db);
+	sha256_hex(body1, strlen(body1), want);
+	expect_text(f->db, "SELECT sha256 FROM messages", want);
+
+	/* An unknown frame type ends the channel with an error; what came before is kept. */
+	len = frame_event(stream, mkev(ev, sizeof(ev), SID2, 0, "relaytrap.session.connect", ""));
+	memcpy(stream + len, "\0\0\0\0X", 5);
+	len += 5;
+	len += frame_event(stream + len,
+	                   mkev(ev, sizeof(ev), SID2, 1, "relaytrap.signal", ",\"signal\":\"x\""));
+	assert_int_equal(run_child(f, stream, len), 1);
+	expect_int(f->db, "SELECT count(*) FROM sessions WHERE session = '" SID2 "'", 1);
+	expect_int(f->db, "SELECT count(*) FROM signals WHERE session = '" SID2 "'", 0);
+
+	/* An oversized length is refused before anything is read. */
+	frame_header(stream, FRAME_EVENT, FRAME_MAX + 1);
+	assert_int_equal(run_child(f, stream, FRAME_HDR), 1);
+	free(stream);
+}
+
+/* test_rotation_and_reopen - rotated files keep every line; reopen follows a moved file */
+static void
+test_rotation_and_reopen(void **state)
+{
+	struct fx *f = *state;
+	char jpath[512], moved[128];
+	struct dirent *de;
+	int i, total = 0, rotated = 0;
+	DIR *d;
+
+	f->cfg.jsonl_rotate_bytes = 2000;
+	fx_reopen(f);
+	for (i = 0; i < 50; i++) {
+		char extra[64];
+
+		snprintf(extra, sizeof(extra), ",\"seq\":%d,\"line\":\"NOOP\",\"verb\":\"NOOP\"",
+		         i);
+		put(f->s, SID, i, "relaytrap.command", extra, 0);
+	}
+	store_commit(f->s);
+	d = opendir(f->dir);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "events", 6) != 0)
+			continue;
+		snprintf(jpath, sizeof(jpath), "%s/%s", f->dir, de->d_name);
+		total += count_lines(jpath, "relaytrap.command");
+		rotated += strncmp(de->d_name, "events-", 7) == 0;
+	}
+	closedir(d);
+	if (total != 50)
+		fail_msg("lines across rotated files: got %d, want 50", total);
+	if (rotated < 2)
+		fail_msg("rotated files: got %d, want >= 2", rotated);
+	expect_int(f->db, "SELECT count(*) FROM commands", 50);
+
+	snprintf(jpath, sizeof(jpath), "%s/events.jsonl", f->dir);
+	snprintf(moved, sizeof(moved), "%s/moved.jsonl", f->dir);
+	assert_int_equal(rename(jpath, moved), 0);
+	assert_int_equal(store_reopen(f->s), 0);
+	put(f->s, SID, 99, "relaytrap.signal", ",\"signal\":\"after_reopen\"", 0);
+	store_commit(f->s);
+	assert_int_equal(count_lines(jpath, ""), 1);
+}
+
+/* test_body_caps - store_body_max truncates, the disk budget drops, close discards temps */
+static void
+test_body_caps(void **state)
+{
+	struct fx *f = *state;
+	char want[65], tmpdir[128], bodies[128], jpath[128];
+	char big[80];
+
+	f->cfg.store_body_max = 10;
+	f->cfg.body_disk_budget = 25;
+	fx_reopen(f);
+	snprintf(tmpdir, sizeof(tmpdir), "%s/bodies/tmp", f->dir);
+	snprintf(bodies, sizeof(bodies), "%s/bodies", f->dir);
+
+	/* 43 bytes sent, 10 kept and hashed. */
+	assert_int_equal(store_body(f->s, SID, 1, body1, strlen(body1)), 0);
+	put(f->s, SID, 1, "relaytrap.message", ",\"tx\":1,\"size\":43,\"stored\":10", 0);
+	store_commit(f->s);
+	sha256_hex(body1, 10, want);
+	expect_text(f->db, "SELECT sha256 FROM messages WHERE tx = 1", want);
+
+	/* 10 more fit (20 of 25); the third body would pass the budget and is dropped whole. */
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(store_body(f->s, SID, 2, big, 10), 0);
+	put(f->s, SID, 2, "relaytrap.message", ",\"tx\":2", 0);
+	assert_int_equal(store_body(f->s, SID, 3, "yyyyyyyyyy", 10), 0);
+	put(f->s, SID, 3, "relaytrap.message", ",\"tx\":3", 0);
+	store_commit(f->s);
+	expect_int(f->db, "SELECT count(*) FROM messages WHERE sha256 IS NOT NULL", 2);
+	expect_text(f->db, "SELECT body_dropped FROM messages WHERE tx = 3", "disk_budget");
+	snprintf(jpath, sizeof(jpath), "%s/events.jsonl", f->dir);
+	assert_int_equal(count_lines(jpath, "\"body_dropped\":\"disk_budget\""), 1);
+	assert_int_equal(count_files(bodies, ".eml"), 2);
+	assert_int_equal(count_files(tmpdir, ""), 0);
+
+	/* Reopening counts what is on disk: still over budget for anything new. */
+	fx_reopen(f);
+	assert_int_equal(store_body(f->s, SID2, 1, "zzzzzzzzzz", 10), 0);
+	put(f->s, SID2, 1, "relaytrap.message", ",\"tx\":1", 0);
+	store_commit(f->s);
+	expect_text(f->db, "SELECT body_dropped FROM messages WHERE session = '" SID2 "'",
+	            "disk_budget");
+
+	/* A session that closes mid-DATA leaves no temp file behind. */
+	f->cfg.body_disk_budget = 0;
+	fx_reopen(f);
+	assert_int_equal(store_body(f->s, SID2, 5, "partial", 7), 0);
+	assert_int_equal(count_files(tmpdir, ""), 1);
+	put(f->s, SID2, 9, "relaytrap.session.closed", ",\"reason\":\"client_closed\"", 0);
+	assert_int_equal(count_files(tmpdir, ""), 0);
+	assert_int_equal(count_files(bodies, ".eml"), 2);
+}
+
+/* test_schema_newer - a database from a newer relaytrap is refused with a clear error */
+static void
+test_schema_newer(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	sqlite3 *h;
+
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(sqlite3_open(f->db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	err[0] = '\0';
+	assert_null(store_open(&f->cfg, err, sizeof(err)));
+	if (strstr(err, "newer") == NULL)
+		fail_msg("error: got '%s', want a 'newer' schema message", err);
+	expect_text(f->db, "PRAGMA journal_mode", "wal");
+}
+
+/* test_bench - throughput of store_event with batching (printed, not asserted) */
+static void
+test_bench(void **state)
+{
+	struct fx *f = *state;
+	const char *env = getenv("RT_STORE_BENCH_EVENTS");
+	long n = env ? atol(env) : 20000, i;
+	char buf[1024], extra[256], sid[17];
+	struct timespec c0, c1;
+	uint64_t t0, t1;
+	double cpu;
+
+	if (n < 1)
+		n = 20000;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+	t0 = now_mono_us();
+	for (i = 0; i < n; i++) {
+		/* Ten events per session, like a short bot conversation. */
+		snprintf(sid, sizeof(sid), "%016lx", (unsigned long)(i / 10));
+		snprintf(extra, sizeof(extra),
+		         ",\"seq\":%ld,\"t_us\":%ld,\"line\":\"RCPT TO:<user%ld@victim.example>\","
+		         "\"verb\":\"RCPT\",\"len\":32",
+		         i % 10, i, i);
+		mkev(buf, sizeof(buf), sid, (int)(i % 1000000), "relaytrap.command", extra);
+		if (store_event(f->s, buf, strlen(buf)) != 0)
+			fail_msg("event %ld refused", i);
+	}
+	store_commit(f->s);
+	t1 = now_mono_us();
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+	/* CPU time as well as wall time: the wall clock depends on whatever else the host runs. */
+	cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+	printf(
+	    "store bench: %ld events in %.3f s wall = %.0f events/s; %.3f s CPU = %.0f events/s\n",
+	    n, (double)(t1 - t0) / 1e6, (double)n * 1e6 / (double)(t1 - t0 + 1), cpu,
+	    (double)n / (cpu > 0 ? cpu : 1e-9));
+	expect_int(f->db, "SELECT count(*) FROM commands", n);
+}
+
+/* main - run every store and frame test */
 int
 main(void)
 {
-	return 0;
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_frame_header),
+	    cmocka_unit_test(test_frame_body),
+	    cmocka_unit_test(test_time_parse),
+	    cmocka_unit_test_setup_teardown(test_full_session, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_idempotent_and_dedupe, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_import_rebuild, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_hostile_events, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_run_loop, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_rotation_and_reopen, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_body_caps, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_schema_newer, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_bench, fx_setup, fx_teardown),
+	};
+
+	log_init("test_store", LOG_LVL_ERR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }
