@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -813,6 +814,73 @@ test_run_loop(void **state)
 	free(stream);
 }
 
+/* wait_rows - poll the database until a query returns want (bounded to about 5 s) */
+static bool
+wait_rows(const char *db, const char *sql, long long want)
+{
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		if (access(db, F_OK) == 0 && q_int(db, sql) == want)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* send_stream - write a whole buffer to the socket */
+static void
+send_stream(int fd, const unsigned char *p, size_t len)
+{
+	assert_int_equal(write(fd, p, len), (ssize_t)len);
+}
+
+/* test_run_signals - SIGHUP reopens events.jsonl, SIGTERM keeps draining until EOF */
+static void
+test_run_signals(void **state)
+{
+	struct fx *f = *state;
+	unsigned char stream[8192];
+	char ev[4096], jpath[128], moved[128];
+	int sv[2], status = 0;
+	size_t len;
+	pid_t pid;
+
+	store_close(f->s);
+	f->s = NULL;
+	snprintf(jpath, sizeof(jpath), "%s/events.jsonl", f->dir);
+	snprintf(moved, sizeof(moved), "%s/moved.jsonl", f->dir);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		_exit(store_run(sv[1], &f->cfg));
+	}
+	close(sv[1]);
+	/* The first committed row proves the child's handlers are installed. */
+	len = frame_event(stream, mkev(ev, sizeof(ev), SID, 0, "relaytrap.session.connect", ""));
+	frame_header(stream + len, FRAME_FLUSH, 0);
+	send_stream(sv[0], stream, len + FRAME_HDR);
+	assert_true(wait_rows(f->db, "SELECT count(*) FROM sessions", 1));
+
+	assert_int_equal(rename(jpath, moved), 0);
+	assert_int_equal(kill(pid, SIGHUP), 0);
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(kill(pid, SIGINT), 0);
+	usleep(50000);
+	len = frame_event(
+	    stream, mkev(ev, sizeof(ev), SID, 1, "relaytrap.signal", ",\"signal\":\"after_term\""));
+	send_stream(sv[0], stream, len);
+	close(sv[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	expect_int(f->db, "SELECT count(*) FROM signals WHERE signal = 'after_term'", 1);
+	assert_int_equal(count_lines(moved, ""), 1);
+	assert_int_equal(count_lines(jpath, "after_term"), 1);
+}
+
 /* test_rotation_and_reopen - rotated files keep every line; reopen follows a moved file */
 static void
 test_rotation_and_reopen(void **state)
@@ -983,6 +1051,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_import_rebuild, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_hostile_events, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_run_loop, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_run_signals, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_rotation_and_reopen, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_body_caps, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_newer, fx_setup, fx_teardown),
