@@ -29,6 +29,8 @@
 #define OVERLOAD_SLACK 1024 /* connections beyond max_sessions still answered 421 */
 #define IPTAB_SIZE 65536    /* per-IP counters: open addressing, power of two */
 #define PROXY_TIMEOUT_MS 5000
+#define LINGER_MS 2000 /* after our last reply: read and discard, so a closing reply reaches a
+			* client still sending (a close with unread data would reset it) */
 
 struct srv_listener {
 	struct server *srv;
@@ -61,6 +63,7 @@ struct conn {
 	bool banner_written;
 	bool proxy_wait;
 	bool closing;
+	bool lingering; /* our side is shut down; reading and discarding until EOF */
 	bool counted;
 };
 
@@ -206,15 +209,33 @@ conn_hook_close(void *ctx)
 	conn_try_write(c);
 }
 
+/* conn_linger - all replies are written: half-close and discard input until EOF or timeout */
+static void
+conn_linger(struct conn *c)
+{
+	struct timeval tv = {LINGER_MS / 1000, (LINGER_MS % 1000) * 1000};
+
+	c->lingering = true;
+	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	bufferevent_enable(c->bev, EV_READ);
+	evtimer_del(c->deadline);
+	evtimer_add(c->timer, &tv);
+}
+
 /* conn_timer_cb - a reply's delay has passed */
 static void
 conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
+	if (c->lingering) {
+		conn_free(c);
+		return;
+	}
 	if (c->closing && c->q_head == NULL &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-		conn_free(c);
+		conn_linger(c);
 		return;
 	}
 	if (c->q_head)
@@ -357,6 +378,10 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
+	if (c->lingering) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
 	if (c->proxy_wait) {
 		if (!conn_proxy(c, in))
 			return;
@@ -388,8 +413,8 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
-	if (c->closing && c->q_head == NULL)
-		conn_free(c);
+	if (c->closing && !c->lingering && c->q_head == NULL)
+		conn_linger(c);
 }
 
 static void
@@ -408,7 +433,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		if (c->sess)
+		if (c->sess && !c->lingering)
 			smtp_session_eof(c->sess);
 		conn_free(c);
 	}
