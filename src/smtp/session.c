@@ -649,9 +649,12 @@ bdat_input(struct smtp_session *s, struct evbuffer *in)
 
 /* ------------------------------------------------------------------ commands */
 
+/* a command: proceed acts and replies; commands whose answer is always the same persona
+ * reply have no proceed function, only that reply */
 struct smtp_cmd {
 	const char *verb;
 	void (*proceed)(struct smtp_session *s, const char *arg, size_t len);
+	enum persona_reply reply;
 };
 
 /* arg_copy - a NUL-terminated copy of an argument, cut to outlen-1 */
@@ -930,22 +933,10 @@ cmd_rset(struct smtp_session *s, const char *arg, size_t len)
 }
 
 static void
-cmd_noop(struct smtp_session *s, const char *arg, size_t len)
-{
-	smtp_reply(s, PR_NOOP);
-}
-
-static void
 cmd_quit(struct smtp_session *s, const char *arg, size_t len)
 {
 	smtp_reply(s, PR_QUIT);
 	smtp_close(s, "quit");
-}
-
-static void
-cmd_help(struct smtp_session *s, const char *arg, size_t len)
-{
-	smtp_reply(s, PR_HELP);
 }
 
 static void
@@ -979,18 +970,6 @@ cmd_expn(struct smtp_session *s, const char *arg, size_t len)
 }
 
 static void
-cmd_turn(struct smtp_session *s, const char *arg, size_t len)
-{
-	smtp_reply(s, PR_TURN);
-}
-
-static void
-cmd_atrn(struct smtp_session *s, const char *arg, size_t len)
-{
-	smtp_reply(s, PR_ATRN);
-}
-
-static void
 cmd_etrn(struct smtp_session *s, const char *arg, size_t len)
 {
 	char a[PERSONA_VAR_MAX];
@@ -1001,18 +980,6 @@ cmd_etrn(struct smtp_session *s, const char *arg, size_t len)
 	}
 	arg_copy(arg, len, a, sizeof(a));
 	smtp_reply_v(s, PR_ETRN, NULL, a, NULL, 0);
-}
-
-static void
-cmd_starttls(struct smtp_session *s, const char *arg, size_t len)
-{
-	smtp_reply(s, PR_STARTTLS);
-}
-
-static void
-cmd_unknown(struct smtp_session *s, const char *arg, size_t len)
-{
-	smtp_reply(s, PR_UNKNOWN);
 }
 
 /* ------------------------------------------------------------------ AUTH */
@@ -1276,13 +1243,25 @@ cmd_auth(struct smtp_session *s, const char *arg, size_t len)
 }
 
 static const struct smtp_cmd smtp_cmds[] = {
-	{"HELO", cmd_helo},	    {"EHLO", cmd_ehlo},	    {"MAIL", cmd_mail},
-	{"RCPT", cmd_rcpt},	    {"DATA", cmd_data},	    {"BDAT", cmd_bdat},
-	{"RSET", cmd_rset},	    {"NOOP", cmd_noop},	    {"QUIT", cmd_quit},
-	{"HELP", cmd_help},	    {"VRFY", cmd_vrfy},	    {"EXPN", cmd_expn},
-	{"TURN", cmd_turn},	    {"ATRN", cmd_atrn},	    {"ETRN", cmd_etrn},
-	{"STARTTLS", cmd_starttls}, {"AUTH", cmd_auth},	    {"XEXCH50", cmd_unknown},
-	{"X-LINK2STATE", cmd_unknown},
+	{"HELO", cmd_helo, PR_HELO},
+	{"EHLO", cmd_ehlo, PR_EHLO},
+	{"MAIL", cmd_mail, PR_MAIL_OK},
+	{"RCPT", cmd_rcpt, PR_RCPT_OK},
+	{"DATA", cmd_data, PR_DATA_START},
+	{"BDAT", cmd_bdat, PR_BDAT_OK},
+	{"RSET", cmd_rset, PR_RSET},
+	{"NOOP", NULL, PR_NOOP},
+	{"QUIT", cmd_quit, PR_QUIT},
+	{"HELP", NULL, PR_HELP},
+	{"VRFY", cmd_vrfy, PR_VRFY},
+	{"EXPN", cmd_expn, PR_EXPN},
+	{"TURN", NULL, PR_TURN},
+	{"ATRN", NULL, PR_ATRN},
+	{"ETRN", cmd_etrn, PR_ETRN},
+	{"STARTTLS", NULL, PR_STARTTLS},
+	{"AUTH", cmd_auth, PR_AUTH_FAIL},
+	{"XEXCH50", NULL, PR_UNKNOWN},
+	{"X-LINK2STATE", NULL, PR_UNKNOWN},
 };
 
 /* first_line_signals - what the first line says about the client's kind */
@@ -1382,7 +1361,9 @@ smtp_command(struct smtp_session *s, const unsigned char *line, size_t len, size
 	if (cmd != NULL && (cmd->proceed == cmd_mail || cmd->proceed == cmd_rcpt))
 		a = vl < len ? vl + 1 : vl;
 	if (cmd == NULL)
-		cmd_unknown(s, (const char *)line + a, len - a);
+		smtp_reply(s, PR_UNKNOWN);
+	else if (cmd->proceed == NULL)
+		smtp_reply(s, cmd->reply);
 	else
 		cmd->proceed(s, (const char *)line + a, len - a);
 }
