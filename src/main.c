@@ -12,9 +12,9 @@ static const struct {
 	int (*fn)(int, char **);
 	const char *help;
 } cmds[] = {
-	{"serve", cmd_serve, "run the honeypot in the foreground"},
-	{"check-config", cmd_check_config, "validate a configuration file"},
-	{"version", cmd_version, "print the version and build features"},
+    {"serve", cmd_serve, "run the honeypot in the foreground"},
+    {"check-config", cmd_check_config, "validate a configuration file"},
+    {"version", cmd_version, "print the version and build features"},
 };
 
 /* usage - the top-level help; subcommands print their own with --help */
@@ -23,9 +23,10 @@ usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: relaytrap COMMAND [OPTIONS]\n\n"
-		   "relaytrap is an SMTP honeypot: it answers like a real, carelessly configured mail\n"
-		   "server, accepts everything, delivers nothing and records it all.\n\ncommands:\n");
+	fprintf(
+	    f, "usage: relaytrap COMMAND [OPTIONS]\n\n"
+	       "relaytrap is an SMTP honeypot: it answers like a real, carelessly configured mail\n"
+	       "server, accepts everything, delivers nothing and records it all.\n\ncommands:\n");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-14s %s\n", cmds[i].name, cmds[i].help);
 	fprintf(f, "\n'relaytrap COMMAND --help' describes each command; see also relaytrap(8).\n");

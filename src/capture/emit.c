@@ -62,7 +62,7 @@ capture_on_write(evutil_socket_t fd, short what, void *arg)
 			if (errno == EAGAIN || errno == EINTR)
 				break;
 			log_err("capture: store socket write failed: %s; events are being lost",
-				strerror(errno));
+			        strerror(errno));
 			c->broken = 1;
 			evbuffer_drain(c->out, evbuffer_get_length(c->out));
 			break;
@@ -111,7 +111,7 @@ capture_sensor(const struct capture *c)
  * never split by a failure in between */
 static void
 capture_frame(struct capture *c, enum frame_type type, const void *p1, size_t l1, const void *p2,
-	      size_t l2)
+              size_t l2)
 {
 	unsigned char hdr[FRAME_HDR];
 
@@ -151,8 +151,8 @@ capture_frame(struct capture *c, enum frame_type type, const void *p1, size_t l1
 
 void
 capture_prefix(struct capture *c, struct jw *out, const char *session, const char *src_ip,
-	       int src_port, const char *dst_ip, int dst_port, const char *persona,
-	       const char *listener)
+               int src_port, const char *dst_ip, int dst_port, const char *persona,
+               const char *listener)
 {
 	/* a bare run of fields, spliced into each event by jw_fields() */
 	jw_reset(out);
@@ -244,13 +244,13 @@ capture_drain_blocking(struct capture *c)
 	while (evbuffer_get_length(c->out) > 0 && !c->broken) {
 		if (poll(&pfd, 1, 5000) <= 0) {
 			log_err("capture: store not reading at shutdown; %zu bytes unsent",
-				evbuffer_get_length(c->out));
+			        evbuffer_get_length(c->out));
 			return -1;
 		}
 		n = evbuffer_write(c->out, c->fd);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			log_err("capture: store socket write failed at shutdown: %s",
-				strerror(errno));
+			        strerror(errno));
 			return -1;
 		}
 	}

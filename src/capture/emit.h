@@ -36,8 +36,8 @@ const char *capture_sensor(const struct capture *c);
 /* capture_prefix - build the common-fields fragment of a session's events into out (owned by
  * the caller, jw_free'd): "session":…,"sensor":…,"src_ip":…,…; built once per session */
 void capture_prefix(struct capture *c, struct jw *out, const char *session, const char *src_ip,
-		    int src_port, const char *dst_ip, int dst_port, const char *persona,
-		    const char *listener);
+                    int src_port, const char *dst_ip, int dst_port, const char *persona,
+                    const char *listener);
 /* capture_begin - start an event: returns the writer with timestamp, eventid and the prefix
  * already written; add fields, then capture_commit. Not reentrant. */
 struct jw *capture_begin(struct capture *c, const char *eventid, const struct jw *prefix);
@@ -45,7 +45,7 @@ struct jw *capture_begin(struct capture *c, const char *eventid, const struct jw
 void capture_commit(struct capture *c);
 /* capture_body - queue body bytes of (session, tx) in frames of at most FRAME_BODY_CHUNK */
 void capture_body(struct capture *c, const char *session, uint32_t tx, const void *data,
-		  size_t len);
+                  size_t len);
 /* capture_flush_frame - ask the store to commit its batch */
 void capture_flush_frame(struct capture *c);
 /* capture_pending - bytes queued and not yet written to the store */

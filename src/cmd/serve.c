@@ -47,23 +47,25 @@ static void
 serve_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: relaytrap serve [-c FILE] [--listen [ADDR:]PORT[/PERSONA]]... [--persona NAME]\n"
-		"                       [--hostname FQDN] [--data-dir DIR] [--proxy-from CIDR]...\n"
-		"                       [--sensor NAME] [--set KEY=VALUE]... [-v|-q]\n\n"
-		"Run the honeypot in the foreground, logging to stderr.\n\n"
-		"  -c, --config FILE      read FILE (see relaytrap(8) and docs/configuration.md)\n"
-		"  -l, --listen SPEC      listen on [ADDR:]PORT[/PERSONA]; repeatable; IPv6 as [::1]:25\n"
-		"  -p, --persona NAME     default persona (built-in name or file path)\n"
-		"  -H, --hostname FQDN    host name in the banner (default: generated once, kept)\n"
-		"  -d, --data-dir DIR     where events.jsonl, relaytrap.db and bodies/ go\n"
-		"  -P, --proxy-from CIDR  accept PROXY protocol headers from CIDR; repeatable\n"
-		"  -s, --sensor NAME      sensor name recorded in every event\n"
-		"  -S, --set KEY=VALUE    set any configuration key; repeatable\n"
-		"  -v, --verbose          debug logging\n"
-		"  -q, --quiet            warnings and errors only\n"
-		"  -h, --help             this text\n\n"
-		"Without a config file and --listen it listens on port 25 when run as root and on\n"
-		"127.0.0.1:2525 otherwise.\n");
+	        "usage: relaytrap serve [-c FILE] [--listen [ADDR:]PORT[/PERSONA]]... [--persona "
+	        "NAME]\n"
+	        "                       [--hostname FQDN] [--data-dir DIR] [--proxy-from CIDR]...\n"
+	        "                       [--sensor NAME] [--set KEY=VALUE]... [-v|-q]\n\n"
+	        "Run the honeypot in the foreground, logging to stderr.\n\n"
+	        "  -c, --config FILE      read FILE (see relaytrap(8) and docs/configuration.md)\n"
+	        "  -l, --listen SPEC      listen on [ADDR:]PORT[/PERSONA]; repeatable; IPv6 as "
+	        "[::1]:25\n"
+	        "  -p, --persona NAME     default persona (built-in name or file path)\n"
+	        "  -H, --hostname FQDN    host name in the banner (default: generated once, kept)\n"
+	        "  -d, --data-dir DIR     where events.jsonl, relaytrap.db and bodies/ go\n"
+	        "  -P, --proxy-from CIDR  accept PROXY protocol headers from CIDR; repeatable\n"
+	        "  -s, --sensor NAME      sensor name recorded in every event\n"
+	        "  -S, --set KEY=VALUE    set any configuration key; repeatable\n"
+	        "  -v, --verbose          debug logging\n"
+	        "  -q, --quiet            warnings and errors only\n"
+	        "  -h, --help             this text\n\n"
+	        "Without a config file and --listen it listens on port 25 when run as root and on\n"
+	        "127.0.0.1:2525 otherwise.\n");
 }
 
 /* fail_cfg - print a one-line configuration error and return the usage exit code */
@@ -182,7 +184,7 @@ start_store(const struct config *cfg, int *fd)
 /* persona_for - load (once) the persona a listener uses */
 static struct persona *
 persona_for(const char *name, const struct config *cfg, struct persona **cache, char **names,
-	    size_t *n, char *err, size_t errlen)
+            size_t *n, char *err, size_t errlen)
 {
 	size_t i;
 	struct persona *p;
@@ -203,12 +205,18 @@ int
 cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},   {"listen", required_argument, NULL, 'l'},
-		{"persona", required_argument, NULL, 'p'},  {"hostname", required_argument, NULL, 'H'},
-		{"data-dir", required_argument, NULL, 'd'}, {"proxy-from", required_argument, NULL, 'P'},
-		{"sensor", required_argument, NULL, 's'},   {"set", required_argument, NULL, 'S'},
-		{"verbose", no_argument, NULL, 'v'},	    {"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"persona", required_argument, NULL, 'p'},
+	    {"hostname", required_argument, NULL, 'H'},
+	    {"data-dir", required_argument, NULL, 'd'},
+	    {"proxy-from", required_argument, NULL, 'P'},
+	    {"sensor", required_argument, NULL, 's'},
+	    {"set", required_argument, NULL, 'S'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	static struct config cfg;
 	struct persona *pcache[CONFIG_MAX_LISTENERS + 1];
@@ -257,7 +265,7 @@ cmd_serve(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "relaytrap serve: unexpected argument '%.64s' (see --help)\n",
-			argv[optind]);
+		        argv[optind]);
 		free(cli_args);
 		return 2;
 	}
@@ -327,16 +335,17 @@ cmd_serve(int argc, char **argv)
 		if (config_add_listener(&cfg, spec, err, sizeof(err)) == -1)
 			return fail_cfg(NULL, err);
 		log_info("no listener configured: listening on %s (%s)",
-			 geteuid() == 0 ? "port 25, all addresses" : "127.0.0.1:2525",
-			 geteuid() == 0 ? "running as root"
-					: "not root; port 25 needs root or CAP_NET_BIND_SERVICE");
+		         geteuid() == 0 ? "port 25, all addresses" : "127.0.0.1:2525",
+		         geteuid() == 0 ? "running as root"
+		                        : "not root; port 25 needs root or CAP_NET_BIND_SERVICE");
 	}
 	if (config_check(&cfg, err, sizeof(err)) == -1)
 		return fail_cfg(cfile, err);
 	if (mkdir_p(cfg.data_dir) == -1)
 		return fail_cfg("--data-dir", strerror(errno));
 
-	/* the install's own names, generated once and kept: identical banners give honeypots away */
+	/* the install's own names, generated once and kept: identical banners give honeypots away
+	 */
 	snprintf(idpath, sizeof(idpath), "%s/identity", cfg.data_dir);
 	if (identity_load_or_create(idpath, &id, err, sizeof(err)) == -1)
 		return fail_cfg(idpath, err);
@@ -356,7 +365,8 @@ cmd_serve(int argc, char **argv)
 		strlcpy(domain, id.domain, sizeof(domain));
 
 	for (i = 0; i < cfg.nlisteners; i++) {
-		const char *pn = cfg.listeners[i].persona[0] ? cfg.listeners[i].persona : cfg.persona;
+		const char *pn =
+		    cfg.listeners[i].persona[0] ? cfg.listeners[i].persona : cfg.persona;
 		struct smtp_env *e = &envs[i];
 		struct persona *p = persona_for(pn, &cfg, pcache, pnames, &np, err, sizeof(err));
 		if (p == NULL)
@@ -370,12 +380,12 @@ cmd_serve(int argc, char **argv)
 		e->nb_domain = id.nb_domain;
 		e->dns_domain = id.dns_domain;
 		e->delay_banner_ms =
-			(cfg.delay_banner_ms >= 0 ? cfg.delay_banner_ms : persona_delay_banner_ms(p)) +
-			cfg.greet_pause_ms;
+		    (cfg.delay_banner_ms >= 0 ? cfg.delay_banner_ms : persona_delay_banner_ms(p)) +
+		    cfg.greet_pause_ms;
 		e->delay_reply_ms =
-			cfg.delay_reply_ms >= 0 ? cfg.delay_reply_ms : persona_delay_reply_ms(p);
+		    cfg.delay_reply_ms >= 0 ? cfg.delay_reply_ms : persona_delay_reply_ms(p);
 		e->delay_jitter_ms =
-			cfg.delay_jitter_ms >= 0 ? cfg.delay_jitter_ms : persona_delay_jitter_ms(p);
+		    cfg.delay_jitter_ms >= 0 ? cfg.delay_jitter_ms : persona_delay_jitter_ms(p);
 		e->msg_counter = &msg_counter;
 	}
 
@@ -404,12 +414,13 @@ cmd_serve(int argc, char **argv)
 			waitpid(sc.store_pid, &status, 0);
 			return 1;
 		}
-		log_info("ready listener=%s address=%s port=%d persona=%s proxy_protocol=%s", lc->name,
-			 lc->address[0] ? lc->address : "::", server_bound_port(sc.srv, i),
-			 persona_name(envs[i].persona), lc->proxy_protocol ? "yes" : "no");
+		log_info("ready listener=%s address=%s port=%d persona=%s proxy_protocol=%s",
+		         lc->name,
+		         lc->address[0] ? lc->address : "::", server_bound_port(sc.srv, i),
+		         persona_name(envs[i].persona), lc->proxy_protocol ? "yes" : "no");
 	}
 	log_info("relaytrap %s serving: hostname=%s data_dir=%s sensor=%s store_pid=%ld",
-		 RELAYTRAP_VERSION, hostname, cfg.data_dir, cfg.sensor, (long)sc.store_pid);
+	         RELAYTRAP_VERSION, hostname, cfg.data_dir, cfg.sensor, (long)sc.store_pid);
 
 	ev_term = evsignal_new(sc.base, SIGTERM, on_stop, &sc);
 	ev_int = evsignal_new(sc.base, SIGINT, on_stop, &sc);
@@ -428,7 +439,7 @@ cmd_serve(int argc, char **argv)
 		log_err("some events could not be handed to the store");
 	if (capture_dropped(cap) > 0)
 		log_warn("%llu capture frames were dropped",
-			 (unsigned long long)capture_dropped(cap));
+		         (unsigned long long)capture_dropped(cap));
 	close(fd);
 	if (waitpid(sc.store_pid, &status, 0) > 0 &&
 	    !(WIFEXITED(status) && WEXITSTATUS(status) == 0))

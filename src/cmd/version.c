@@ -26,12 +26,12 @@ cmd_version(int argc, char **argv)
 	}
 	if (argc > 1) {
 		fprintf(stderr, "relaytrap version: unexpected argument '%.64s' (see --help)\n",
-			argv[1]);
+		        argv[1]);
 		return 2;
 	}
 	printf("relaytrap %s\n", RELAYTRAP_VERSION);
-	printf("libevent %s, sqlite %s, jansson %s, %s\n", event_get_version(), sqlite3_libversion(),
-	       JANSSON_VERSION, OPENSSL_VERSION_TEXT);
+	printf("libevent %s, sqlite %s, jansson %s, %s\n", event_get_version(),
+	       sqlite3_libversion(), JANSSON_VERSION, OPENSSL_VERSION_TEXT);
 	printf("personas:");
 	for (; *names != NULL; names++)
 		printf(" %s", *names);

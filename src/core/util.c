@@ -44,7 +44,7 @@ parse_num(const char *s, long long min, long long max, long long *out, const cha
 /* parse_suffixed - number with an optional unit suffix from a table; shared by size and duration */
 static int
 parse_suffixed(const char *s, const char *const *units, const uint64_t *mult, size_t nunits,
-	       uint64_t defmult, uint64_t *out, const char **errstr)
+               uint64_t defmult, uint64_t *out, const char **errstr)
 {
 	char num[32];
 	size_t i, n = 0;
@@ -81,9 +81,10 @@ parse_suffixed(const char *s, const char *const *units, const uint64_t *mult, si
 int
 parse_size(const char *s, uint64_t *out, const char **errstr)
 {
-	static const char *const units[] = {"k", "kb", "kib", "m", "mb", "mib", "g", "gb", "gib", "b"};
-	static const uint64_t mult[] = {1024,    1024,    1024,    1048576,    1048576,
-					1048576, 1 << 30, 1 << 30, 1 << 30, 1};
+	static const char *const units[] = {"k",   "kb", "kib", "m",   "mb",
+	                                    "mib", "g",  "gb",  "gib", "b"};
+	static const uint64_t mult[] = {1024,    1024,    1024,    1048576, 1048576,
+	                                1048576, 1 << 30, 1 << 30, 1 << 30, 1};
 
 	return parse_suffixed(s, units, mult, ARRAY_LEN(units), 1, out, errstr);
 }
@@ -123,8 +124,8 @@ fmt_rfc3339(uint64_t real_us, char *out, size_t outlen)
 
 	gmtime_r(&t, &tm);
 	snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (unsigned)(real_us % 1000000u));
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	         (unsigned)(real_us % 1000000u));
 }
 
 void
@@ -189,7 +190,8 @@ b64_decode(const char *in, size_t inlen, unsigned char *out, size_t outlen)
 long
 b64_encode(const unsigned char *in, size_t inlen, char *out, size_t outlen)
 {
-	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char tbl[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t i, o = 0, need = ((inlen + 2) / 3) * 4 + 1;
 	uint32_t v;
 

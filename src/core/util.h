@@ -2,9 +2,9 @@
 /*
  * util - small helpers shared by every module: number parsing, clocks, randomness, base64.
  *
- * Public: parse_num, parse_size, parse_duration_ms, now_mono_us, now_real_us, rand_buf, rand_uniform,
- *         b64_decode, b64_encode, hex_encode, fmt_rfc3339.
- * Limits: none of these allocate; callers pass output buffers and their sizes.
+ * Public: parse_num, parse_size, parse_duration_ms, now_mono_us, now_real_us, rand_buf,
+ * rand_uniform, b64_decode, b64_encode, hex_encode, fmt_rfc3339. Limits: none of these allocate;
+ * callers pass output buffers and their sizes.
  */
 #ifndef RT_UTIL_H
 #define RT_UTIL_H

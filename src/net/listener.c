@@ -25,12 +25,13 @@
 #include "persona/persona.h"
 
 #define CAPTURE_HIGH_WATER (64u * 1024u * 1024u) /* stop accepting above this backlog */
-#define CAPTURE_LOW_WATER (16u * 1024u * 1024u)	 /* and start again below this */
+#define CAPTURE_LOW_WATER (16u * 1024u * 1024u)  /* and start again below this */
 #define OVERLOAD_SLACK 1024 /* connections beyond max_sessions still answered 421 */
 #define IPTAB_SIZE 65536    /* per-IP counters: open addressing, power of two */
 #define PROXY_TIMEOUT_MS 5000
-#define LINGER_MS 2000 /* after our last reply: read and discard, so a closing reply reaches a
-			* client still sending (a close with unread data would reset it) */
+#define LINGER_MS                                                                                  \
+	2000 /* after our last reply: read and discard, so a closing reply reaches a               \
+	      * client still sending (a close with unread data would reset it) */
 
 struct srv_listener {
 	struct server *srv;
@@ -53,13 +54,13 @@ struct conn {
 	struct conn *prev, *next;
 	struct bufferevent *bev;
 	struct smtp_session *sess;
-	struct event *timer;	     /* reply delays */
-	struct event *deadline;	     /* whole-command and lifetime deadlines */
+	struct event *timer;    /* reply delays */
+	struct event *deadline; /* whole-command and lifetime deadlines */
 	struct outq *q_head, *q_tail;
 	struct smtp_conn info;
 	unsigned char ipkey[16];
 	uint64_t t_start_ms;
-	uint64_t cmd_start_ms;	     /* 0 = no command in progress */
+	uint64_t cmd_start_ms; /* 0 = no command in progress */
 	bool banner_written;
 	bool proxy_wait;
 	bool closing;
@@ -81,7 +82,7 @@ struct server {
 	struct conn *conns;
 	size_t nconns;
 	struct ipslot *iptab;
-	struct event *resume;  /* EMFILE backoff */
+	struct event *resume; /* EMFILE backoff */
 	struct event *housekeep;
 	bool paused_backlog;
 	bool paused_emfile;
@@ -135,7 +136,8 @@ ip_release(struct server *srv, const unsigned char k[16])
 	if (--s->count > 0)
 		return;
 	i = (uint32_t)(s - srv->iptab);
-	for (j = (i + 1) & (IPTAB_SIZE - 1); srv->iptab[j].count != 0; j = (j + 1) & (IPTAB_SIZE - 1)) {
+	for (j = (i + 1) & (IPTAB_SIZE - 1); srv->iptab[j].count != 0;
+	     j = (j + 1) & (IPTAB_SIZE - 1)) {
 		struct ipslot tmp = srv->iptab[j];
 		srv->iptab[j].count = 0;
 		struct ipslot *d = ip_slot(srv, tmp.key);
@@ -353,7 +355,7 @@ conn_proxy(struct conn *c, struct evbuffer *in)
 	if (r == PROXY_NEED_MORE || r == PROXY_BAD) {
 		str_escape_log(p, k > 40 ? 40 : k, ip, sizeof(ip));
 		log_warn("listener=%s proxy=%s bad PROXY header \"%s\"; closing", c->l->conf.name,
-			 c->info.peer_ip, ip);
+		         c->info.peer_ip, ip);
 		conn_free(c);
 		return false;
 	}
@@ -466,8 +468,7 @@ conn_free(struct conn *c)
 }
 
 static void
-accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen,
-	  void *arg)
+accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
 	struct srv_listener *l = arg;
 	struct server *srv = l->srv;
@@ -627,7 +628,7 @@ server_new(struct event_base *base, const struct config *cfg, struct capture *ca
 
 int
 server_listen(struct server *srv, const struct listener_conf *lc, const struct smtp_env *env,
-	      char *err, size_t errlen)
+              char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -646,7 +647,7 @@ server_listen(struct server *srv, const struct listener_conf *lc, const struct s
 		sl = sizeof(struct sockaddr_in6);
 	} else {
 		snprintf(err, errlen, "listener %s: '%s' is not a numeric IPv4 or IPv6 address",
-			 lc->name, addr);
+		         lc->name, addr);
 		return -1;
 	}
 	if (srv->nls >= CONFIG_MAX_LISTENERS) {
@@ -669,9 +670,9 @@ server_listen(struct server *srv, const struct listener_conf *lc, const struct s
 	}
 	if (bind(fd, (struct sockaddr *)&ss, sl) == -1 || listen(fd, 1024) == -1) {
 		snprintf(err, errlen, "listener %s: cannot listen on %s port %d: %s%s", lc->name,
-			 addr, lc->port, strerror(errno),
-			 errno == EACCES ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-					 : "");
+		         addr, lc->port, strerror(errno),
+		         errno == EACCES ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+		                         : "");
 		close(fd);
 		return -1;
 	}
@@ -695,7 +696,7 @@ server_listen(struct server *srv, const struct listener_conf *lc, const struct s
 	sl = sizeof(ss);
 	getsockname(fd, (struct sockaddr *)&ss, &sl);
 	l->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-						: ((struct sockaddr_in6 *)&ss)->sin6_port);
+	                                        : ((struct sockaddr_in6 *)&ss)->sin6_port);
 	srv->ls[srv->nls++] = l;
 	return 0;
 }

@@ -28,7 +28,7 @@ struct server *server_new(struct event_base *base, const struct config *cfg, str
 /* server_listen - bind and listen for one listener with its session environment (which must
  * outlive the server); 0, or -1 with err */
 int server_listen(struct server *srv, const struct listener_conf *lc, const struct smtp_env *env,
-		  char *err, size_t errlen);
+                  char *err, size_t errlen);
 /* server_bound_port - the port actually bound by listener i (for port 0) */
 int server_bound_port(const struct server *srv, size_t i);
 /* server_shutdown - stop accepting, answer every session with the shutdown reply, close

@@ -25,8 +25,8 @@
 #include "smtp/addr.h"
 #include "smtp/auth.h"
 
-#define HEAD_MAX (64u * 1024u)	/* bytes of a message kept for header extraction */
-#define HDR_VALUE_MAX 998	/* RFC 5322 line limit: header values recorded up to this */
+#define HEAD_MAX (64u * 1024u) /* bytes of a message kept for header extraction */
+#define HDR_VALUE_MAX 998      /* RFC 5322 line limit: header values recorded up to this */
 #define REPLY_BUF (PERSONA_REPLY_MAX + 256)
 
 #define SMTP_STATES(X)                                                                             \
@@ -44,7 +44,7 @@ enum smtp_state {
 
 static const char *const smtp_state_names[] = {
 #define X(e, n) n,
-	SMTP_STATES(X)
+    SMTP_STATES(X)
 #undef X
 };
 
@@ -52,8 +52,15 @@ static const char *const smtp_state_names[] = {
 enum smtp_stage { STAGE_CONNECT, STAGE_HELO, STAGE_MAIL, STAGE_RCPT, STAGE_DATA, STAGE_MESSAGE };
 static const char *const stage_names[] = {"connect", "helo", "mail", "rcpt", "data", "message"};
 
-enum auth_step { AUTH_LOGIN_USER, AUTH_LOGIN_PASS, AUTH_PLAIN, AUTH_CRAM, AUTH_NTLM_T1,
-		 AUTH_NTLM_T3, AUTH_GSSAPI };
+enum auth_step {
+	AUTH_LOGIN_USER,
+	AUTH_LOGIN_PASS,
+	AUTH_PLAIN,
+	AUTH_CRAM,
+	AUTH_NTLM_T1,
+	AUTH_NTLM_T3,
+	AUTH_GSSAPI
+};
 
 /* the bot-dialect signals, each recorded once per session */
 enum smtp_signal {
@@ -73,10 +80,13 @@ enum smtp_signal {
 	SIG__COUNT
 };
 static const char *const signal_names[] = {
-	"pre_greeting",	  "pipelining_unadvertised", "pipelining",	"bare_lf",
-	"non_smtp_http",  "non_smtp_tls",	     "non_smtp_binary", "verb_lowercase",
-	"verb_mixedcase", "mail_from_space",	     "no_brackets",	"helo_after_ehlo",
-	"no_greeting",
+    "pre_greeting",    "pipelining_unadvertised",
+    "pipelining",      "bare_lf",
+    "non_smtp_http",   "non_smtp_tls",
+    "non_smtp_binary", "verb_lowercase",
+    "verb_mixedcase",  "mail_from_space",
+    "no_brackets",     "helo_after_ehlo",
+    "no_greeting",
 };
 
 struct smtp_tx {
@@ -111,8 +121,8 @@ struct smtp_session {
 	bool greeted;
 	bool ehlo;
 	bool closing;
-	bool skip_line;	 /* discarding the rest of a too-long line */
-	bool mid_line;	 /* part of a command line is buffered */
+	bool skip_line;  /* discarding the rest of a too-long line */
+	bool mid_line;   /* part of a command line is buffered */
 	bool want_close; /* a 421 was sent: the channel closes after this command */
 	const char *reason;
 	char helo[256];
@@ -146,8 +156,8 @@ enum smtp_limit {
 	LIM__COUNT
 };
 static const char *const limit_names[] = {
-	"line_max",	    "max_commands",   "max_bad_commands", "max_rcpts",
-	"max_messages",	    "max_message_size", "store_body_max", "auth_max_attempts",
+    "line_max",     "max_commands",     "max_bad_commands", "max_rcpts",
+    "max_messages", "max_message_size", "store_body_max",   "auth_max_attempts",
 };
 
 static void smtp_enter_state(struct smtp_session *s, enum smtp_state st);
@@ -200,7 +210,7 @@ smtp_limit(struct smtp_session *s, enum smtp_limit lim, uint64_t value)
 		return;
 	s->limits_hit[lim] = true;
 	log_debug("session=%s limit=%s value=%llu", s->id, limit_names[lim],
-		  (unsigned long long)value);
+	          (unsigned long long)value);
 	if ((w = ev_begin(s, "relaytrap.limit")) == NULL)
 		return;
 	jw_key_str(w, "limit", limit_names[lim]);
@@ -238,9 +248,9 @@ smtp_send(struct smtp_session *s, const char *buf, size_t len, int delay_ms)
 		if (buf[i] == '\n')
 			last = buf + i + 1;
 	code = (isdigit((unsigned char)last[0]) && isdigit((unsigned char)last[1]) &&
-		isdigit((unsigned char)last[2]))
-		       ? (last[0] - '0') * 100 + (last[1] - '0') * 10 + (last[2] - '0')
-		       : 0;
+	        isdigit((unsigned char)last[2]))
+	           ? (last[0] - '0') * 100 + (last[1] - '0') * 10 + (last[2] - '0')
+	           : 0;
 	if (code >= 500)
 		s->bad_commands++;
 	if (code == 421)
@@ -272,7 +282,7 @@ smtp_vars(const struct smtp_session *s, struct persona_vars *v)
 /* smtp_reply_v - render a persona reply with extra variables and send it */
 static void
 smtp_reply_v(struct smtp_session *s, enum persona_reply r, const char *addr, const char *arg,
-	     const char *msgid, uint64_t octets)
+             const char *msgid, uint64_t octets)
 {
 	struct persona_vars v;
 	char out[REPLY_BUF];
@@ -290,7 +300,7 @@ smtp_reply_v(struct smtp_session *s, enum persona_reply r, const char *addr, con
 			return;
 	}
 	smtp_send(s, out, (size_t)n,
-		  smtp_delay(s, r == PR_BANNER ? s->env->delay_banner_ms : s->env->delay_reply_ms));
+	          smtp_delay(s, r == PR_BANNER ? s->env->delay_banner_ms : s->env->delay_reply_ms));
 }
 
 static void
@@ -336,7 +346,7 @@ smtp_enter_state(struct smtp_session *s, enum smtp_state st)
 	if (s->state == st)
 		return;
 	log_debug("session=%s state %s -> %s", s->id, smtp_state_names[s->state],
-		  smtp_state_names[st]);
+	          smtp_state_names[st]);
 	s->state = st;
 }
 
@@ -466,7 +476,8 @@ hdr_find(const unsigned char *h, size_t len, const char *name, char *out, size_t
 			le--;
 		if (le == ls)
 			break; /* end of the header section */
-		if (le - ls > nl && h[ls + nl] == ':' && strncasecmp((const char *)h + ls, name, nl) == 0) {
+		if (le - ls > nl && h[ls + nl] == ':' &&
+		    strncasecmp((const char *)h + ls, name, nl) == 0) {
 			size_t p = ls + nl + 1;
 			for (;;) {
 				while (p < le && (h[p] == ' ' || h[p] == '\t') && o == 0)
@@ -500,8 +511,12 @@ static void
 message_end(struct smtp_session *s, bool complete)
 {
 	static const char *const hdrs[][2] = {
-		{"From", "hdr_from"},	    {"To", "hdr_to"},		     {"Subject", "hdr_subject"},
-		{"Date", "hdr_date"},	    {"Message-ID", "hdr_message_id"}, {"X-Mailer", "hdr_x_mailer"},
+	    {"From", "hdr_from"},
+	    {"To", "hdr_to"},
+	    {"Subject", "hdr_subject"},
+	    {"Date", "hdr_date"},
+	    {"Message-ID", "hdr_message_id"},
+	    {"X-Mailer", "hdr_x_mailer"},
 	};
 	struct smtp_tx *tx = s->tx;
 	char msgid[128] = "";
@@ -519,7 +534,7 @@ message_end(struct smtp_session *s, bool complete)
 		} else {
 			(*s->env->msg_counter)++;
 			persona_msgid(s->env->persona, s->env->netbios, *s->env->msg_counter, msgid,
-				      sizeof(msgid));
+			              sizeof(msgid));
 			smtp_reply_v(s, PR_DATA_OK, NULL, NULL, msgid, tx->size);
 			accepted = true;
 			s->messages++;
@@ -567,7 +582,8 @@ data_input(struct smtp_session *s, struct evbuffer *in)
 			if (pk[0] == '.') {
 				if (k == 1 || (k == 2 && pk[1] == '\r'))
 					return false; /* need more to decide */
-				if ((pk[1] == '\r' && pk[2] == '\n') || (pk[1] == '\n' && !strict)) {
+				if ((pk[1] == '\r' && pk[2] == '\n') ||
+				    (pk[1] == '\n' && !strict)) {
 					if (pk[1] == '\n')
 						smtp_signal(s, SIG_BARE_LF, ".\\n", 3);
 					evbuffer_drain(in, pk[1] == '\n' ? 2 : 3);
@@ -707,10 +723,10 @@ cmd_ehlo(struct smtp_session *s, const char *arg, size_t len)
 static void
 path_event(struct jw *w, const struct smtp_path *p, const char *addr, bool accepted)
 {
-	static const char *const names[] = {"brackets", "space_before", "null",	      "no_domain",
-					    "quoted",	"percent",	"bang",	      "source_route",
-					    "ip_literal", "empty",	"unbalanced", "truncated",
-					    "8bit",	"trailing"};
+	static const char *const names[] = {
+	    "brackets",   "space_before", "null",         "no_domain",  "quoted",
+	    "percent",    "bang",         "source_route", "ip_literal", "empty",
+	    "unbalanced", "truncated",    "8bit",         "trailing"};
 	size_t i;
 
 	jw_key_bytes(w, "address", addr, strlen(addr));
@@ -953,7 +969,8 @@ cmd_vrfy(struct smtp_session *s, const char *arg, size_t len)
 	}
 	arg_copy(arg + i, len - i, a, sizeof(a));
 	/* IIS answers for user@<its own host name> when no domain is given */
-	if (memchr(a, '@', strlen(a)) == NULL && strlen(a) + strlen(s->env->hostname) + 2 < sizeof(a)) {
+	if (memchr(a, '@', strlen(a)) == NULL &&
+	    strlen(a) + strlen(s->env->hostname) + 2 < sizeof(a)) {
 		strlcat(a, "@", sizeof(a));
 		strlcat(a, s->env->hostname, sizeof(a));
 	}
@@ -999,8 +1016,7 @@ auth_event_begin(struct smtp_session *s, const char *outcome)
 }
 
 static void
-auth_simple_event(struct smtp_session *s, const char *outcome, const char *user,
-		  const char *pass)
+auth_simple_event(struct smtp_session *s, const char *outcome, const char *user, const char *pass)
 {
 	struct jw *w = auth_event_begin(s, outcome);
 
@@ -1079,7 +1095,8 @@ auth_ntlm_type3(struct smtp_session *s, const char *b64, size_t len)
 		jw_key_str(w, "ntlm_nt", hex);
 		hex_encode(s->ntlm_challenge, 8, hex, sizeof(hex));
 		jw_key_str(w, "ntlm_challenge", hex);
-		jw_key_str(w, "crack", ntlm_crack_line(&t3, s->ntlm_challenge, crack, sizeof(crack)));
+		jw_key_str(w, "crack",
+		           ntlm_crack_line(&t3, s->ntlm_challenge, crack, sizeof(crack)));
 		ev_commit(s);
 	}
 	auth_done(s, PR_AUTH_FAIL);
@@ -1102,7 +1119,8 @@ auth_continue(struct smtp_session *s, const char *line, size_t len)
 	}
 	switch (s->auth_step) {
 	case AUTH_LOGIN_USER:
-		if (auth_decode_b64_text(line, len, s->auth_user, sizeof(s->auth_user), &trunc) < 0) {
+		if (auth_decode_b64_text(line, len, s->auth_user, sizeof(s->auth_user), &trunc) <
+		    0) {
 			auth_simple_event(s, "bad_base64", NULL, NULL);
 			auth_done(s, PR_AUTH_BADB64);
 			return;
@@ -1227,9 +1245,9 @@ cmd_auth(struct smtp_session *s, const char *arg, size_t len)
 	} else if (strcmp(mech, "CRAM-MD5") == 0) {
 		s->auth_step = AUTH_CRAM;
 		auth_cram_md5_challenge(s->env->hostname, s->cram_challenge,
-					sizeof(s->cram_challenge));
+		                        sizeof(s->cram_challenge));
 		smtp_reply_334(s, (const unsigned char *)s->cram_challenge,
-			       strlen(s->cram_challenge));
+		               strlen(s->cram_challenge));
 	} else if (strcmp(mech, "NTLM") == 0) {
 		s->auth_step = AUTH_NTLM_T1;
 		if (ilen > 0)
@@ -1243,32 +1261,33 @@ cmd_auth(struct smtp_session *s, const char *arg, size_t len)
 }
 
 static const struct smtp_cmd smtp_cmds[] = {
-	{"HELO", cmd_helo, PR_HELO},
-	{"EHLO", cmd_ehlo, PR_EHLO},
-	{"MAIL", cmd_mail, PR_MAIL_OK},
-	{"RCPT", cmd_rcpt, PR_RCPT_OK},
-	{"DATA", cmd_data, PR_DATA_START},
-	{"BDAT", cmd_bdat, PR_BDAT_OK},
-	{"RSET", cmd_rset, PR_RSET},
-	{"NOOP", NULL, PR_NOOP},
-	{"QUIT", cmd_quit, PR_QUIT},
-	{"HELP", NULL, PR_HELP},
-	{"VRFY", cmd_vrfy, PR_VRFY},
-	{"EXPN", cmd_expn, PR_EXPN},
-	{"TURN", NULL, PR_TURN},
-	{"ATRN", NULL, PR_ATRN},
-	{"ETRN", cmd_etrn, PR_ETRN},
-	{"STARTTLS", NULL, PR_STARTTLS},
-	{"AUTH", cmd_auth, PR_AUTH_FAIL},
-	{"XEXCH50", NULL, PR_UNKNOWN},
-	{"X-LINK2STATE", NULL, PR_UNKNOWN},
+    {"HELO", cmd_helo, PR_HELO},
+    {"EHLO", cmd_ehlo, PR_EHLO},
+    {"MAIL", cmd_mail, PR_MAIL_OK},
+    {"RCPT", cmd_rcpt, PR_RCPT_OK},
+    {"DATA", cmd_data, PR_DATA_START},
+    {"BDAT", cmd_bdat, PR_BDAT_OK},
+    {"RSET", cmd_rset, PR_RSET},
+    {"NOOP", NULL, PR_NOOP},
+    {"QUIT", cmd_quit, PR_QUIT},
+    {"HELP", NULL, PR_HELP},
+    {"VRFY", cmd_vrfy, PR_VRFY},
+    {"EXPN", cmd_expn, PR_EXPN},
+    {"TURN", NULL, PR_TURN},
+    {"ATRN", NULL, PR_ATRN},
+    {"ETRN", cmd_etrn, PR_ETRN},
+    {"STARTTLS", NULL, PR_STARTTLS},
+    {"AUTH", cmd_auth, PR_AUTH_FAIL},
+    {"XEXCH50", NULL, PR_UNKNOWN},
+    {"X-LINK2STATE", NULL, PR_UNKNOWN},
 };
 
 /* first_line_signals - what the first line says about the client's kind */
 static void
 first_line_signals(struct smtp_session *s, const unsigned char *line, size_t len)
 {
-	static const char *const http[] = {"GET ", "POST ", "HEAD ", "PUT ", "OPTIONS ", "CONNECT "};
+	static const char *const http[] = {"GET ", "POST ",    "HEAD ",
+	                                   "PUT ", "OPTIONS ", "CONNECT "};
 	size_t i, bad = 0;
 
 	if (len >= 3 && line[0] == 0x16 && line[1] == 0x03) {
@@ -1290,7 +1309,7 @@ first_line_signals(struct smtp_session *s, const unsigned char *line, size_t len
 /* smtp_command - dispatch one complete command line */
 static void
 smtp_command(struct smtp_session *s, const unsigned char *line, size_t len, size_t wire_len,
-	     bool truncated, bool bare_lf, bool more)
+             bool truncated, bool bare_lf, bool more)
 {
 	const struct smtp_cmd *cmd = NULL;
 	char verb[16];
@@ -1398,8 +1417,8 @@ line_input(struct smtp_session *s, struct evbuffer *in)
 	unsigned char *line;
 	bool bare = false;
 
-	p = evbuffer_search_eol(in, NULL, &eol_len, strict ? EVBUFFER_EOL_CRLF_STRICT
-							   : EVBUFFER_EOL_LF);
+	p = evbuffer_search_eol(in, NULL, &eol_len,
+	                        strict ? EVBUFFER_EOL_CRLF_STRICT : EVBUFFER_EOL_LF);
 	if (s->skip_line) {
 		/* the rest of a too-long line: discard up to its end */
 		if (p.pos < 0) {
@@ -1492,7 +1511,7 @@ smtp_session_input(struct smtp_session *s, struct evbuffer *in)
 
 struct smtp_session *
 smtp_session_new(const struct smtp_env *env, const struct smtp_conn *conn,
-		 const struct smtp_hooks *hooks)
+                 const struct smtp_hooks *hooks)
 {
 	struct smtp_session *s = calloc(1, sizeof(*s));
 	unsigned char rnd[8];
@@ -1510,8 +1529,9 @@ smtp_session_new(const struct smtp_env *env, const struct smtp_conn *conn,
 	hex_encode(rnd, sizeof(rnd), s->id, sizeof(s->id));
 	jw_init(&s->prefix);
 	if (env->cap != NULL) {
-		capture_prefix(env->cap, &s->prefix, s->id, conn->src_ip, conn->src_port, conn->dst_ip,
-			       conn->dst_port, persona_name(env->persona), conn->listener);
+		capture_prefix(env->cap, &s->prefix, s->id, conn->src_ip, conn->src_port,
+		               conn->dst_ip, conn->dst_port, persona_name(env->persona),
+		               conn->listener);
 		if ((w = ev_begin(s, "relaytrap.session.connect")) != NULL) {
 			jw_key_bool(w, "proxied", conn->proxied);
 			if (conn->proxied) {
@@ -1630,7 +1650,7 @@ smtp_session_free(struct smtp_session *s)
 		jw_key_str(w, "reason", s->reason ? s->reason : "client_closed");
 		jw_key_uint(w, "duration_us", smtp_t_us(s));
 		jw_key_int(w, "first_cmd_us",
-			   s->first_cmd_us == (uint64_t)-1 ? -1 : (long long)s->first_cmd_us);
+		           s->first_cmd_us == (uint64_t)-1 ? -1 : (long long)s->first_cmd_us);
 		jw_key_str(w, "greeting", s->greeted ? (s->ehlo ? "EHLO" : "HELO") : "");
 		jw_key_bytes(w, "helo", s->helo, strlen(s->helo));
 		jw_key_uint(w, "commands", s->commands);

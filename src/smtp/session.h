@@ -41,14 +41,14 @@ struct smtp_env {
 	const struct persona *persona;
 	const struct limits *limits;
 	enum bare_lf_policy bare_lf;
-	const char *hostname;	/* banner FQDN */
-	const char *netbios;	/* NetBIOS computer name */
-	const char *domain;	/* default mail domain (appended to bare local parts) */
-	const char *nb_domain;	/* NetBIOS domain (NTLM) */
+	const char *hostname;   /* banner FQDN */
+	const char *netbios;    /* NetBIOS computer name */
+	const char *domain;     /* default mail domain (appended to bare local parts) */
+	const char *nb_domain;  /* NetBIOS domain (NTLM) */
 	const char *dns_domain; /* DNS domain (NTLM) */
 	int delay_banner_ms, delay_reply_ms, delay_jitter_ms;
-	struct capture *cap;	/* may be NULL: nothing recorded */
-	uint64_t *msg_counter;	/* per-process queue-id counter */
+	struct capture *cap;   /* may be NULL: nothing recorded */
+	uint64_t *msg_counter; /* per-process queue-id counter */
 };
 
 /* per-connection facts known at accept time */
@@ -68,7 +68,7 @@ enum smtp_timeout { SMTP_TO_IDLE, SMTP_TO_CMD, SMTP_TO_LIFETIME };
 
 /* smtp_session_new - a session for one connection; records the connect event */
 struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct smtp_conn *conn,
-				      const struct smtp_hooks *hooks);
+                                      const struct smtp_hooks *hooks);
 /* smtp_session_start - send the banner */
 void smtp_session_start(struct smtp_session *s);
 /* smtp_session_pregreet - the client sent bytes before the banner was written */

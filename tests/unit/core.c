@@ -25,10 +25,18 @@ test_parse_size(void **state)
 		int rc;
 		uint64_t want;
 	} rows[] = {
-		{"4096", 0, 4096},  {"10k", 0, 10240},		{"20M", 0, 20971520},
-		{"1G", 0, 1073741824}, {"7b", 0, 7},		{"", -1, 0},
-		{"k", -1, 0},	    {"12q", -1, 0},		{"-1", -1, 0},
-		{" 5", -1, 0},	    {"99999999999999999999", -1, 0}, {"1125899906842624G", -1, 0},
+	    {"4096", 0, 4096},
+	    {"10k", 0, 10240},
+	    {"20M", 0, 20971520},
+	    {"1G", 0, 1073741824},
+	    {"7b", 0, 7},
+	    {"", -1, 0},
+	    {"k", -1, 0},
+	    {"12q", -1, 0},
+	    {"-1", -1, 0},
+	    {" 5", -1, 0},
+	    {"99999999999999999999", -1, 0},
+	    {"1125899906842624G", -1, 0},
 	};
 	const char *err;
 	uint64_t v;
@@ -37,9 +45,9 @@ test_parse_size(void **state)
 		v = 0;
 		int rc = parse_size(rows[i].in, &v, &err);
 		if (rc != rows[i].rc || (rc == 0 && v != rows[i].want)) {
-			print_error("parse_size(%s): got rc %d v %llu, want rc %d v %llu\n", rows[i].in,
-				    rc, (unsigned long long)v, rows[i].rc,
-				    (unsigned long long)rows[i].want);
+			print_error("parse_size(%s): got rc %d v %llu, want rc %d v %llu\n",
+			            rows[i].in, rc, (unsigned long long)v, rows[i].rc,
+			            (unsigned long long)rows[i].want);
 			fail();
 		}
 	}
@@ -53,8 +61,8 @@ test_parse_duration(void **state)
 		int rc;
 		uint64_t want;
 	} rows[] = {
-		{"250ms", 0, 250}, {"10s", 0, 10000}, {"5m", 0, 300000}, {"1h", 0, 3600000},
-		{"3", 0, 3000},	   {"2x", -1, 0},     {"ms", -1, 0},
+	    {"250ms", 0, 250}, {"10s", 0, 10000}, {"5m", 0, 300000}, {"1h", 0, 3600000},
+	    {"3", 0, 3000},    {"2x", -1, 0},     {"ms", -1, 0},
 	};
 	const char *err;
 	uint64_t v;
@@ -75,15 +83,15 @@ test_base64(void **state)
 		const char *plain;
 		const char *b64;
 	} rows[] = {
-		{"", ""},	    {"f", "Zg=="},	 {"fo", "Zm8="},
-		{"foo", "Zm9v"},    {"admin", "YWRtaW4="}, {"Username:", "VXNlcm5hbWU6"},
+	    {"", ""},        {"f", "Zg=="},         {"fo", "Zm8="},
+	    {"foo", "Zm9v"}, {"admin", "YWRtaW4="}, {"Username:", "VXNlcm5hbWU6"},
 	};
 	unsigned char out[64];
 	char enc[64];
 
 	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
-		long n = b64_encode((const unsigned char *)rows[i].plain, strlen(rows[i].plain), enc,
-				    sizeof(enc));
+		long n = b64_encode((const unsigned char *)rows[i].plain, strlen(rows[i].plain),
+		                    enc, sizeof(enc));
 		assert_int_equal(n, strlen(rows[i].b64));
 		assert_string_equal(enc, rows[i].b64);
 		n = b64_decode(rows[i].b64, strlen(rows[i].b64), out, sizeof(out));
@@ -107,12 +115,16 @@ test_utf8(void **state)
 		size_t len;
 		bool valid;
 	} rows[] = {
-		{"plain", 5, true},		  {"caf\xc3\xa9", 5, true},
-		{"\xe2\x82\xac", 3, true},	  {"\xf0\x9f\x98\x80", 4, true},
-		{"\xc3", 1, false},		  {"\xc0\xaf", 2, false}, /* overlong */
-		{"\xed\xa0\x80", 3, false},	  /* surrogate */
-		{"\xf4\x90\x80\x80", 4, false}, /* > U+10FFFF */
-		{"\xff", 1, false},		  {"a\0b", 3, true},
+	    {"plain", 5, true},
+	    {"caf\xc3\xa9", 5, true},
+	    {"\xe2\x82\xac", 3, true},
+	    {"\xf0\x9f\x98\x80", 4, true},
+	    {"\xc3", 1, false},
+	    {"\xc0\xaf", 2, false},         /* overlong */
+	    {"\xed\xa0\x80", 3, false},     /* surrogate */
+	    {"\xf4\x90\x80\x80", 4, false}, /* > U+10FFFF */
+	    {"\xff", 1, false},
+	    {"a\0b", 3, true},
 	};
 
 	for (size_t i = 0; i < ARRAY_LEN(rows); i++)
@@ -128,7 +140,7 @@ test_escape_log(void **state)
 	char out[64];
 
 	assert_string_equal(str_escape_log("a\r\nb\t\\\x1b[31m", 11, out, sizeof(out)),
-			    "a\\r\\nb\\t\\\\\\x1b[31m");
+	                    "a\\r\\nb\\t\\\\\\x1b[31m");
 	/* truncation is marked, never overflows */
 	str_escape_log("0123456789abcdef", 16, out, 10);
 	assert_true(strlen(out) < 10);
@@ -143,13 +155,9 @@ test_json_lossless(void **state)
 		const char *b;
 		size_t len;
 	} rows[] = {
-		{"hello", 5},
-		{"quote\" back\\slash", 17},
-		{"ctl\x01\x1f\x7f", 6},
-		{"nul\0in", 6},
-		{"bad\xff\xfeutf8", 9},
-		{"caf\xc3\xa9", 5},
-		{"\xc3", 1},
+	    {"hello", 5},   {"quote\" back\\slash", 17}, {"ctl\x01\x1f\x7f", 6},
+	    {"nul\0in", 6}, {"bad\xff\xfeutf8", 9},      {"caf\xc3\xa9", 5},
+	    {"\xc3", 1},
 	};
 	struct jw w;
 	unsigned char back[64];
@@ -178,7 +186,7 @@ test_json_lossless(void **state)
 		} else {
 			assert_non_null(b);
 			n = (size_t)b64_decode(json_string_value(b), json_string_length(b), back,
-					       sizeof(back));
+			                       sizeof(back));
 			assert_int_equal(n, rows[i].len);
 			assert_memory_equal(back, rows[i].b, n);
 		}
@@ -201,10 +209,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_size),   cmocka_unit_test(test_parse_duration),
-		cmocka_unit_test(test_base64),	     cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_escape_log),   cmocka_unit_test(test_json_lossless),
-		cmocka_unit_test(test_rfc3339),
+	    cmocka_unit_test(test_parse_size), cmocka_unit_test(test_parse_duration),
+	    cmocka_unit_test(test_base64),     cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_escape_log), cmocka_unit_test(test_json_lossless),
+	    cmocka_unit_test(test_rfc3339),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -186,78 +186,80 @@ struct row {
 
 #define EXCH "exchange2000"
 #define EHLO_EXCH                                                                                  \
-	"250-mail.example.com Hello [192.0.2.7]\r\n250-TURN\r\n250-ATRN\r\n250-SIZE\r\n250-ETRN\r\n" \
-	"250-PIPELINING\r\n250-DSN\r\n250-ENHANCEDSTATUSCODES\r\n250-8bitmime\r\n"                   \
-	"250-BINARYMIME\r\n250-CHUNKING\r\n250-VRFY\r\n250-X-EXPS GSSAPI NTLM LOGIN\r\n"             \
-	"250-X-EXPS=LOGIN\r\n250-AUTH GSSAPI NTLM LOGIN\r\n250-AUTH=LOGIN\r\n250-X-LINK2STATE\r\n"   \
+	"250-mail.example.com Hello "                                                              \
+	"[192.0.2.7]\r\n250-TURN\r\n250-ATRN\r\n250-SIZE\r\n250-ETRN\r\n"                          \
+	"250-PIPELINING\r\n250-DSN\r\n250-ENHANCEDSTATUSCODES\r\n250-8bitmime\r\n"                 \
+	"250-BINARYMIME\r\n250-CHUNKING\r\n250-VRFY\r\n250-X-EXPS GSSAPI NTLM LOGIN\r\n"           \
+	"250-X-EXPS=LOGIN\r\n250-AUTH GSSAPI NTLM LOGIN\r\n250-AUTH=LOGIN\r\n250-X-LINK2STATE\r\n" \
 	"250-XEXCH50\r\n250 OK\r\n"
 
 static const struct row rows[] = {
-	{"helo", EXCH, "HELO bot\r\n", "250 mail.example.com Hello [192.0.2.7]\r\n", false},
-	{"ehlo", EXCH, "EHLO bot\r\n", EHLO_EXCH, false},
-	{"mail brackets", EXCH, "HELO x\r\nMAIL FROM:<a@b.com>\r\n",
-	 "250 *\r\n250 2.1.0 a@b.com....Sender OK\r\n", false},
-	{"mail space no brackets", EXCH, "HELO x\r\nMAIL FROM: a@b.com\r\n",
-	 "250 *\r\n250 2.1.0 a@b.com....Sender OK\r\n", false},
-	{"mail no domain", EXCH, "HELO x\r\nMAIL FROM:<spamtest>\r\n",
-	 "250 *\r\n250 2.1.0 spamtest@example.com....Sender OK\r\n", false},
-	{"mail null", EXCH, "HELO x\r\nMAIL FROM:<>\r\n", "250 *\r\n250 2.1.0 <>....Sender OK\r\n",
-	 false},
-	{"mail size param", EXCH, "HELO x\r\nMAIL FROM:<a@b> SIZE=440\r\n",
-	 "250 *\r\n250 2.1.0 a@b....Sender OK\r\n", false},
-	{"mail empty", EXCH, "HELO x\r\nMAIL FROM:\r\n", "250 *\r\n501 5.5.4 Invalid Address\r\n",
-	 false},
-	{"mail nested", EXCH, "HELO x\r\nMAIL FROM:<a@b>\r\nMAIL FROM:<c@d>\r\n",
-	 "250 *\r\n250 *\r\n503 5.5.2 Sender already specified\r\n", false},
-	{"rcpt trailing space", EXCH, "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y.org>\r\n",
-	 "250 *\r\n250 *\r\n250 2.1.5 x@y.org \r\n", false},
-	{"rcpt percent hack", EXCH, "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x%y>\r\n",
-	 "250 *\r\n250 *\r\n250 2.1.5 x%y@example.com \r\n", false},
-	{"rcpt quoted", EXCH, "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<\"a@b\">\r\n",
-	 "250 *\r\n250 *\r\n250 2.1.5 \"a@b\"@example.com \r\n", false},
-	{"rcpt before mail", EXCH, "HELO x\r\nRCPT TO:<x@y>\r\n",
-	 "250 *\r\n503 5.5.2 Need mail command\r\n", false},
-	{"data before rcpt", EXCH, "HELO x\r\nMAIL FROM:<a@b>\r\nDATA\r\n",
-	 "250 *\r\n250 *\r\n503 5.5.2 Need Rcpt command.\r\n", false},
-	{"data before mail", EXCH, "HELO x\r\nDATA\r\n", "250 *\r\n503 5.5.2 Need mail command\r\n",
-	 false},
-	{"message", EXCH, "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nSubject: hi\r\n\r\nbody\r\n.\r\n",
-	 "250 *\r\n250 *\r\n250 *\r\n354 Start mail input; end with <CRLF>.<CRLF>\r\n"
-	 "250 2.6.0 <MAIL*00000001@mail.example.com> Queued mail for delivery\r\n",
-	 false},
-	{"rset", EXCH, "RSET\r\n", "250 2.0.0 Resetting\r\n", false},
-	{"quit", EXCH, "QUIT\r\n", "221 2.0.0 mail.example.com Service closing transmission channel\r\n",
-	 true},
-	{"vrfy user", EXCH, "VRFY admin\r\n",
-	 "252 2.1.5 Cannot VRFY user, but will take message for <admin@mail.example.com>\r\n", false},
-	{"vrfy address", EXCH, "VRFY a@b.c\r\n",
-	 "252 2.1.5 Cannot VRFY user, but will take message for <a@b.c>\r\n", false},
-	{"unknown", EXCH, "FOO bar\r\n", "500 5.3.3 Unrecognized command\r\n", false},
-	{"starttls", EXCH, "STARTTLS\r\n", "554 5.7.3 Unable to initialize security subsystem\r\n",
-	 false},
-	{"help", EXCH, "HELP\r\n",
-	 "214-This server supports the following commands:\r\n"
-	 "214 HELO EHLO STARTTLS RCPT DATA RSET MAIL QUIT HELP AUTH TURN ATRN ETRN BDAT VRFY\r\n",
-	 false},
-	{"auth plain unsupported", EXCH, "EHLO x\r\nAUTH PLAIN AGEAYg==\r\n",
-	 EHLO_EXCH "504 5.7.4 Unrecognized authentication type\r\n", false},
-	{"auth login", EXCH, "EHLO x\r\nAUTH LOGIN\r\nYWRtaW4=\r\ncGFzcw==\r\n",
-	 EHLO_EXCH "334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n535 5.7.3 Authentication unsuccessful\r\n",
-	 false},
-	{"auth login initial", EXCH, "EHLO x\r\nAUTH LOGIN YWRtaW4=\r\ncGFzcw==\r\n",
-	 EHLO_EXCH "334 UGFzc3dvcmQ6\r\n535 5.7.3 Authentication unsuccessful\r\n", false},
-	{"auth ntlm start", EXCH, "EHLO x\r\nAUTH NTLM\r\n", EHLO_EXCH "334 NTLM supported\r\n",
-	 false},
-	{"bdat", EXCH, "EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 5\r\nhelloBDAT 3 LAST\r\nabc",
-	 EHLO_EXCH "250 *\r\n250 *\r\n250 2.0.0 5 octets received\r\n"
-		   "250 2.6.0 <MAIL*00000001@mail.example.com> Queued mail for delivery\r\n",
-	 false},
-	{"bdat without mail", EXCH, "EHLO x\r\nBDAT 4\r\nxxxxNOOP\r\n",
-	 EHLO_EXCH "503 5.5.2 Need mail command\r\n250 2.0.0 OK\r\n", false},
-	{"honeyd helo", "honeyd-2009", "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n",
-	 "250 mail.example.com Hello [1]\r\n250 a@b... Sender ok \r\n"
-	 "250 c@d... Recipient ok (will queue)\r\n",
-	 false},
+    {"helo", EXCH, "HELO bot\r\n", "250 mail.example.com Hello [192.0.2.7]\r\n", false},
+    {"ehlo", EXCH, "EHLO bot\r\n", EHLO_EXCH, false},
+    {"mail brackets", EXCH, "HELO x\r\nMAIL FROM:<a@b.com>\r\n",
+     "250 *\r\n250 2.1.0 a@b.com....Sender OK\r\n", false},
+    {"mail space no brackets", EXCH, "HELO x\r\nMAIL FROM: a@b.com\r\n",
+     "250 *\r\n250 2.1.0 a@b.com....Sender OK\r\n", false},
+    {"mail no domain", EXCH, "HELO x\r\nMAIL FROM:<spamtest>\r\n",
+     "250 *\r\n250 2.1.0 spamtest@example.com....Sender OK\r\n", false},
+    {"mail null", EXCH, "HELO x\r\nMAIL FROM:<>\r\n", "250 *\r\n250 2.1.0 <>....Sender OK\r\n",
+     false},
+    {"mail size param", EXCH, "HELO x\r\nMAIL FROM:<a@b> SIZE=440\r\n",
+     "250 *\r\n250 2.1.0 a@b....Sender OK\r\n", false},
+    {"mail empty", EXCH, "HELO x\r\nMAIL FROM:\r\n", "250 *\r\n501 5.5.4 Invalid Address\r\n",
+     false},
+    {"mail nested", EXCH, "HELO x\r\nMAIL FROM:<a@b>\r\nMAIL FROM:<c@d>\r\n",
+     "250 *\r\n250 *\r\n503 5.5.2 Sender already specified\r\n", false},
+    {"rcpt trailing space", EXCH, "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y.org>\r\n",
+     "250 *\r\n250 *\r\n250 2.1.5 x@y.org \r\n", false},
+    {"rcpt percent hack", EXCH, "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x%y>\r\n",
+     "250 *\r\n250 *\r\n250 2.1.5 x%y@example.com \r\n", false},
+    {"rcpt quoted", EXCH, "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<\"a@b\">\r\n",
+     "250 *\r\n250 *\r\n250 2.1.5 \"a@b\"@example.com \r\n", false},
+    {"rcpt before mail", EXCH, "HELO x\r\nRCPT TO:<x@y>\r\n",
+     "250 *\r\n503 5.5.2 Need mail command\r\n", false},
+    {"data before rcpt", EXCH, "HELO x\r\nMAIL FROM:<a@b>\r\nDATA\r\n",
+     "250 *\r\n250 *\r\n503 5.5.2 Need Rcpt command.\r\n", false},
+    {"data before mail", EXCH, "HELO x\r\nDATA\r\n", "250 *\r\n503 5.5.2 Need mail command\r\n",
+     false},
+    {"message", EXCH,
+     "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nSubject: hi\r\n\r\nbody\r\n.\r\n",
+     "250 *\r\n250 *\r\n250 *\r\n354 Start mail input; end with <CRLF>.<CRLF>\r\n"
+     "250 2.6.0 <MAIL*00000001@mail.example.com> Queued mail for delivery\r\n",
+     false},
+    {"rset", EXCH, "RSET\r\n", "250 2.0.0 Resetting\r\n", false},
+    {"quit", EXCH, "QUIT\r\n",
+     "221 2.0.0 mail.example.com Service closing transmission channel\r\n", true},
+    {"vrfy user", EXCH, "VRFY admin\r\n",
+     "252 2.1.5 Cannot VRFY user, but will take message for <admin@mail.example.com>\r\n", false},
+    {"vrfy address", EXCH, "VRFY a@b.c\r\n",
+     "252 2.1.5 Cannot VRFY user, but will take message for <a@b.c>\r\n", false},
+    {"unknown", EXCH, "FOO bar\r\n", "500 5.3.3 Unrecognized command\r\n", false},
+    {"starttls", EXCH, "STARTTLS\r\n", "554 5.7.3 Unable to initialize security subsystem\r\n",
+     false},
+    {"help", EXCH, "HELP\r\n",
+     "214-This server supports the following commands:\r\n"
+     "214 HELO EHLO STARTTLS RCPT DATA RSET MAIL QUIT HELP AUTH TURN ATRN ETRN BDAT VRFY\r\n",
+     false},
+    {"auth plain unsupported", EXCH, "EHLO x\r\nAUTH PLAIN AGEAYg==\r\n",
+     EHLO_EXCH "504 5.7.4 Unrecognized authentication type\r\n", false},
+    {"auth login", EXCH, "EHLO x\r\nAUTH LOGIN\r\nYWRtaW4=\r\ncGFzcw==\r\n",
+     EHLO_EXCH "334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n535 5.7.3 Authentication unsuccessful\r\n",
+     false},
+    {"auth login initial", EXCH, "EHLO x\r\nAUTH LOGIN YWRtaW4=\r\ncGFzcw==\r\n",
+     EHLO_EXCH "334 UGFzc3dvcmQ6\r\n535 5.7.3 Authentication unsuccessful\r\n", false},
+    {"auth ntlm start", EXCH, "EHLO x\r\nAUTH NTLM\r\n", EHLO_EXCH "334 NTLM supported\r\n", false},
+    {"bdat", EXCH,
+     "EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 5\r\nhelloBDAT 3 LAST\r\nabc",
+     EHLO_EXCH "250 *\r\n250 *\r\n250 2.0.0 5 octets received\r\n"
+               "250 2.6.0 <MAIL*00000001@mail.example.com> Queued mail for delivery\r\n",
+     false},
+    {"bdat without mail", EXCH, "EHLO x\r\nBDAT 4\r\nxxxxNOOP\r\n",
+     EHLO_EXCH "503 5.5.2 Need mail command\r\n250 2.0.0 OK\r\n", false},
+    {"honeyd helo", "honeyd-2009", "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n",
+     "250 mail.example.com Hello [1]\r\n250 a@b... Sender ok \r\n"
+     "250 c@d... Recipient ok (will queue)\r\n",
+     false},
 };
 
 /* test_rows - every row, fed at once and one byte at a time: same replies */
@@ -271,8 +273,8 @@ test_rows(void **state)
 			struct fixture *f = fx_new(rows[i].persona, NULL);
 			fx_feed(f, rows[i].in, strlen(rows[i].in), step);
 			if (!glob_match(rows[i].want, f->rec->out)) {
-				print_error("row '%s' (step %zu):\ngot  [%s]\nwant [%s]\n", rows[i].name,
-					    step, f->rec->out, rows[i].want);
+				print_error("row '%s' (step %zu):\ngot  [%s]\nwant [%s]\n",
+				            rows[i].name, step, f->rec->out, rows[i].want);
 				fail();
 			}
 			assert_int_equal(f->rec->closed, rows[i].closed);
@@ -293,8 +295,8 @@ test_banner(void **state)
 	smtp_session_start(f->s);
 	b = f->rec->out;
 	if (!glob_match("220 mail.example.com Microsoft ESMTP MAIL Service, Version: 5.0.2195.5329 "
-			"ready at  *, * * * *:*:* * \r\n",
-			b)) {
+	                "ready at  *, * * * *:*:* * \r\n",
+	                b)) {
 		print_error("banner [%s]\n", b);
 		fail();
 	}
@@ -305,11 +307,12 @@ static void
 test_dot_stuffing_and_body(void **state)
 {
 	struct fixture *f = fx_new(EXCH, NULL);
-	const char *in = "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"
-			 "From: spammer@x.example\r\nTo: realTO@domain.com\r\nSubject: BC_82.155.126.2\r\n"
-			 "\r\n..leading dot\r\n.\r\n";
+	const char *in =
+	    "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"
+	    "From: spammer@x.example\r\nTo: realTO@domain.com\r\nSubject: BC_82.155.126.2\r\n"
+	    "\r\n..leading dot\r\n.\r\n";
 	const char *want = "From: spammer@x.example\r\nTo: realTO@domain.com\r\nSubject: "
-			   "BC_82.155.126.2\r\n\r\n.leading dot\r\n";
+	                   "BC_82.155.126.2\r\n\r\n.leading dot\r\n";
 
 	fx_feed(f, in, strlen(in), 3);
 	assert_int_equal(f->rec->body_bytes, strlen(want));
@@ -329,10 +332,11 @@ test_pipelining_signals(void **state)
 	fx_feed(f, "EHLO x\r\n", 8, 0);
 	fx_feed(f, in + 8, strlen(in) - 8, 0);
 	/* replies in order, one per command */
-	assert_true(glob_match("*\r\n*\r\n*\r\n*\r\n*\r\n*\r\n*\r\n*\r\n*\r\n*\r\n*\r\n*\r\n*\r\n*\r\n"
-			       "*\r\n*\r\n*\r\n*\r\n*\r\n250 2.1.0 a@b....Sender OK\r\n"
-			       "250 2.1.5 c@d \r\n250 2.1.5 e@f \r\n354 *\r\n",
-			       f->rec->out));
+	assert_true(
+	    glob_match("*\r\n*\r\n*\r\n*\r\n*\r\n*\r\n*\r\n*\r\n*\r\n*\r\n*\r\n*\r\n*\r\n*\r\n"
+	               "*\r\n*\r\n*\r\n*\r\n*\r\n250 2.1.0 a@b....Sender OK\r\n"
+	               "250 2.1.5 c@d \r\n250 2.1.5 e@f \r\n354 *\r\n",
+	               f->rec->out));
 	assert_non_null(strstr(f->rec->events, "\"signal\":\"pipelining\""));
 	assert_null(strstr(f->rec->events, "pipelining_unadvertised"));
 	fx_free(f);
@@ -351,15 +355,15 @@ test_signals(void **state)
 		size_t len; /* 0 = strlen */
 		const char *sig;
 	} cases[] = {
-		{"helo x\r\n", 0, "verb_lowercase"},
-		{"Helo x\r\n", 0, "verb_mixedcase"},
-		{"HELO x\n", 0, "bare_lf"},
-		{"GET / HTTP/1.1\r\n", 0, "non_smtp_http"},
-		{"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n", 13, "non_smtp_tls"},
-		{"HELO x\r\nMAIL FROM: <a@b>\r\n", 0, "mail_from_space"},
-		{"HELO x\r\nMAIL FROM:a@b\r\n", 0, "no_brackets"},
-		{"MAIL FROM:<a@b>\r\n", 0, "no_greeting"},
-		{"\x01\x02\x03\x04\x05\x06\r\n", 0, "non_smtp_binary"},
+	    {"helo x\r\n", 0, "verb_lowercase"},
+	    {"Helo x\r\n", 0, "verb_mixedcase"},
+	    {"HELO x\n", 0, "bare_lf"},
+	    {"GET / HTTP/1.1\r\n", 0, "non_smtp_http"},
+	    {"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n", 13, "non_smtp_tls"},
+	    {"HELO x\r\nMAIL FROM: <a@b>\r\n", 0, "mail_from_space"},
+	    {"HELO x\r\nMAIL FROM:a@b\r\n", 0, "no_brackets"},
+	    {"MAIL FROM:<a@b>\r\n", 0, "no_greeting"},
+	    {"\x01\x02\x03\x04\x05\x06\r\n", 0, "non_smtp_binary"},
 	};
 	char want[64];
 	size_t i;
@@ -421,7 +425,7 @@ test_limits(void **state)
 	f = fx_new(EXCH, lim_small);
 	{
 		const char *s = "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<1@x>\r\nRCPT TO:<2@x>\r\n"
-				"RCPT TO:<3@x>\r\n";
+		                "RCPT TO:<3@x>\r\n";
 		fx_feed(f, s, strlen(s), 0);
 	}
 	assert_true(glob_match("250 *\r\n250 *\r\n250 *\r\n250 *\r\n452 *\r\n", f->rec->out));
@@ -437,8 +441,8 @@ test_limits(void **state)
 			fx_feed(f, "0123456789\r\n", 12, 0);
 		fx_feed(f, ".\r\nNOOP\r\n", 9, 0);
 	}
-	assert_true(glob_match("250 *\r\n250 *\r\n250 *\r\n354 *\r\n552 5.3.4 *\r\n250 2.0.0 OK\r\n",
-			       f->rec->out));
+	assert_true(glob_match(
+	    "250 *\r\n250 *\r\n250 *\r\n354 *\r\n552 5.3.4 *\r\n250 2.0.0 OK\r\n", f->rec->out));
 	assert_int_equal(f->rec->body_bytes, 10);
 	assert_non_null(strstr(f->rec->events, "\"truncated\":true"));
 	assert_non_null(strstr(f->rec->events, "\"limit\":\"max_message_size\""));
@@ -448,7 +452,7 @@ test_limits(void **state)
 	f = fx_new(EXCH, lim_small);
 	{
 		const char *s = "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<1@x>\r\nDATA\r\nx\r\n.\r\n"
-				"MAIL FROM:<a@b>\r\n";
+		                "MAIL FROM:<a@b>\r\n";
 		fx_feed(f, s, strlen(s), 0);
 	}
 	if (!glob_match("*\r\n*\r\n*\r\n*\r\n250 2.6.0 *\r\n4* *\r\n", f->rec->out)) {
@@ -572,16 +576,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rows),
-		cmocka_unit_test(test_banner),
-		cmocka_unit_test(test_dot_stuffing_and_body),
-		cmocka_unit_test(test_pipelining_signals),
-		cmocka_unit_test(test_signals),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_ntlm_flow),
-		cmocka_unit_test(test_auth_recorded),
-		cmocka_unit_test(test_mid_data_close),
-		cmocka_unit_test(test_bare_lf_policy),
+	    cmocka_unit_test(test_rows),
+	    cmocka_unit_test(test_banner),
+	    cmocka_unit_test(test_dot_stuffing_and_body),
+	    cmocka_unit_test(test_pipelining_signals),
+	    cmocka_unit_test(test_signals),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_ntlm_flow),
+	    cmocka_unit_test(test_auth_recorded),
+	    cmocka_unit_test(test_mid_data_close),
+	    cmocka_unit_test(test_bare_lf_policy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
