@@ -81,6 +81,9 @@ static const struct path_case path_cases[] = {
     {"<a\r\n@c>", 0, -1, "a\r\n@c", "a\r\n", "c", "", B, "a@c"},
     {"<j\xc3\xa9@b>", 0, 0, "j\xc3\xa9@b", "j\xc3\xa9", "b", "", B | ADDR_F_8BIT, "j\xc3\xa9@b"},
     {"<a@b>  ", 0, 0, "a@b", "a", "b", "", B, "a@b"},
+    {"<a@b> SIZE=1\r\n", 0, 0, "a@b", "a", "b", "", B, "a@b"},
+    {"<a@b>\n", 0, 0, "a@b", "a", "b", "", B, "a@b"},
+    {"<a@b>\r\r\n", 0, -1, "a@b", "a", "b", "", B | ADDR_F_TRAILING, "a@b"},
 };
 
 /* test_paths - every row parses to the expected parts, flags, verdict and echo */
@@ -351,6 +354,7 @@ test_random(void **state)
 	}
 }
 
+/* main - run every case of this suite */
 int
 main(void)
 {

@@ -76,7 +76,7 @@ test_b64_text_long(void **state)
 	long rc;
 
 	(void)state;
-	/* "eHh4" is "xxx": 1900 groups = 5700 bytes, more than AUTH_BLOB_MAX. */
+	/* "eHh4" decodes to three 'x' bytes: 1900 groups = 5700 bytes, more than AUTH_BLOB_MAX. */
 	for (i = 0; i < 1900; i++)
 		memcpy(b64 + 4 * i, "eHh4", 4);
 	rc = auth_decode_b64_text(b64, 4 * 1900, out, sizeof(out), &trunc);
@@ -200,7 +200,7 @@ test_cram_challenge(void **state)
 	assert_int_equal(small[0], '<');
 }
 
-/* le16 / le32 - test-side little-endian writers, independent of the module */
+/* le16 - test-side little-endian 16-bit writer, independent of the module */
 static void
 le16(unsigned char *p, unsigned v)
 {
@@ -208,6 +208,7 @@ le16(unsigned char *p, unsigned v)
 	p[1] = (unsigned char)(v >> 8);
 }
 
+/* le32 - test-side little-endian 32-bit writer */
 static void
 le32(unsigned char *p, uint32_t v)
 {
@@ -215,12 +216,14 @@ le32(unsigned char *p, uint32_t v)
 	le16(p + 2, v >> 16);
 }
 
+/* get16 - test-side little-endian 16-bit reader */
 static unsigned
 get16(const unsigned char *p)
 {
 	return (unsigned)p[0] | (unsigned)p[1] << 8;
 }
 
+/* get32 - test-side little-endian 32-bit reader */
 static uint32_t
 get32(const unsigned char *p)
 {
@@ -708,6 +711,7 @@ test_random(void **state)
 	}
 }
 
+/* main - run every case of this suite */
 int
 main(void)
 {

@@ -379,6 +379,7 @@ test_random(void **state)
 	}
 }
 
+/* main - run every case of this suite */
 int
 main(void)
 {
