@@ -277,6 +277,11 @@ addr_parse_path(const char *arg, size_t len, struct smtp_path *p)
 		i++;
 	if (i > 0)
 		p->flags |= ADDR_F_SPACE_BEFORE;
+	/* A line terminator a caller left on is not part of the argument. */
+	if (len > i && arg[len - 1] == '\n')
+		len--;
+	if (len > i && arg[len - 1] == '\r')
+		len--;
 	/* Trailing blanks are what sloppy clients leave before CRLF; they carry no meaning. */
 	while (len > i && is_ws((unsigned char)arg[len - 1]))
 		len--;

@@ -9,7 +9,8 @@
  * still present, so spacing variants are recorded). Accepts "<a@b>", "a@b", "<>", "<@r1,@r2:a@b>"
  * (source route), "<a%b@c>" (percent hack), "<b!a>" / "<c!b!a@d>" (bang path),
  * "<\"a@b\"@c>" (quoted local part, honoured: the @ inside quotes does not split), "<user>" (no
- * domain), then ESMTP parameters "KEY[=VALUE]" separated by spaces.
+ * domain), then ESMTP parameters "KEY[=VALUE]" separated by spaces. A trailing CRLF (or LF)
+ * and trailing blanks are ignored.
  */
 #ifndef RT_ADDR_H
 #define RT_ADDR_H

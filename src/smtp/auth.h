@@ -54,7 +54,9 @@ struct ntlm_type1 {
 	bool has_version;
 	uint8_t version[8];
 };
-/* ntlm_parse_type1 - decoded bytes of a NEGOTIATE message; 0 or -1 */
+/* ntlm_parse_type1 - decoded bytes of a NEGOTIATE message; 0 or -1. Accepts the 16-byte form
+ * that ends after the flags; supplied names are read only when their flag is set and are stored
+ * as UTF-8, each OEM byte taken as Latin-1. */
 int ntlm_parse_type1(const unsigned char *msg, size_t len, struct ntlm_type1 *out);
 
 struct ntlm_names {

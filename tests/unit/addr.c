@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "smtp/addr.h"
 
 #define DOM "contoso.com"
@@ -80,6 +81,9 @@ static const struct path_case path_cases[] = {
     {"<a\r\n@c>", 0, -1, "a\r\n@c", "a\r\n", "c", "", B, "a@c"},
     {"<j\xc3\xa9@b>", 0, 0, "j\xc3\xa9@b", "j\xc3\xa9", "b", "", B | ADDR_F_8BIT, "j\xc3\xa9@b"},
     {"<a@b>  ", 0, 0, "a@b", "a", "b", "", B, "a@b"},
+    {"<a@b> SIZE=1\r\n", 0, 0, "a@b", "a", "b", "", B, "a@b"},
+    {"<a@b>\n", 0, 0, "a@b", "a", "b", "", B, "a@b"},
+    {"<a@b>\r\r\n", 0, -1, "a@b", "a", "b", "", B | ADDR_F_TRAILING, "a@b"},
 };
 
 /* test_paths - every row parses to the expected parts, flags, verdict and echo */
@@ -316,6 +320,41 @@ test_routing_flags(void **state)
 	                    "percent");
 }
 
+/* test_random - random bytes rich in the parser's special characters never break the limits
+ * and an accepted path always echoes without control bytes */
+static void
+test_random(void **state)
+{
+	static const char alphabet[] = "<>\"@%!:,[]. \t=\\\0\r\nab\x80\xff";
+	static char in[3 * ADDR_MAX];
+	char echo[2 * ADDR_MAX];
+	struct smtp_path p;
+	size_t iter, i, n, k;
+	int rc;
+
+	(void)state;
+	for (iter = 0; iter < 20000; iter++) {
+		n = rand_uniform(sizeof(in) + 1);
+		for (i = 0; i < n; i++)
+			in[i] = alphabet[rand_uniform(sizeof(alphabet) - 1)];
+		rc = addr_parse_path(in, n, &p);
+		assert_true(rc == 0 || rc == -1);
+		assert_true(memchr(p.raw, '\0', sizeof(p.raw)) != NULL);
+		assert_true(memchr(p.local, '\0', sizeof(p.local)) != NULL);
+		assert_true(memchr(p.domain, '\0', sizeof(p.domain)) != NULL);
+		assert_true(memchr(p.route, '\0', sizeof(p.route)) != NULL);
+		assert_true(p.nparams <= ADDR_PARAMS_MAX);
+		for (k = 0; k < p.nparams; k++)
+			assert_true(memchr(p.params[k].value, '\0', ADDR_PARAM_MAX) != NULL);
+		addr_format(&p, DOM, true, echo, sizeof(echo));
+		for (k = 0; echo[k] != '\0'; k++)
+			assert_false((unsigned char)echo[k] < 0x20 || echo[k] == 0x7f);
+		if (rc == 0 && !(p.flags & ADDR_F_NULL))
+			assert_true(p.local[0] != '\0');
+	}
+}
+
+/* main - run every case of this suite */
 int
 main(void)
 {
@@ -323,6 +362,7 @@ main(void)
 	    cmocka_unit_test(test_paths),        cmocka_unit_test(test_params),
 	    cmocka_unit_test(test_param_lookup), cmocka_unit_test(test_bounds),
 	    cmocka_unit_test(test_format),       cmocka_unit_test(test_routing_flags),
+	    cmocka_unit_test(test_random),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

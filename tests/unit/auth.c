@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "smtp/auth.h"
 
 #define N_(a) (sizeof(a) / sizeof((a)[0]))
@@ -75,7 +76,7 @@ test_b64_text_long(void **state)
 	long rc;
 
 	(void)state;
-	/* "eHh4" is "xxx": 1900 groups = 5700 bytes, more than AUTH_BLOB_MAX. */
+	/* "eHh4" decodes to three 'x' bytes: 1900 groups = 5700 bytes, more than AUTH_BLOB_MAX. */
 	for (i = 0; i < 1900; i++)
 		memcpy(b64 + 4 * i, "eHh4", 4);
 	rc = auth_decode_b64_text(b64, 4 * 1900, out, sizeof(out), &trunc);
@@ -199,7 +200,7 @@ test_cram_challenge(void **state)
 	assert_int_equal(small[0], '<');
 }
 
-/* le16 / le32 - test-side little-endian writers, independent of the module */
+/* le16 - test-side little-endian 16-bit writer, independent of the module */
 static void
 le16(unsigned char *p, unsigned v)
 {
@@ -207,6 +208,7 @@ le16(unsigned char *p, unsigned v)
 	p[1] = (unsigned char)(v >> 8);
 }
 
+/* le32 - test-side little-endian 32-bit writer */
 static void
 le32(unsigned char *p, uint32_t v)
 {
@@ -214,12 +216,14 @@ le32(unsigned char *p, uint32_t v)
 	le16(p + 2, v >> 16);
 }
 
+/* get16 - test-side little-endian 16-bit reader */
 static unsigned
 get16(const unsigned char *p)
 {
 	return (unsigned)p[0] | (unsigned)p[1] << 8;
 }
 
+/* get32 - test-side little-endian 32-bit reader */
 static uint32_t
 get32(const unsigned char *p)
 {
@@ -646,6 +650,68 @@ test_crack(void **state)
 	assert_int_equal(strlen(line), 2 * (AUTH_FIELD_MAX - 1) + 2 + 3 + 16 + 2 * 1024);
 }
 
+/* test_random - mutated AUTHENTICATE messages and random base64 never break the limits */
+static void
+test_random(void **state)
+{
+	static const char b64alpha[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \r";
+	unsigned char dom[32], lm[24], nt[64], m[512], mm[512];
+	char line[NTLM_CRACK_LINE_MAX], text[AUTH_FIELD_MAX], b64[600];
+	struct ntlm_type3 t3;
+	struct ntlm_type1 t1;
+	struct auth_plain pl;
+	struct auth_cram cr;
+	struct t3_spec s;
+	size_t len, n, iter, i, flips;
+	long rc;
+
+	(void)state;
+	memset(lm, 0x11, sizeof(lm));
+	memset(nt, 0x22, sizeof(nt));
+	memset(&s, 0, sizeof(s));
+	s.flags = 0xA2888205;
+	s.hdr = 64;
+	s.domain = dom;
+	s.domain_len = ascii16("CONTOSO", dom);
+	s.user = dom;
+	s.user_len = s.domain_len;
+	s.lm = lm;
+	s.lm_len = 24;
+	s.nt = nt;
+	s.nt_len = sizeof(nt);
+	len = build_t3(&s, m, sizeof(m));
+	for (iter = 0; iter < 20000; iter++) {
+		memcpy(mm, m, len);
+		flips = 1 + rand_uniform(8);
+		for (i = 0; i < flips; i++)
+			rand_buf(mm + rand_uniform((uint32_t)len), 1);
+		n = rand_uniform((uint32_t)len + 1);
+		if (ntlm_parse_type3(mm, n, &t3) == 0) {
+			assert_true(t3.lm_len <= sizeof(t3.lm));
+			assert_true(t3.nt_len <= sizeof(t3.nt));
+			assert_true(strlen(t3.user) < AUTH_FIELD_MAX);
+			assert_true(strlen(t3.domain) < AUTH_FIELD_MAX);
+			ntlm_crack_line(&t3, chal, line, sizeof(line));
+			assert_true(strlen(line) < sizeof(line));
+		}
+		if (ntlm_parse_type1(mm, n, &t1) == 0)
+			assert_true(strlen(t1.domain) < AUTH_FIELD_MAX);
+
+		n = rand_uniform(sizeof(b64) + 1);
+		for (i = 0; i < n; i++)
+			b64[i] = b64alpha[rand_uniform(sizeof(b64alpha) - 1)];
+		rc = auth_decode_b64_text(b64, n, text, sizeof(text), NULL);
+		assert_true(rc >= -1 && rc < AUTH_FIELD_MAX);
+		assert_true(memchr(text, '\0', sizeof(text)) != NULL);
+		(void)auth_decode_plain(b64, n, &pl);
+		assert_true(memchr(pl.password, '\0', sizeof(pl.password)) != NULL);
+		(void)auth_decode_cram_md5(b64, n, &cr);
+		assert_true(memchr(cr.digest, '\0', sizeof(cr.digest)) != NULL);
+	}
+}
+
+/* main - run every case of this suite */
 int
 main(void)
 {
@@ -655,7 +721,7 @@ main(void)
 	    cmocka_unit_test(test_cram_challenge), cmocka_unit_test(test_type1),
 	    cmocka_unit_test(test_type2),          cmocka_unit_test(test_type2_utf16),
 	    cmocka_unit_test(test_type3),          cmocka_unit_test(test_type3_bad),
-	    cmocka_unit_test(test_crack),
+	    cmocka_unit_test(test_crack),          cmocka_unit_test(test_random),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "net/proxy.h"
 
 #define N_(a) (sizeof(a) / sizeof((a)[0]))
@@ -337,13 +338,55 @@ test_v2_bad(void **state)
 	}
 }
 
+/* test_random - mutated headers: a BAD prefix stays BAD and an accepted header keeps its
+ * verdict and size however many bytes follow; nothing is consumed beyond the input */
+static void
+test_random(void **state)
+{
+	static const unsigned char in4[] = {1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 0, 2, 0x04, 0, 1, 'x'};
+	static const char hdr4[] = "PROXY TCP4 1.2.3.4 5.6.7.8 1234 25\r\nQUIT\r\n";
+	static const char hdr6[] = "PROXY TCP6 2001:db8::1 ::1 1 2\r\n";
+	unsigned char seeds[3][128], b[128];
+	size_t seedlen[3], iter, i, k, n;
+	enum proxy_result r, prev;
+	struct proxy_info pi;
+
+	(void)state;
+	seedlen[0] = strlen(hdr4);
+	memcpy(seeds[0], hdr4, seedlen[0]);
+	seedlen[1] = strlen(hdr6);
+	memcpy(seeds[1], hdr6, seedlen[1]);
+	seedlen[2] = v2(seeds[2], 0x21, 0x11, in4, sizeof(in4));
+	for (iter = 0; iter < 5000; iter++) {
+		k = rand_uniform(3);
+		n = seedlen[k];
+		memcpy(b, seeds[k], n);
+		for (i = rand_uniform(4); i > 0; i--)
+			rand_buf(b + rand_uniform((uint32_t)n), 1);
+		prev = PROXY_NEED_MORE;
+		for (i = 0; i <= n; i++) {
+			r = proxy_parse(b, i, &pi);
+			assert_true(r == PROXY_NEED_MORE || r == PROXY_OK || r == PROXY_LOCAL ||
+			            r == PROXY_BAD);
+			if (prev == PROXY_BAD)
+				assert_int_equal(r, PROXY_BAD);
+			if (prev == PROXY_OK || prev == PROXY_LOCAL)
+				assert_int_equal(r, prev);
+			if (r == PROXY_OK || r == PROXY_LOCAL)
+				assert_true(pi.consumed > 0 && pi.consumed <= i);
+			prev = r;
+		}
+	}
+}
+
+/* main - run every case of this suite */
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_v1),          cmocka_unit_test(test_v1_bad),
 	    cmocka_unit_test(test_v1_too_long), cmocka_unit_test(test_v2),
-	    cmocka_unit_test(test_v2_bad),
+	    cmocka_unit_test(test_v2_bad),      cmocka_unit_test(test_random),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
