@@ -16,6 +16,10 @@
 #   BENCH_SCALE (multiplies every message count, default 1),
 #   BENCH_ONLY (run only configs whose name contains this string),
 #   BENCH_OUT (directory for the CSV and logs, default a mktemp dir).
+# Besides the settings that switch off the persona's delays and raise the
+# session caps, relaytrap gets max_messages=100000 and max_commands=10000000:
+# its defaults (100 messages, 1000 commands per connection) would end the
+# many-per-connection runs with a 421.
 # Limits: traffic goes to 127.0.0.1 only; every smtp-source run is bounded by
 #   its message count and by a 180 s timeout; each data dir is removed after
 #   its run is counted.
@@ -47,6 +51,18 @@ CONFIGS=(
 	"s50-100k-one  50 102400 1 3000"
 	"s50-100k-many 50 102400 d 3000"
 )
+
+# Servers still running when the script stops (error or signal) are ended.
+LIVE_PIDS=()
+# cleanup - stop any server this script started and has not stopped yet.
+cleanup() {
+	local p
+	for p in "${LIVE_PIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # install_postfix - get smtp-source/smtp-sink without leaving a running MTA.
 install_postfix() {
@@ -113,6 +129,7 @@ bench_sink() {
 	local sess=$1 bytes=$2 mode=$3 msgs=$4 pid c0 c1 secs hwm
 	/usr/sbin/smtp-sink -u nobody "127.0.0.1:$SINK_PORT" 1024 >>"$OUT/sink.log" 2>&1 &
 	pid=$!
+	LIVE_PIDS=("$pid")
 	wait_listen "$SINK_PORT"
 	c0=$(cpu_ticks "$pid")
 	secs=$(source_run "$sess" "$bytes" "$mode" "$msgs" "$SINK_PORT")
@@ -121,6 +138,7 @@ bench_sink() {
 	hwm=$(hwm_kib "$pid")
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
+	LIVE_PIDS=()
 	echo "$secs $(echo "($c1 - $c0) / $HZ" | bc -l) $hwm"
 }
 
@@ -133,8 +151,10 @@ bench_rt() {
 	mkdir -p "$dir"
 	"$RELAYTRAP" serve --listen "127.0.0.1:$RT_PORT" --data-dir "$dir" \
 		--set delay_banner=0 --set delay_reply=0 --set delay_jitter=0 \
-		--set max_sessions=20000 --set max_per_ip=20000 -q >>"$OUT/relaytrap.log" 2>&1 &
+		--set max_sessions=20000 --set max_per_ip=20000 \
+		--set max_messages=100000 --set max_commands=10000000 -q >>"$OUT/relaytrap.log" 2>&1 &
 	pid=$!
+	LIVE_PIDS=("$pid")
 	wait_listen "$RT_PORT"
 	spid=""
 	for i in $(seq 1 50); do
@@ -150,6 +170,7 @@ bench_rt() {
 	hwm=$(($(hwm_kib "$pid") + $(hwm_kib "$spid")))
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
+	LIVE_PIDS=()
 	for i in $(seq 1 100); do
 		[ -d "/proc/$spid" ] || break
 		sleep 0.1
@@ -173,8 +194,12 @@ for cfg in "${CONFIGS[@]}"; do
 	read -r name sess bytes mode msgs <<<"$cfg"
 	case "$name" in *"$ONLY"*) ;; *) continue ;; esac
 	msgs=$((msgs * SCALE))
-	read -r s_secs s_cpu s_hwm <<<"$(bench_sink "$sess" "$bytes" "$mode" "$msgs")"
-	read -r r_secs r_cpu r_hwm r_db r_js r_ss <<<"$(bench_rt "$sess" "$bytes" "$mode" "$msgs")"
+	# Not in $(...): the servers must be started by this shell so that
+	# cleanup() sees them.
+	bench_sink "$sess" "$bytes" "$mode" "$msgs" >"$OUT/one.txt"
+	read -r s_secs s_cpu s_hwm <"$OUT/one.txt"
+	bench_rt "$sess" "$bytes" "$mode" "$msgs" >"$OUT/one.txt"
+	read -r r_secs r_cpu r_hwm r_db r_js r_ss <"$OUT/one.txt"
 	s_rate=$(echo "$msgs / $s_secs" | bc -l)
 	r_rate=$(echo "$msgs / $r_secs" | bc -l)
 	printf '%s,%s,%s,%s,%s,%.0f,%.2f,%s,%.0f,%.2f,%s,%s,%s,%s\n' "$name" "$sess" "$bytes" "$mode" "$msgs" \
