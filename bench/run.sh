@@ -143,7 +143,7 @@ bench_sink() {
 }
 
 # bench_rt - one config against relaytrap; prints
-# "secs cpu_s rss_kib db_messages jsonl_messages sessions".
+# "secs cpu_s rss_kib db_messages jsonl_messages sessions engine_cpu_s store_cpu_s".
 bench_rt() {
 	local sess=$1 bytes=$2 mode=$3 msgs=$4 dir pid spid c0 c1 secs hwm db js ss i
 	dir="$OUT/data"
@@ -163,10 +163,15 @@ bench_rt() {
 		sleep 0.1
 	done
 	[ -n "$spid" ] || { echo "run.sh: no store process under $pid" >&2; return 1; }
-	c0=$(($(cpu_ticks "$pid") + $(cpu_ticks "$spid")))
+	local e0 s0 e1 s1
+	e0=$(cpu_ticks "$pid")
+	s0=$(cpu_ticks "$spid")
 	secs=$(source_run "$sess" "$bytes" "$mode" "$msgs" "$RT_PORT")
 	wait_idle "$pid" "$spid"
-	c1=$(($(cpu_ticks "$pid") + $(cpu_ticks "$spid")))
+	e1=$(cpu_ticks "$pid")
+	s1=$(cpu_ticks "$spid")
+	c0=$((e0 + s0))
+	c1=$((e1 + s1))
 	hwm=$(($(hwm_kib "$pid") + $(hwm_kib "$spid")))
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
@@ -179,7 +184,8 @@ bench_rt() {
 	ss=$(sqlite3 "$dir/relaytrap.db" 'SELECT count(*) FROM sessions;')
 	js=$(grep -c '"eventid":"relaytrap.message"' "$dir/events.jsonl" || true)
 	rm -rf "$dir"
-	echo "$secs $(echo "($c1 - $c0) / $HZ" | bc -l) $hwm $db $js $ss"
+	echo "$secs $(echo "($c1 - $c0) / $HZ" | bc -l) $hwm $db $js $ss" \
+		"$(echo "($e1 - $e0) / $HZ" | bc -l) $(echo "($s1 - $s0) / $HZ" | bc -l)"
 }
 
 install_postfix
@@ -188,7 +194,7 @@ for cmd in ss sqlite3 bc; do
 done
 
 csv="$OUT/results.csv"
-echo "config,sessions,bytes,mode,messages,sink_msgs_s,sink_cpu_s,sink_rss_kib,rt_msgs_s,rt_cpu_s,rt_rss_kib,rt_db_messages,rt_jsonl_messages,rt_sessions" >"$csv"
+echo "config,sessions,bytes,mode,messages,sink_msgs_s,sink_cpu_s,sink_rss_kib,rt_msgs_s,rt_cpu_s,rt_rss_kib,rt_db_messages,rt_jsonl_messages,rt_sessions,rt_engine_cpu_s,rt_store_cpu_s" >"$csv"
 fail=0
 for cfg in "${CONFIGS[@]}"; do
 	read -r name sess bytes mode msgs <<<"$cfg"
@@ -199,11 +205,12 @@ for cfg in "${CONFIGS[@]}"; do
 	bench_sink "$sess" "$bytes" "$mode" "$msgs" >"$OUT/one.txt"
 	read -r s_secs s_cpu s_hwm <"$OUT/one.txt"
 	bench_rt "$sess" "$bytes" "$mode" "$msgs" >"$OUT/one.txt"
-	read -r r_secs r_cpu r_hwm r_db r_js r_ss <"$OUT/one.txt"
+	read -r r_secs r_cpu r_hwm r_db r_js r_ss r_ecpu r_scpu <"$OUT/one.txt"
 	s_rate=$(echo "$msgs / $s_secs" | bc -l)
 	r_rate=$(echo "$msgs / $r_secs" | bc -l)
-	printf '%s,%s,%s,%s,%s,%.0f,%.2f,%s,%.0f,%.2f,%s,%s,%s,%s\n' "$name" "$sess" "$bytes" "$mode" "$msgs" \
-		"$s_rate" "$s_cpu" "$s_hwm" "$r_rate" "$r_cpu" "$r_hwm" "$r_db" "$r_js" "$r_ss" >>"$csv"
+	printf '%s,%s,%s,%s,%s,%.0f,%.2f,%s,%.0f,%.2f,%s,%s,%s,%s,%.2f,%.2f\n' "$name" "$sess" "$bytes" "$mode" \
+		"$msgs" "$s_rate" "$s_cpu" "$s_hwm" "$r_rate" "$r_cpu" "$r_hwm" "$r_db" "$r_js" "$r_ss" \
+		"$r_ecpu" "$r_scpu" >>"$csv"
 	if [ "$r_db" != "$msgs" ] || [ "$r_js" != "$msgs" ]; then
 		fail=1
 	fi
@@ -214,10 +221,11 @@ echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "relaytrap: $RELAYTRAP   results: $csv"
 echo
-printf '%-14s %6s | %9s %7s %8s | %9s %7s %8s %6s | %-16s\n' config msgs "sink m/s" "CPU s" "RSS KiB" "rt m/s" "CPU s" "RSS KiB" "rt/sk" "recorded db/jsonl"
-tail -n +2 "$csv" | while IFS=, read -r name sess bytes mode msgs srate scpu shwm rrate rcpu rhwm rdb rjs rss; do
-	printf '%-14s %6s | %9s %7s %8s | %9s %7s %8s %5.0f%% | %s/%s of %s %s\n' "$name" "$msgs" "$srate" "$scpu" "$shwm" \
-		"$rrate" "$rcpu" "$rhwm" "$(echo "100 * $rrate / $srate" | bc -l)" "$rdb" "$rjs" "$msgs" \
+printf '%-14s %6s | %9s %7s %8s | %9s %17s %8s %6s | %-16s\n' config msgs "sink m/s" "CPU s" "RSS KiB" \
+	"rt m/s" "CPU s (eng+store)" "RSS KiB" "rt/sk" "recorded db/jsonl"
+tail -n +2 "$csv" | while IFS=, read -r name sess bytes mode msgs srate scpu shwm rrate rcpu rhwm rdb rjs rss recpu rscpu; do
+	printf '%-14s %6s | %9s %7s %8s | %9s %17s %8s %5.0f%% | %s/%s of %s %s\n' "$name" "$msgs" "$srate" "$scpu" "$shwm" \
+		"$rrate" "$rcpu ($recpu+$rscpu)" "$rhwm" "$(echo "100 * $rrate / $srate" | bc -l)" "$rdb" "$rjs" "$msgs" \
 		"$([ "$rdb" = "$msgs" ] && [ "$rjs" = "$msgs" ] && echo OK || echo MISSING)"
 done
 exit "$fail"
