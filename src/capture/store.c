@@ -55,6 +55,8 @@ struct body {
 struct store {
 	struct store_config cfg;
 	char dir[PATH_MAX];
+	/* bodies/ab/cd made since open: one bit per bucket saves two mkdir(2) per message */
+	uint8_t buckets_made[65536 / 8];
 	FILE *jsonl;
 	char *jsonl_buf; /* stdio buffer of the JSONL stream */
 	uint64_t jsonl_bytes;
@@ -469,14 +471,18 @@ body_finalize(struct store *s, struct body *b, json_t *ev)
 	if (EVP_DigestFinal_ex(b->md, md, &mdlen) != 1 || mdlen != 32)
 		return -1;
 	hex_encode(md, mdlen, hex, sizeof(hex));
-	snprintf(rel, sizeof(rel), "bodies/%.2s", hex);
-	if (path_join(dir, sizeof(dir), s->dir, rel) < 0 ||
-	    (mkdir(dir, 0750) < 0 && errno != EEXIST))
-		return -1;
-	snprintf(rel, sizeof(rel), "bodies/%.2s/%.2s", hex, hex + 2);
-	if (path_join(dir, sizeof(dir), s->dir, rel) < 0 ||
-	    (mkdir(dir, 0750) < 0 && errno != EEXIST))
-		return -1;
+	unsigned bucket = (unsigned)md[0] << 8 | md[1];
+	if (!(s->buckets_made[bucket >> 3] & (1u << (bucket & 7)))) {
+		snprintf(rel, sizeof(rel), "bodies/%.2s", hex);
+		if (path_join(dir, sizeof(dir), s->dir, rel) < 0 ||
+		    (mkdir(dir, 0750) < 0 && errno != EEXIST))
+			return -1;
+		snprintf(rel, sizeof(rel), "bodies/%.2s/%.2s", hex, hex + 2);
+		if (path_join(dir, sizeof(dir), s->dir, rel) < 0 ||
+		    (mkdir(dir, 0750) < 0 && errno != EEXIST))
+			return -1;
+		s->buckets_made[bucket >> 3] |= (uint8_t)(1u << (bucket & 7));
+	}
 	body_path_for(hex, rel, sizeof(rel));
 	if (path_join(dst, sizeof(dst), s->dir, rel) < 0)
 		return -1;
