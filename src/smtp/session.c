@@ -1038,6 +1038,14 @@ auth_done(struct smtp_session *s, enum persona_reply r)
 	smtp_reply(s, r);
 }
 
+/* auth_bad_b64 - the client's AUTH line was not base64: record and end the exchange */
+static void
+auth_bad_b64(struct smtp_session *s, const char *user)
+{
+	auth_simple_event(s, "bad_base64", user, NULL);
+	auth_done(s, PR_AUTH_BADB64);
+}
+
 /* auth_ntlm_type2 - answer a type 1 message with a Windows 2000 style challenge */
 static void
 auth_ntlm_type2(struct smtp_session *s, const char *b64, size_t len)
@@ -1121,8 +1129,7 @@ auth_continue(struct smtp_session *s, const char *line, size_t len)
 	case AUTH_LOGIN_USER:
 		if (auth_decode_b64_text(line, len, s->auth_user, sizeof(s->auth_user), &trunc) <
 		    0) {
-			auth_simple_event(s, "bad_base64", NULL, NULL);
-			auth_done(s, PR_AUTH_BADB64);
+			auth_bad_b64(s, NULL);
 			return;
 		}
 		s->auth_step = AUTH_LOGIN_PASS;
@@ -1130,8 +1137,7 @@ auth_continue(struct smtp_session *s, const char *line, size_t len)
 		return;
 	case AUTH_LOGIN_PASS:
 		if (auth_decode_b64_text(line, len, pass, sizeof(pass), &trunc) < 0) {
-			auth_simple_event(s, "bad_base64", s->auth_user, NULL);
-			auth_done(s, PR_AUTH_BADB64);
+			auth_bad_b64(s, s->auth_user);
 			return;
 		}
 		auth_simple_event(s, "failed", s->auth_user, pass);
@@ -1139,8 +1145,7 @@ auth_continue(struct smtp_session *s, const char *line, size_t len)
 		return;
 	case AUTH_PLAIN:
 		if (auth_decode_plain(line, len, &pl) == -1) {
-			auth_simple_event(s, "bad_base64", NULL, NULL);
-			auth_done(s, PR_AUTH_BADB64);
+			auth_bad_b64(s, NULL);
 			return;
 		}
 		if ((w = auth_event_begin(s, "failed")) != NULL) {
@@ -1153,8 +1158,7 @@ auth_continue(struct smtp_session *s, const char *line, size_t len)
 		return;
 	case AUTH_CRAM:
 		if (auth_decode_cram_md5(line, len, &cr) == -1) {
-			auth_simple_event(s, "bad_base64", NULL, NULL);
-			auth_done(s, PR_AUTH_BADB64);
+			auth_bad_b64(s, NULL);
 			return;
 		}
 		if ((w = auth_event_begin(s, "failed")) != NULL) {
