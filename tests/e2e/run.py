@@ -139,6 +139,11 @@ class Daemon:
                 self.proc.wait()
                 raise AssertionError("daemon did not exit within %ss of SIGTERM" % STOP_TIMEOUT)
         self.err.close()
+        log = self.stderr()
+        for mark in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"):
+            if mark in log:
+                i = log.index(mark)
+                raise AssertionError(f"sanitizer report in daemon stderr:\n{log[i - 200:i + 3000]}")
         self.events = []
         path = os.path.join(self.data, "events.jsonl")
         if os.path.exists(path):
