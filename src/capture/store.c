@@ -83,27 +83,6 @@ path_join(char *out, size_t outlen, const char *dir, const char *rel)
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
-/* mkdir_p - create a directory and its parents; existing ones are fine */
-static int
-mkdir_p(const char *path)
-{
-	char tmp[PATH_MAX];
-	size_t i, n = strlen(path);
-
-	if (n == 0 || n >= sizeof(tmp))
-		return -1;
-	memcpy(tmp, path, n + 1);
-	for (i = 1; i <= n; i++) {
-		if (tmp[i] != '/' && tmp[i] != '\0')
-			continue;
-		tmp[i] = '\0';
-		if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
-			return -1;
-		tmp[i] = i < n ? '/' : '\0';
-	}
-	return 0;
-}
-
 /* clean_tmp - remove temp bodies a previous run left behind; their message events are lost,
  * so nothing could ever finalize them */
 static void

@@ -113,28 +113,6 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 		kill(sc->store_pid, SIGHUP);
 }
 
-/* mkdir_p - create a directory and its parents */
-static int
-mkdir_p(const char *path)
-{
-	char tmp[512];
-	size_t i;
-
-	if (strlcpy(tmp, path, sizeof(tmp)) >= sizeof(tmp))
-		return -1;
-	for (i = 1; tmp[i]; i++) {
-		if (tmp[i] == '/') {
-			tmp[i] = '\0';
-			if (mkdir(tmp, 0750) == -1 && errno != EEXIST)
-				return -1;
-			tmp[i] = '/';
-		}
-	}
-	if (mkdir(tmp, 0750) == -1 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 /* raise_nofile - as many descriptors as we may have: every session is one */
 static void
 raise_nofile(void)

@@ -14,6 +14,12 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* seterr - format an error message into the caller's buffer (NULL or size 0: nothing) */
+void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* mkdir_p - create a directory and its parents (mode 0750); existing ones are fine; 0 or -1 */
+int mkdir_p(const char *path);
+
 /* parse_num - parse a whole decimal number in [min,max]; 0 or -1 (errstr says why) */
 int parse_num(const char *s, long long min, long long max, long long *out, const char **errstr);
 /* parse_size - "4096", "10k", "20M", "1G" (binary multiples) into bytes; 0 or -1 */

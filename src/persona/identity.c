@@ -39,19 +39,6 @@ static const char *const org_second[] = {
     "consulting", "builders",  "motors",  "labs",     "group",    "electric",   "dental"};
 static const char *const tlds[] = {"com", "com", "com", "com", "net", "org", "biz", "us"};
 
-/* seterr - write a message into the caller's buffer */
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* pick - one entry of a word list */
 static const char *
 pick(const char *const *list, size_t n)

@@ -114,19 +114,6 @@ perr(struct parse *ps, const char *fmt, ...)
 	return -1;
 }
 
-/* seterr - write a free-form error message; used where no parser state exists */
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* valid_name - persona names double as file names, so keep them to a safe alphabet */
 static bool
 valid_name(const char *s)
