@@ -99,6 +99,8 @@ struct parse {
 static struct persona *parse_buf(const char *buf, size_t len, const char *label, const char *dir,
                                  int depth, char *err, size_t errlen);
 
+static int perr(struct parse *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* perr - write "LABEL:LINE: message" into the caller's error buffer; always returns -1 */
 static int
 perr(struct parse *ps, const char *fmt, ...)
