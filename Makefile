@@ -3,14 +3,19 @@
 
 BUILD      ?= build
 SANBUILD   ?= build-san
+FUZZBUILD  ?= build-fuzz
+FUZZ_SECONDS       ?= 1800
+FUZZ_SHORT_SECONDS ?= 25
+FUZZ_TARGETS       ?=
 DATA_DIR   ?= ./var
 LISTEN     ?= 127.0.0.1:2525
 APT_PKGS    = meson ninja-build pkg-config gcc libevent-dev libsqlite3-dev libjansson-dev \
               libssl-dev libbsd-dev libcmocka-dev libmaxminddb-dev sqlite3 python3 swaks nmap \
-              libauthen-ntlm-perl
+              libauthen-ntlm-perl clang libclang-rt-dev
 MESON_OPTS ?= -Dwerror=true
 
-.PHONY: all deps build run test test-unit test-e2e sanitize bench format clean
+.PHONY: all deps build run test test-unit test-e2e sanitize fuzz-build fuzz-short fuzz fuzz-merge \
+        bench format clean
 
 all: build
 
@@ -42,6 +47,7 @@ run: build
 test: build
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2
 	$(MAKE) test-e2e
+	$(MAKE) fuzz-short
 
 test-unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs
@@ -56,6 +62,25 @@ sanitize: deps
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C $(SANBUILD) --print-errorlogs
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 python3 tests/e2e/run.py --binary $(SANBUILD)/relaytrap --quick
 
+# fuzz-build - the libFuzzer targets (clang, ASan+UBSan) in $(FUZZBUILD); docs/fuzzing.md
+fuzz-build: deps
+	FUZZ_BUILD=$(abspath $(FUZZBUILD)) tests/fuzz/run.sh build
+
+# fuzz-short - replay the stored corpus, then fuzz each target FUZZ_SHORT_SECONDS (in make test)
+fuzz-short: fuzz-build
+	FUZZ_BUILD=$(abspath $(FUZZBUILD)) FUZZ_SHORT_SECONDS=$(FUZZ_SHORT_SECONDS) \
+	  tests/fuzz/run.sh short $(FUZZ_TARGETS)
+
+# fuzz - the long runs: each target FUZZ_SECONDS (default 30 min) in turn at nice 19, tallied
+fuzz: fuzz-build
+	FUZZ_BUILD=$(abspath $(FUZZBUILD)) FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	  tests/fuzz/run.sh long $(FUZZ_TARGETS)
+	FUZZ_BUILD=$(abspath $(FUZZBUILD)) tests/fuzz/run.sh tally
+
+# fuzz-merge - add the work corpus's new-coverage inputs to tests/fuzz/corpus (-merge=1)
+fuzz-merge: fuzz-build
+	FUZZ_BUILD=$(abspath $(FUZZBUILD)) tests/fuzz/run.sh merge $(FUZZ_TARGETS)
+
 bench: build
 	bench/run.sh $(BUILD)/relaytrap
 
@@ -63,4 +88,4 @@ format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')
 
 clean:
-	rm -rf $(BUILD) $(SANBUILD)
+	rm -rf $(BUILD) $(SANBUILD) $(FUZZBUILD)
