@@ -11,11 +11,11 @@ DATA_DIR   ?= ./var
 LISTEN     ?= 127.0.0.1:2525
 APT_PKGS    = meson ninja-build pkg-config gcc libevent-dev libsqlite3-dev libjansson-dev \
               libssl-dev libbsd-dev libcmocka-dev libmaxminddb-dev sqlite3 python3 swaks nmap \
-              libauthen-ntlm-perl clang libclang-rt-dev
+              libauthen-ntlm-perl valgrind clang libclang-rt-dev
 MESON_OPTS ?= -Dwerror=true
 
-.PHONY: all deps build run test test-unit test-e2e sanitize fuzz-build fuzz-short fuzz fuzz-merge \
-        bench format clean
+.PHONY: all deps build run test test-unit test-e2e sanitize valgrind fuzz-build fuzz-short fuzz \
+        fuzz-merge bench format clean
 
 all: build
 
@@ -44,9 +44,14 @@ run: build
 	mkdir -p $(DATA_DIR)
 	$(BUILD)/relaytrap serve --listen $(LISTEN) --data-dir $(DATA_DIR)
 
+# test - everything CI runs: unit and end-to-end suites, then the same under ASan+UBSan, then
+# the unit suites that exercise parsers and the store under valgrind memcheck, then the fuzz
+# targets: stored corpus replayed and 25 s of fuzzing each
 test: build
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2
 	$(MAKE) test-e2e
+	$(MAKE) sanitize
+	$(MAKE) valgrind
 	$(MAKE) fuzz-short
 
 test-unit: build
@@ -61,6 +66,15 @@ sanitize: deps
 	ninja -C $(SANBUILD)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C $(SANBUILD) --print-errorlogs
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 python3 tests/e2e/run.py --binary $(SANBUILD)/relaytrap --quick
+
+# valgrind - memcheck over the unit suites that parse hostile input and own the store: zero
+# errors and zero definite/indirect leaks (auth and addr are left out only for time: their
+# exhaustive loops take minutes under valgrind; they run under ASan in `sanitize`)
+VALGRIND_SUITES ?= core config persona proxy session store
+valgrind: build
+	meson test -C $(BUILD) --print-errorlogs --num-processes 2 --timeout-multiplier 20 \
+	  --wrap='valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --track-fds=no' \
+	  $(VALGRIND_SUITES)
 
 # fuzz-build - the libFuzzer targets (clang, ASan+UBSan) in $(FUZZBUILD); docs/fuzzing.md
 fuzz-build: deps
