@@ -20,7 +20,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 FUZZ_BUILD=${FUZZ_BUILD:-$ROOT/build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-1800}
 FUZZ_SHORT_SECONDS=${FUZZ_SHORT_SECONDS:-25}
-ALL_TARGETS="session addr auth proxy persona config store"
+ALL_TARGETS="session addr auth proxy persona config store bodyscan"
 WORK=$FUZZ_BUILD/fuzz-work
 TALLY=$WORK/tally.tsv
 
@@ -37,7 +37,7 @@ die() {
 # max_len - the longest input worth trying per target (bytes)
 max_len() {
 	case $1 in
-	session) echo 8192 ;;
+	session | bodyscan) echo 8192 ;;
 	store) echo 65536 ;;
 	persona) echo 16384 ;;
 	proxy | config) echo 8192 ;;

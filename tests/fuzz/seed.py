@@ -256,6 +256,35 @@ CONFIG = {
 }
 
 
+MIME = (b"From: a@b.example\r\nTo: c@d.example\r\nSubject: invoice\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/mixed;\r\n\tboundary=\"XXB\"\r\n\r\n"
+        b"This is a multi-part message in MIME format.\r\n--XXB\r\n"
+        b"Content-Type: text/plain; charset=\"us-ascii\"\r\n\r\nplease see the attachment\r\n"
+        b"--XXB\r\nContent-Type: application/octet-stream; name=\"invoice.exe\"\r\n"
+        b"Content-Disposition: attachment;\r\n filename=\"invoice.exe\"\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\nTVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAAA\r\n"
+        b"--XXB\r\nContent-Type: APPLICATION/ZIP\r\n"
+        b"Content-Disposition: attachment; filename*=UTF-8\'\'r%C3%A9sum%C3%A9.zip\r\n\r\nUEsDBA==\r\n"
+        b"--XXB--\r\n")
+
+# (chunk sizes, body) as the store receives bodies: dot-unstuffed message bytes
+BODYSCAN = {
+    "mime-attachments": bytes([255, 255, 255, 255]) + MIME,
+    "mime-bytewise": bytes([0, 1, 2, 3]) + MIME,
+    "mime-lf": bytes([9, 70, 3, 255]) + MIME.replace(b"\r\n", b"\n"),
+    "seed-2009": bytes([255] * 4) + b"From: from@domain.com\r\nTo: realTO@domain.com\r\n"
+                 b"Subject: BC_82.155.126.2\r\nDate: Sun, 07 Dec 08 19:24:09 GMT\r\n"
+                 b"Hello, I\'m a spammer!\r\n",
+    "relay-check": bytes([255] * 4) + b"Subject: Super webscan open relay check succeded, "
+                   b"hostname = 82.155.248.223\r\n\r\n",
+    "swaks": bytes([40, 1, 200, 7]) + b"Date: Mon, 01 Jan 2024 00:00:00 +0000\r\nTo: v@example.com\r\n"
+             b"From: swaks@sender.example\r\nSubject: test\r\nMessage-Id: <1@x>\r\n"
+             b"X-Mailer: swaks v20201014.0 jetmore.org/john/code/swaks/\r\n\r\n"
+             b"This is a test mailing\r\n\r\n",
+    "no-headers": bytes([255] * 4) + b"\r\nbody only\r\n",
+}
+
+
 def write(target, name, data):
     d = os.path.join(CORPUS, target)
     os.makedirs(d, exist_ok=True)
@@ -273,6 +302,8 @@ def main():
             write("session", name + suffix, bytes([mode]) + splits + dialogue)
     for name, data in ADDR.items():
         write("addr", name, data)
+    for name, data in BODYSCAN.items():
+        write("bodyscan", name, data)
     for name, data in AUTH.items():
         write("auth", name, data)
     for name, data in PROXY.items():
