@@ -13,6 +13,9 @@
  * removed and made again, so the database never grows large. Each input ends with a commit.
  * Bodies are capped small (store_body_max 4 KiB, body_disk_budget 64 KiB) and events.jsonl
  * rotates at 16 KiB, so those paths are reachable.
+ * Checks: besides the sanitizers and quick_check, idempotence as docs/database.md promises it
+ * ("importing the same file twice adds no rows"): every input is applied twice, and the second
+ * time must not change the row count of any table.
  */
 #include "fuzz.h"
 
@@ -30,9 +33,15 @@
 
 #define STORE_RESET_EVERY 1000
 
+#define TABLES_MAX 32
+
 static char base[256], dir[512];
 static struct store *st;
 static unsigned long inputs, generation;
+static sqlite3 *reader; /* a second connection counting rows */
+static sqlite3_stmt *counts[TABLES_MAX];
+static char table_names[TABLES_MAX][64];
+static size_t ntables;
 
 static int
 rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -66,12 +75,64 @@ out:
 	return ok;
 }
 
+/* reader_open - a read-only connection to the current store's database and one count(*)
+ * statement per table */
+static void
+reader_open(void)
+{
+	char path[600], sql[128];
+	sqlite3_stmt *q;
+
+	snprintf(path, sizeof(path), "%s/relaytrap.db", dir);
+	FZ_CHECK(sqlite3_open_v2(path, &reader, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+	FZ_CHECK(sqlite3_prepare_v2(reader,
+	                            "SELECT name FROM sqlite_master WHERE type = 'table' AND "
+	                            "name NOT LIKE 'sqlite_%' ORDER BY name",
+	                            -1, &q, NULL) == SQLITE_OK);
+	ntables = 0;
+	while (sqlite3_step(q) == SQLITE_ROW && ntables < TABLES_MAX) {
+		snprintf(table_names[ntables], sizeof(table_names[0]), "%s",
+		         (const char *)sqlite3_column_text(q, 0));
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\"", table_names[ntables]);
+		FZ_CHECK(sqlite3_prepare_v2(reader, sql, -1, &counts[ntables], NULL) == SQLITE_OK);
+		ntables++;
+	}
+	sqlite3_finalize(q);
+	FZ_CHECK(ntables > 0);
+}
+
+static void
+reader_close(void)
+{
+	size_t i;
+
+	for (i = 0; i < ntables; i++)
+		sqlite3_finalize(counts[i]);
+	ntables = 0;
+	sqlite3_close(reader);
+	reader = NULL;
+}
+
+/* row_counts - committed rows of every table */
+static void
+row_counts(long long *out)
+{
+	size_t i;
+
+	for (i = 0; i < ntables; i++) {
+		FZ_CHECK(sqlite3_step(counts[i]) == SQLITE_ROW);
+		out[i] = sqlite3_column_int64(counts[i], 0);
+		sqlite3_reset(counts[i]);
+	}
+}
+
 /* store_end - close the current store, check its database, remove its directory */
 static void
 store_end(void)
 {
 	if (st == NULL)
 		return;
+	reader_close();
 	store_close(st);
 	st = NULL;
 	FZ_CHECK(db_ok());
@@ -98,6 +159,7 @@ store_begin(void)
 		fprintf(stderr, "store_open: %s\n", err);
 		fz_fail(__FILE__, __LINE__, "store_open failed");
 	}
+	reader_open();
 }
 
 /* at_exit - the last store is checked and removed too, then the base directory */
@@ -127,8 +189,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* apply - the frames of one input, as store_run applies them, then a commit */
+static void
+apply(const uint8_t *data, size_t size)
 {
 	const unsigned char *body;
 	enum frame_type type;
@@ -136,10 +199,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t tx;
 	char sid[33];
 
-	if (base[0] == '\0')
-		LLVMFuzzerInitialize(NULL, NULL);
-	if (st == NULL)
-		store_begin();
 	for (off = 0; size - off >= FRAME_HDR; off += FRAME_HDR + len) {
 		if (frame_decode_header(data + off, &type, &len) < 0)
 			break;
@@ -165,6 +224,29 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	store_commit(st);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	long long once[TABLES_MAX], twice[TABLES_MAX];
+	size_t i;
+
+	if (base[0] == '\0')
+		LLVMFuzzerInitialize(NULL, NULL);
+	if (st == NULL)
+		store_begin();
+	apply(data, size);
+	row_counts(once);
+	apply(data, size);
+	row_counts(twice);
+	for (i = 0; i < ntables; i++) {
+		if (once[i] != twice[i]) {
+			fprintf(stderr, "table %s: %lld rows after one import, %lld after two\n",
+			        table_names[i], once[i], twice[i]);
+			fz_fail(__FILE__, __LINE__, "applying the same events twice added rows");
+		}
+	}
 	if (++inputs % STORE_RESET_EVERY == 0)
 		store_end();
 	return 0;
