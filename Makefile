@@ -5,7 +5,7 @@ BUILD      ?= build
 SANBUILD   ?= build-san
 FUZZBUILD  ?= build-fuzz
 FUZZ_SECONDS       ?= 1800
-FUZZ_SHORT_SECONDS ?= 25
+FUZZ_SHORT_SECONDS ?= 20
 FUZZ_TARGETS       ?=
 DATA_DIR   ?= ./var
 LISTEN     ?= 127.0.0.1:2525
@@ -46,7 +46,7 @@ run: build
 
 # test - everything CI runs: unit and end-to-end suites, then the same under ASan+UBSan, then
 # the unit suites that exercise parsers and the store under valgrind memcheck, then the fuzz
-# targets: stored corpus replayed and 25 s of fuzzing each
+# targets: stored corpus replayed and 20 s of fuzzing each
 test: build
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2
 	$(MAKE) test-e2e

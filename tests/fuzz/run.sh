@@ -19,7 +19,7 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 FUZZ_BUILD=${FUZZ_BUILD:-$ROOT/build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-1800}
-FUZZ_SHORT_SECONDS=${FUZZ_SHORT_SECONDS:-25}
+FUZZ_SHORT_SECONDS=${FUZZ_SHORT_SECONDS:-20}
 ALL_TARGETS="session addr auth proxy persona config store bodyscan"
 WORK=$FUZZ_BUILD/fuzz-work
 TALLY=$WORK/tally.tsv
