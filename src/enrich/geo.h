@@ -31,7 +31,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define GEO_MAX_DBS 8
+#define GEO_MAX_DBS 16
 
 /* What a configured file is expected to answer (the config key it came from). */
 enum geo_kind { GEO_KIND_CITY, GEO_KIND_ASN };
@@ -40,12 +40,12 @@ enum geo_kind { GEO_KIND_CITY, GEO_KIND_ASN };
 struct geo_result {
 	char country_code[3]; /* ISO 3166-1 alpha-2, "TW" */
 	char country[64];     /* English name, "Taiwan" */
-	char region[96];      /* first subdivision, "Taipei City" */
-	char city[96];        /* "Taipei" */
+	char region[128];     /* first subdivision, "Taipei City" */
+	char city[128];       /* "Taipei" */
 	double latitude, longitude;
 	bool has_location; /* latitude/longitude are set */
 	uint32_t asn;      /* 0 = unknown */
-	char as_org[128];  /* "Chunghwa Telecom Co., Ltd." */
+	char as_org[192];  /* "Chunghwa Telecom Co., Ltd." */
 	char geo_db[64]; /* the databases that answered, '+'-joined: "GeoLite2-City+GeoLite2-ASN" */
 	bool found_location; /* a city/country database had an entry */
 	bool found_asn;      /* an ASN database had an entry */
