@@ -68,6 +68,10 @@ struct rtasn {
 	uint32_t n4, n6, nstr;
 	uint64_t build_epoch;
 	char source[32];
+	/* idx4[p]: the first IPv4 range starting at or after p << 16 (p = 0 .. 65536); idx6 the
+	 * same over the first 16 bits of IPv6. They narrow a lookup's binary search from ~19
+	 * steps over 12 MB of cold records to a handful, cutting cache misses per lookup. */
+	uint32_t *idx4, *idx6;
 };
 
 struct geo_db {
@@ -467,6 +471,47 @@ ra_validate(struct rtasn *r)
 	return NULL;
 }
 
+/* prefix16 - the first 16 bits of an IPv6 address in network order */
+static uint32_t
+prefix16(const unsigned char *a)
+{
+	return (uint32_t)a[0] << 8 | a[1];
+}
+
+/* ra_index - build the 16-bit prefix indexes over the validated ranges; 0 or -1 (no memory) */
+static int
+ra_index(struct rtasn *r)
+{
+	uint32_t i, p;
+
+	r->idx4 = calloc(65537, sizeof(*r->idx4));
+	r->idx6 = calloc(65537, sizeof(*r->idx6));
+	if (r->idx4 == NULL || r->idx6 == NULL)
+		return -1;
+	for (p = 0, i = 0; p <= 65536; p++) {
+		while (i < r->n4 && (le32(r->v4 + (size_t)i * RTASN_REC4) >> 16) < p)
+			i++;
+		r->idx4[p] = i;
+	}
+	for (p = 0, i = 0; p <= 65536; p++) {
+		while (i < r->n6 && prefix16(r->v6 + (size_t)i * RTASN_REC6) < p)
+			i++;
+		r->idx6[p] = i;
+	}
+	return 0;
+}
+
+/* ra_close - unmap and free one .rtasn file's state */
+static void
+ra_close(struct rtasn *r)
+{
+	if (r->map != NULL)
+		munmap(r->map, r->size);
+	free(r->idx4);
+	free(r->idx6);
+	memset(r, 0, sizeof(*r));
+}
+
 /* ra_open - map and validate a .rtasn file; 0 or -1 with err */
 static int
 ra_open(struct rtasn *r, const char *path, char *err, size_t errlen)
@@ -497,10 +542,14 @@ ra_open(struct rtasn *r, const char *path, char *err, size_t errlen)
 	r->map = m;
 	r->size = (size_t)st.st_size;
 	if ((why = ra_validate(r)) != NULL) {
-		munmap(r->map, r->size);
-		r->map = NULL;
+		ra_close(r);
 		seterr(err, errlen, "%s: %s (rebuild it with 'relaytrap geo --build-asn')", path,
 		       why);
+		return -1;
+	}
+	if (ra_index(r) == -1) {
+		ra_close(r);
+		seterr(err, errlen, "%s: out of memory", path);
 		return -1;
 	}
 	return 0;
@@ -510,10 +559,13 @@ ra_open(struct rtasn *r, const char *path, char *err, size_t errlen)
 static const unsigned char *
 ra_find4(const struct rtasn *r, uint32_t ip)
 {
-	size_t lo = 0, hi = r->n4, mid;
+	size_t lo = r->idx4[ip >> 16], hi = r->idx4[(ip >> 16) + 1], mid;
 	const unsigned char *rec;
 
-	/* the first range starting after ip; the one before it is the candidate */
+	/* the first range starting after ip; the one before it is the candidate. Ranges of this
+	 * /16 lie in [lo, hi); the one before lo may reach into it. */
+	if (lo > 0)
+		lo--;
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
 		if (le32(r->v4 + mid * RTASN_REC4) <= ip)
@@ -531,9 +583,12 @@ ra_find4(const struct rtasn *r, uint32_t ip)
 static const unsigned char *
 ra_find6(const struct rtasn *r, const unsigned char *ip)
 {
-	size_t lo = 0, hi = r->n6, mid;
+	uint32_t p = prefix16(ip);
+	size_t lo = r->idx6[p], hi = r->idx6[p + 1], mid;
 	const unsigned char *rec;
 
+	if (lo > 0)
+		lo--;
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
 		if (memcmp(r->v6 + mid * RTASN_REC6, ip, 16) <= 0)
@@ -562,8 +617,8 @@ db_close(struct geo_db *db)
 {
 	if (db->is_mmdb)
 		MMDB_close(&db->mmdb);
-	else if (db->ra.map != NULL)
-		munmap(db->ra.map, db->ra.size);
+	else
+		ra_close(&db->ra);
 	free(db->path);
 	memset(db, 0, sizeof(*db));
 }
