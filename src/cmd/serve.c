@@ -27,6 +27,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "enrich/geo.h"
 #include "net/listener.h"
 #include "persona/identity.h"
 #include "persona/persona.h"
@@ -207,6 +208,7 @@ cmd_serve(int argc, char **argv)
 	struct event *ev_term, *ev_int, *ev_hup;
 	static uint64_t msg_counter;
 	char err[1024], idpath[600], hostname[256], domain[256], netbios[16];
+	struct geo *geo = NULL;
 	const char *cfile = NULL;
 	int ch, fd, status, verbose = 0;
 	char **cli_args;
@@ -321,6 +323,11 @@ cmd_serve(int argc, char **argv)
 		return fail_cfg(cfile, err);
 	if (mkdir_p(cfg.data_dir) == -1)
 		return fail_cfg("--data-dir", strerror(errno));
+	/* GeoIP databases are mapped now, while the files can still be opened; none is fine */
+	if (geo_open_config(&geo, cfg.geoip_city_db, cfg.geoip_asn_db, cfg.data_dir, err,
+	                    sizeof(err)) == -1)
+		return fail_cfg(cfile, err);
+	geo_log_summary(geo);
 
 	/* the install's own names, generated once and kept: identical banners give honeypots away
 	 */
@@ -432,6 +439,7 @@ cmd_serve(int argc, char **argv)
 		persona_free(pcache[i]);
 		free(pnames[i]);
 	}
+	geo_free(geo);
 	config_free(&cfg);
 	log_info("stopped");
 	return 0;
