@@ -1258,7 +1258,8 @@ merge4(struct asn_build *b)
 {
 	size_t i, o = 0;
 
-	qsort(b->r4, b->n4, sizeof(*b->r4), cmp4);
+	if (b->n4 > 1)
+		qsort(b->r4, b->n4, sizeof(*b->r4), cmp4);
 	for (i = 0; i < b->n4; i++) {
 		struct rec4 *p = o > 0 ? &b->r4[o - 1] : NULL, *r = &b->r4[i];
 
@@ -1295,7 +1296,8 @@ merge6(struct asn_build *b)
 	unsigned char next[16];
 	size_t i, o = 0;
 
-	qsort(b->r6, b->n6, sizeof(*b->r6), cmp6);
+	if (b->n6 > 1)
+		qsort(b->r6, b->n6, sizeof(*b->r6), cmp6);
 	for (i = 0; i < b->n6; i++) {
 		struct rec6 *p = o > 0 ? &b->r6[o - 1] : NULL, *r = &b->r6[i];
 
