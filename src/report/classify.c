@@ -146,6 +146,37 @@ cstr_len(const char *s, size_t cap)
 	return s ? strnlen(s, cap) : 0;
 }
 
+/* a word of a table with its length, so matching never calls strlen */
+struct word {
+	const char *s;
+	size_t n;
+};
+#define W(x)                                                                                       \
+	{                                                                                          \
+		x, sizeof(x) - 1                                                                   \
+	}
+#define NWORDS(t) (sizeof(t) / sizeof((t)[0]))
+
+/* word_in - the range equals one of the words (ASCII case-insensitive) */
+static bool
+word_in(const char *s, size_t n, const struct word *list, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		if (list[i].n == n && eq_ci(s, n, list[i].s, n))
+			return true;
+	return false;
+}
+
+/* suffix_in - the domain equals one of the domains or ends in "." one of them */
+static bool
+suffix_in(const char *d, size_t dn, const struct word *list, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		if (is_suffix_domain(d, dn, list[i].s, list[i].n))
+			return true;
+	return false;
+}
+
 /* ---- addresses --------------------------------------------------------------------------- */
 
 struct ipbin {
@@ -293,28 +324,28 @@ helo_class_label(enum helo_class c)
 /* Special-use and private-use names (RFC 2606, RFC 6761, RFC 6762 §3 and appendix G, RFC 7686,
  * RFC 8375, RFC 9476) and the "localdomain" that many installers write; a name equal to one of
  * these or ending in "." one of these is reserved. */
-static const char *const reserved_suffixes[] = {
-    "localhost",   "localdomain", "local",   "invalid", "test",      "example",      "example.com",
-    "example.net", "example.org", "onion",   "alt",     "home.arpa", "in-addr.arpa", "ip6.arpa",
-    "internal",    "intranet",    "private", "corp",    "home",      "lan",
+static const struct word reserved_suffixes[] = {
+    W("localhost"), W("localdomain"), W("local"),        W("invalid"),     W("test"),
+    W("example"),   W("example.com"), W("example.net"),  W("example.org"), W("onion"),
+    W("alt"),       W("home.arpa"),   W("in-addr.arpa"), W("ip6.arpa"),    W("internal"),
+    W("intranet"),  W("private"),     W("corp"),         W("home"),        W("lan"),
 };
 
 /* Single-label names that are reserved on their own (a bare "test" is just a single label) */
-static const char *const reserved_single[] = {"localhost", "localdomain"};
+static const struct word reserved_single[] = {W("localhost"), W("localdomain")};
 
 static bool
 is_reserved(const char *s, size_t n)
 {
 	bool dotted = memchr(s, '.', n) != NULL;
 
-	for (size_t i = 0; i < sizeof(reserved_single) / sizeof(reserved_single[0]); i++)
-		if (eq_ci(s, n, reserved_single[i], strlen(reserved_single[i])))
-			return true;
+	if (word_in(s, n, reserved_single, NWORDS(reserved_single)))
+		return true;
 	if (!dotted)
 		return false;
-	for (size_t i = 0; i < sizeof(reserved_suffixes) / sizeof(reserved_suffixes[0]); i++) {
-		const char *r = reserved_suffixes[i];
-		size_t rn = strlen(r);
+	for (size_t i = 0; i < NWORDS(reserved_suffixes); i++) {
+		const char *r = reserved_suffixes[i].s;
+		size_t rn = reserved_suffixes[i].n;
 
 		/* "example.com" itself is reserved; "com" with suffix "example.com" is not */
 		if (is_suffix_domain(s, n, r, rn) && (n > rn || memchr(r, '.', rn) != NULL))
@@ -396,12 +427,12 @@ domain_syntax(const char *s, size_t n, int *labels, size_t *reg_off, size_t *reg
 	 * a two-letter country code and the second a short generic word; otherwise under the TLD */
 	int r = nl >= 2 ? nl - 2 : 0;
 	if (nl >= 3 && lens[nl - 1] == 2) {
-		static const char *const sld[] = {"co",  "com", "net", "org", "gov", "edu", "ac",
-		                                  "or",  "ne",  "go",  "gob", "mil", "nom", "ltd",
-		                                  "plc", "sch", "idv", "gen", "biz", "info"};
-		for (size_t k = 0; k < sizeof(sld) / sizeof(sld[0]); k++)
-			if (eq_ci(s + starts[nl - 2], lens[nl - 2], sld[k], strlen(sld[k])))
-				r = nl - 3;
+		static const struct word sld[] = {
+		    W("co"),  W("com"), W("net"), W("org"), W("gov"), W("edu"), W("ac"),
+		    W("or"),  W("ne"),  W("go"),  W("gob"), W("mil"), W("nom"), W("ltd"),
+		    W("plc"), W("sch"), W("idv"), W("gen"), W("biz"), W("info")};
+		if (word_in(s + starts[nl - 2], lens[nl - 2], sld, NWORDS(sld)))
+			r = nl - 3;
 	}
 	*reg_off = starts[r];
 	*reg_len = lens[r];
@@ -546,20 +577,24 @@ rare_pair(unsigned char a, unsigned char b)
  * judged, because they are chosen by people (smtprelay, mxbackup, mailgw) and several contain
  * pairs that are rare in English prose (mx, mt, fw). Two-letter words are listed only when they
  * are such a pair: stripping "in" or "pc" from a random string would only hide it. */
-static const char *const host_words[] = {
-    "smtps",   "smtp",    "esmtp",   "relay",    "mailer",    "mail",    "mta",    "mx",
-    "msa",     "mbox",    "mbx",     "exch",     "exchange",  "server",  "srv",    "svr",
-    "host",    "user",    "admin",   "desktop",  "laptop",    "win",     "web",    "www",
-    "dns",     "gateway", "router",  "out",      "outbound",  "inbound", "send",   "sender",
-    "msg",     "post",    "postfix", "qmail",    "exim",      "pop",     "imap",   "static",
-    "dynamic", "dyn",     "dsl",     "adsl",     "vdsl",      "cable",   "pool",   "ppp",
-    "dial",    "client",  "cust",    "customer", "broadband", "vps",     "cloud",  "node",
-    "proxy",   "fw",      "vpn",     "edge",     "front",     "back",    "backup", "prod",
-    "dev",     "test",    "stage",   "cdn",      "api",       "app",     "sql",    "ftp",
-    "vm",      "net",     "lan",     "wan",      "nat",       "isp",     "local",  "office",
-    "home",    "box",     "bulk",    "news",     "info",      "noreply", "bounce", "bounces",
-    "list",    "lists",   "cpe",     "fbx",      "dhcp",      "wlan",    "wifi",   "tpnet",
-    "hsd",
+static const struct word host_words[] = {
+    W("smtps"),    W("smtp"),    W("esmtp"),  W("relay"),    W("mailer"),    W("mail"),
+    W("mta"),      W("mx"),      W("msa"),    W("mbox"),     W("mbx"),       W("exch"),
+    W("exchange"), W("server"),  W("srv"),    W("svr"),      W("host"),      W("user"),
+    W("admin"),    W("desktop"), W("laptop"), W("win"),      W("web"),       W("www"),
+    W("dns"),      W("gateway"), W("router"), W("out"),      W("outbound"),  W("inbound"),
+    W("send"),     W("sender"),  W("msg"),    W("post"),     W("postfix"),   W("qmail"),
+    W("exim"),     W("pop"),     W("imap"),   W("static"),   W("dynamic"),   W("dyn"),
+    W("dsl"),      W("adsl"),    W("vdsl"),   W("cable"),    W("pool"),      W("ppp"),
+    W("dial"),     W("client"),  W("cust"),   W("customer"), W("broadband"), W("vps"),
+    W("cloud"),    W("node"),    W("proxy"),  W("fw"),       W("vpn"),       W("edge"),
+    W("front"),    W("back"),    W("backup"), W("prod"),     W("dev"),       W("test"),
+    W("stage"),    W("cdn"),     W("api"),    W("app"),      W("sql"),       W("ftp"),
+    W("vm"),       W("net"),     W("lan"),    W("wan"),      W("nat"),       W("isp"),
+    W("local"),    W("office"),  W("home"),   W("box"),      W("bulk"),      W("news"),
+    W("info"),     W("noreply"), W("bounce"), W("bounces"),  W("list"),      W("lists"),
+    W("cpe"),      W("fbx"),     W("dhcp"),   W("wlan"),     W("wifi"),      W("tpnet"),
+    W("hsd"),
 };
 
 /* strip_host_words - remove known words from both ends of the letter run [*b, *e) */
@@ -569,9 +604,9 @@ strip_host_words(const char *s, size_t *b, size_t *e)
 	for (int round = 0; round < 8 && *e > *b; round++) {
 		bool changed = false;
 
-		for (size_t i = 0; i < sizeof(host_words) / sizeof(host_words[0]); i++) {
-			const char *w = host_words[i];
-			size_t wn = strlen(w), n = *e - *b;
+		for (size_t i = 0; i < NWORDS(host_words); i++) {
+			const char *w = host_words[i].s;
+			size_t wn = host_words[i].n, n = *e - *b;
 
 			if (wn > n)
 				continue;
@@ -634,16 +669,6 @@ letters_score(const char *s, size_t b, size_t e)
 	return sc;
 }
 
-/* is_host_word - the range is exactly one of host_words */
-static bool
-is_host_word(const char *s, size_t n)
-{
-	for (size_t i = 0; i < sizeof(host_words) / sizeof(host_words[0]); i++)
-		if (eq_ci(s, n, host_words[i], strlen(host_words[i])))
-			return true;
-	return false;
-}
-
 /* token_score - one alphanumeric run [b, e) */
 static double
 token_score(const char *s, size_t b, size_t e)
@@ -678,7 +703,7 @@ token_score(const char *s, size_t b, size_t e)
 		while (j < e && !is_digit((unsigned char)s[j]))
 			j++;
 		letter_runs++;
-		if (j - i >= 3 && is_host_word(s + i, j - i))
+		if (j - i >= 3 && word_in(s + i, j - i, host_words, NWORDS(host_words)))
 			word_run = true;
 		sc = letters_score(s, i, j);
 		if (sc > best)
@@ -750,32 +775,40 @@ probe_reason_label(unsigned bit)
 	return bit < PROBE_REASON_COUNT ? probe_labels[bit] : "unknown";
 }
 
-/* Phrases of open-relay and proxy checkers, lower case. A space matches any run of
+/* Phrases of open-relay and proxy checkers, lower case, grouped by first letter so a word start
+ * is compared only with the phrases that can begin there. A space matches any run of
  * non-alphanumeric bytes or none ("open relay" = "open-relay" = "openrelay"); a phrase starts
  * at a word start and may end inside a word ("relay test" matches "relay testing"). */
-static const char *const scanner_phrases[] = {
-    "open relay",     "relay test",
-    "relay check",    "relay probe",
-    "relaying test",  "test relay",
-    "testing relay",  "check relay",
-    "relay ok",       "relay succe",
-    "relay is open",  "relay allowed",
-    "super webscan",  "webscan",
-    "proxy checker",  "proxy check",
-    "proxy test",     "proxy judge",
-    "checking proxy", "smtp test",
-    "smtp check",     "smtp relay",
-    "mail relay",     "smtp server test",
-    "relay tester",   "dsbl listme",
-    "dsbl org",       "ordb org",
-    "relays ordb",    "relays osirusoft",
-    "mail abuse org", "abuse net relay",
-    "check succeded", "check succeeded",
-    "test message",   "this is a test",
-    "nmap scanme",    "relay verification",
-    "anti relay",     "antirelay",
-    "relayscan",      "proxyscan",
-    "mailrelay",      "scan succe",
+static const char *const ph_a[] = {"abuse net relay", "anti relay", NULL};
+static const char *const ph_c[] = {"check relay", "checking proxy", "check succeded",
+                                   "check succeeded", NULL};
+static const char *const ph_d[] = {"dsbl listme", "dsbl org", NULL};
+static const char *const ph_m[] = {"mail relay", "mail abuse org", NULL};
+static const char *const ph_n[] = {"nmap scanme", NULL};
+static const char *const ph_o[] = {"open relay", "ordb org", NULL};
+static const char *const ph_p[] = {"proxy check", "proxy test", "proxy judge", "proxyscan", NULL};
+static const char *const ph_r[] = {"relay test",
+                                   "relay check",
+                                   "relay probe",
+                                   "relaying test",
+                                   "relay ok",
+                                   "relay succe",
+                                   "relay is open",
+                                   "relay allowed",
+                                   "relay verification",
+                                   "relays ordb",
+                                   "relays osirusoft",
+                                   "relayscan",
+                                   NULL};
+static const char *const ph_s[] = {"super webscan",    "smtp test",  "smtp check", "smtp relay",
+                                   "smtp server test", "scan succe", NULL};
+static const char *const ph_t[] = {"test relay", "testing relay", "test message", "this is a test",
+                                   NULL};
+static const char *const ph_w[] = {"webscan", NULL};
+static const char *const *const scanner_phrases[26] = {
+    ['a' - 'a'] = ph_a, ['c' - 'a'] = ph_c, ['d' - 'a'] = ph_d, ['m' - 'a'] = ph_m,
+    ['n' - 'a'] = ph_n, ['o' - 'a'] = ph_o, ['p' - 'a'] = ph_p, ['r' - 'a'] = ph_r,
+    ['s' - 'a'] = ph_s, ['t' - 'a'] = ph_t, ['w' - 'a'] = ph_w,
 };
 
 /* phrase_at - the phrase matches text at i (text[i] is a word start); see scanner_phrases */
@@ -876,10 +909,14 @@ text_scan(const char *t, size_t n, const struct self_tokens *st)
 
 		if (!(r & PROBE_SCANNER_TEXT) && is_alpha(c) &&
 		    (i == 0 || !is_alnum((unsigned char)t[i - 1]))) {
-			for (size_t k = 0; k < sizeof(scanner_phrases) / sizeof(scanner_phrases[0]);
-			     k++) {
-				if ((unsigned char)scanner_phrases[k][0] == c &&
-				    phrase_at(t, n, i, scanner_phrases[k])) {
+			const char *const *g = scanner_phrases[c - 'a'];
+
+			for (size_t k = 0; g != NULL && g[k] != NULL; k++) {
+				/* the second letter decides most misses without a call */
+				if (i + 1 < n && g[k][1] != ' ' &&
+				    lc((unsigned char)t[i + 1]) != (unsigned char)g[k][1])
+					continue;
+				if (phrase_at(t, n, i, g[k])) {
 					r |= PROBE_SCANNER_TEXT;
 					break;
 				}
@@ -938,37 +975,37 @@ ip_token_shaped(const char *t, size_t n, const struct self_tokens *st)
 
 /* Free-mail providers relay testers use as drop boxes (a message arriving there proves the
  * relay); a domain equal to one or ending in "." one matches */
-static const char *const freemail[] = {
-    "gmail.com",   "googlemail.com", "yahoo.com",      "yahoo.com.tw",  "yahoo.co.jp",
-    "yahoo.co.uk", "ymail.com",      "rocketmail.com", "hotmail.com",   "hotmail.co.uk",
-    "live.com",    "msn.com",        "outlook.com",    "aol.com",       "mail.ru",
-    "inbox.ru",    "bk.ru",          "list.ru",        "yandex.ru",     "yandex.com",
-    "rambler.ru",  "qq.com",         "163.com",        "126.com",       "yeah.net",
-    "sina.com",    "sina.com.cn",    "sohu.com",       "gmx.com",       "gmx.de",
-    "gmx.net",     "web.de",         "hinet.net",      "pchome.com.tw", "seed.net.tw",
-    "yam.com",     "kimo.com",       "protonmail.com", "proton.me",     "mail.com",
-    "zoho.com",    "icloud.com",     "me.com",         "naver.com",     "hanmail.net",
-    "daum.net",    "rediffmail.com", "libero.it",      "free.fr",       "laposte.net",
-    "t-online.de", "wp.pl",          "o2.pl",          "interia.pl",    "seznam.cz",
+static const struct word freemail[] = {
+    W("gmail.com"),   W("googlemail.com"), W("yahoo.com"),      W("yahoo.com.tw"),
+    W("yahoo.co.jp"), W("yahoo.co.uk"),    W("ymail.com"),      W("rocketmail.com"),
+    W("hotmail.com"), W("hotmail.co.uk"),  W("live.com"),       W("msn.com"),
+    W("outlook.com"), W("aol.com"),        W("mail.ru"),        W("inbox.ru"),
+    W("bk.ru"),       W("list.ru"),        W("yandex.ru"),      W("yandex.com"),
+    W("rambler.ru"),  W("qq.com"),         W("163.com"),        W("126.com"),
+    W("yeah.net"),    W("sina.com"),       W("sina.com.cn"),    W("sohu.com"),
+    W("gmx.com"),     W("gmx.de"),         W("gmx.net"),        W("web.de"),
+    W("hinet.net"),   W("pchome.com.tw"),  W("seed.net.tw"),    W("yam.com"),
+    W("kimo.com"),    W("protonmail.com"), W("proton.me"),      W("mail.com"),
+    W("zoho.com"),    W("icloud.com"),     W("me.com"),         W("naver.com"),
+    W("hanmail.net"), W("daum.net"),       W("rediffmail.com"), W("libero.it"),
+    W("free.fr"),     W("laposte.net"),    W("t-online.de"),    W("wp.pl"),
+    W("o2.pl"),       W("interia.pl"),     W("seznam.cz"),
 };
 
 /* Addresses of relay checkers themselves (nmap's smtp-open-relay script, abuse.net and the
  * old relay-test services): local parts and domains */
-static const char *const probe_locals[] = {"relaytest",  "relay-test",  "relay_test",
-                                           "relaycheck", "relay-check", "testrelay",
-                                           "opentest",   "relaytester"};
-static const char *const probe_domains[] = {"nmap.scanme.org", "scanme.org", "scanme.nmap.org",
-                                            "relay-test.mail-abuse.org"};
+static const struct word probe_locals[] = {W("relaytest"),  W("relay-test"),  W("relay_test"),
+                                           W("relaycheck"), W("relay-check"), W("testrelay"),
+                                           W("opentest"),   W("relaytester")};
+static const struct word probe_domains[] = {W("nmap.scanme.org"), W("scanme.org"),
+                                            W("scanme.nmap.org"), W("relay-test.mail-abuse.org")};
 
 static bool
-domain_in(const char *d, size_t dn, const char *const *list, size_t count)
+domain_in(const char *d, size_t dn, const struct word *list, size_t count)
 {
 	if (dn > 0 && d[dn - 1] == '.')
 		dn--;
-	for (size_t i = 0; i < count; i++)
-		if (is_suffix_domain(d, dn, list[i], strlen(list[i])))
-			return true;
-	return false;
+	return suffix_in(d, dn, list, count);
 }
 
 /* bare_addr - the address without angle brackets and white space */
@@ -1063,17 +1100,17 @@ probe_detect(const struct probe_input *in, const struct helo_self *self)
 	if (sn > PROBE_TEXT_MAX)
 		sn = PROBE_TEXT_MAX;
 	if (subj != NULL) {
-		static const char *const test_subjects[] = {"test",  "testing",    "test message",
-		                                            "relay", "relay test", "test relay"};
+		static const struct word test_subjects[] = {W("test"),         W("testing"),
+		                                            W("test message"), W("relay"),
+		                                            W("relay test"),   W("test relay")};
 		const char *t = subj;
 		size_t tn = sn;
 
 		trim(&t, &tn);
 		if (ip_token_shaped(subj, sn, &st))
 			r |= PROBE_RELAY_SUBJECT;
-		for (size_t i = 0; i < sizeof(test_subjects) / sizeof(test_subjects[0]); i++)
-			if (eq_ci(t, tn, test_subjects[i], strlen(test_subjects[i])))
-				r |= PROBE_RELAY_SUBJECT;
+		if (word_in(t, tn, test_subjects, NWORDS(test_subjects)))
+			r |= PROBE_RELAY_SUBJECT;
 	}
 
 	nr = in->rcpts != NULL || in->rcpt_raw != NULL ? in->nrcpts : 0;
@@ -1130,13 +1167,11 @@ probe_detect(const struct probe_input *in, const struct helo_self *self)
 		if (d == NULL || d - 1 < a)
 			continue;
 		size_t ln = (size_t)(d - 1 - a);
-		for (size_t k = 0; k < sizeof(probe_locals) / sizeof(probe_locals[0]); k++)
-			if (eq_ci(a, ln, probe_locals[k], strlen(probe_locals[k])))
-				rcpt_probe = true;
-		if (domain_in(d, dn, probe_domains,
-		              sizeof(probe_domains) / sizeof(probe_domains[0])))
+		if (word_in(a, ln, probe_locals, NWORDS(probe_locals)))
 			rcpt_probe = true;
-		if (domain_in(d, dn, freemail, sizeof(freemail) / sizeof(freemail[0])))
+		if (domain_in(d, dn, probe_domains, NWORDS(probe_domains)))
+			rcpt_probe = true;
+		if (domain_in(d, dn, freemail, NWORDS(freemail)))
 			drop = true;
 	}
 	if (drop && nr <= 2) {
@@ -1262,24 +1297,18 @@ tpunct(struct tout *o, char c)
 	}
 }
 
-static bool
-word_in(const char *s, size_t n, const char *const *list, size_t count)
-{
-	for (size_t i = 0; i < count; i++)
-		if (eq_ci(s, n, list[i], strlen(list[i])))
-			return true;
-	return false;
-}
-
-static const char *const months[] = {
-    "jan",   "feb",  "mar",  "apr",    "may",       "jun",     "jul",      "aug",
-    "sep",   "sept", "oct",  "nov",    "dec",       "january", "february", "march",
-    "april", "june", "july", "august", "september", "october", "november", "december"};
-static const char *const weekdays[] = {"mon",      "tue",    "wed",      "thu",     "fri",
-                                       "sat",      "sun",    "monday",   "tuesday", "wednesday",
-                                       "thursday", "friday", "saturday", "sunday"};
-static const char *const zones[] = {"gmt", "utc", "ut",  "est",  "edt", "cst",  "cdt", "mst", "mdt",
-                                    "pst", "pdt", "cet", "cest", "wet", "west", "bst", "jst", "z"};
+static const struct word months[] = {
+    W("jan"),  W("feb"),     W("mar"),       W("apr"),     W("may"),      W("jun"),
+    W("jul"),  W("aug"),     W("sep"),       W("sept"),    W("oct"),      W("nov"),
+    W("dec"),  W("january"), W("february"),  W("march"),   W("april"),    W("june"),
+    W("july"), W("august"),  W("september"), W("october"), W("november"), W("december")};
+static const struct word weekdays[] = {W("mon"),      W("tue"),       W("wed"),      W("thu"),
+                                       W("fri"),      W("sat"),       W("sun"),      W("monday"),
+                                       W("tuesday"),  W("wednesday"), W("thursday"), W("friday"),
+                                       W("saturday"), W("sunday")};
+static const struct word zones[] = {W("gmt"),  W("utc"), W("ut"),   W("est"), W("edt"), W("cst"),
+                                    W("cdt"),  W("mst"), W("mdt"),  W("pst"), W("pdt"), W("cet"),
+                                    W("cest"), W("wet"), W("west"), W("bst"), W("jst"), W("z")};
 
 /* num_at - digits with thousands/decimal groups ("1,000,000", "3.5") from i; returns the end */
 static size_t
@@ -1370,17 +1399,20 @@ alnum_run(struct tout *o, const char *s, size_t b, size_t e)
 		tpiece(o, P_OTHER, "<id>", 4);
 		return;
 	}
-	if (digits == 0 && (n >= 32 || (n >= 16 && upper > 0 && lower > 0 && caseflips >= 4))) {
+	/* letters only: base64-like case mixing, very long runs, and hash-buster words that look
+	 * machine-generated (the same heuristic as for host names) */
+	if (digits == 0 && (n >= 32 || (n >= 16 && upper > 0 && lower > 0 && caseflips >= 4) ||
+	                    (n >= 6 && name_looks_random(s + b, n, NULL)))) {
 		tpiece(o, P_OTHER, "<id>", 4);
 		return;
 	}
 	if (digits == 0) {
 		enum piece k = P_OTHER;
 
-		if (word_in(s + b, n, months, sizeof(months) / sizeof(months[0])))
+		if (word_in(s + b, n, months, NWORDS(months)))
 			k = P_MONTH;
-		else if (word_in(s + b, n, weekdays, sizeof(weekdays) / sizeof(weekdays[0])) ||
-		         (o->in_run && word_in(s + b, n, zones, sizeof(zones) / sizeof(zones[0]))))
+		else if (word_in(s + b, n, weekdays, NWORDS(weekdays)) ||
+		         (o->in_run && word_in(s + b, n, zones, NWORDS(zones))))
 			k = P_WEAK;
 		if (n <= sizeof(w)) {
 			for (size_t i = 0; i < n; i++)

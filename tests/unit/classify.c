@@ -814,6 +814,7 @@ static const struct tpl_case tpl_cases[] = {
     {"v1.2.3 of file.tar", 0, "v<n>.<n> of <host>"},
     {"token 4f3a9c2b11d0 and DESKTOP-7G2K1QF", 0, "token <id> and desktop-<id>"},
     {"hash aGVsbG8gV29ybGQgSGVsbG8", 0, "hash <id>"},
+    {"Re: qxzkvw offer for strength", 0, "re: <id> offer for strength"},
     {"from [IPv6:2001:db8::1] and 2001:db8::25", 0, "from [<ip>] and <ip>"},
     {"  lots   of\t\twhite\r\nspace  ", 0, "lots of white space"},
     {"ctl\x01\x1b[0m and DEL\x7f", 0, "ctl??[<n>m and del?"},
@@ -870,6 +871,7 @@ test_template_groups(void **state)
 	     "Tue, 3 Feb 2009 23:59:59 -0800 (PST) spam"},
 	    {"ref a3f9c2d1e4 from host-1", "ref 7b2e9d0c4f11 from host-22",
 	     "ref 00ab12cd34ef from host-333"},
+	    {"Cheap watches kjhsdfq", "Cheap watches zxcvbnm", "Cheap watches qwrtpsdk"},
 	};
 	char a[256], b[256];
 
