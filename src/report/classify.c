@@ -1374,6 +1374,28 @@ date_at(const char *s, size_t n, size_t i)
 	return i;
 }
 
+/* ip6_at - an IPv6 address starting at i (hex digits, colons, an embedded dotted quad; at least
+ * two colons); returns its end, or i when there is none */
+static size_t
+ip6_at(const char *s, size_t n, size_t i)
+{
+	struct ipbin ip;
+	size_t j = i, colons = 0, hex = 0;
+
+	while (j < n && j - i < 46 &&
+	       (is_xdigit((unsigned char)s[j]) || s[j] == ':' || s[j] == '.')) {
+		colons += s[j] == ':';
+		hex += is_xdigit((unsigned char)s[j]);
+		j++;
+	}
+	if (colons < 2 || hex == 0 || (j < n && is_alnum((unsigned char)s[j])))
+		return i;
+	/* punctuation that ends a sentence is not part of the address */
+	while (j > i && (s[j - 1] == '.' || (s[j - 1] == ':' && (j - i < 2 || s[j - 2] != ':'))))
+		j--;
+	return ip_parse(s + i, j - i, &ip) ? j : i;
+}
+
 /* alnum_run - classify one alphanumeric run: a word, a number or an id */
 static void
 alnum_run(struct tout *o, const char *s, size_t b, size_t e)
@@ -1395,7 +1417,8 @@ alnum_run(struct tout *o, const char *s, size_t b, size_t e)
 			caseflips++;
 	}
 	if (digits > 0 && digits < n &&
-	    (switches >= 3 || (n >= 8 && switches >= 2) || (n >= 8 && xd == n))) {
+	    (switches >= 3 || (n >= 8 && switches >= 2) || (n >= 8 && xd == n) ||
+	     (n >= 6 && name_looks_random(s + b, n, NULL)))) {
 		tpiece(o, P_OTHER, "<id>", 4);
 		return;
 	}
@@ -1466,6 +1489,14 @@ generic(struct tout *o, const char *s, size_t n)
 		bool start = i == 0 || !is_alnum((unsigned char)s[i - 1]);
 		size_t e;
 
+		if ((is_xdigit(c) || c == ':') && start) {
+			e = ip6_at(s, n, i);
+			if (e > i) {
+				tpiece(o, P_OTHER, "<ip>", 4);
+				i = e;
+				continue;
+			}
+		}
 		if (is_digit(c) && start) {
 			e = ip4_scan(s + i, n - i, a);
 			if (e > 0 && boundary_after(s, n, i + e)) {
