@@ -984,6 +984,83 @@ test_addr_domain(void **state)
 	assert_non_null(addr_domain("a@b", NULL));
 }
 
+/* random bytes from an alphabet that makes the parsers work (digits, dots, colons, brackets,
+ * @, %, !, quotes, white space, high bytes), in exact-size heap buffers so the sanitizer build
+ * sees any read past len; every result must stay in range */
+static uint64_t fuzz_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t
+fuzz_rnd(uint32_t n)
+{
+	fuzz_state ^= fuzz_state << 13;
+	fuzz_state ^= fuzz_state >> 7;
+	fuzz_state ^= fuzz_state << 17;
+	return (uint32_t)(fuzz_state % n);
+}
+
+static char *
+fuzz_buf(size_t n, bool nul)
+{
+	static const char alpha[] =
+	    "0123456789abcdefxyzqADFX.:.:[]@%!\"<> -_\t\r\n\x00\x80\xc3\xa9\xff"
+	    "1.2.3.4 relay test open ::ffff: IPv6: xn-- localhost ";
+	char *b = malloc(n + (nul ? 1 : 0) + (n == 0));
+
+	assert_non_null(b);
+	for (size_t i = 0; i < n; i++)
+		b[i] = alpha[fuzz_rnd(sizeof(alpha) - 1)];
+	if (nul)
+		b[n] = '\0';
+	return b;
+}
+
+static void
+test_random_bytes(void **state)
+{
+	(void)state;
+	char out[97];
+
+	for (int it = 0; it < 20000; it++) {
+		size_t n = fuzz_rnd(it % 10 == 0 ? 5000 : 80), sn = fuzz_rnd(200);
+		size_t bn = fuzz_rnd(it % 10 == 0 ? 9000 : 300);
+		char *name = fuzz_buf(n, false), *subj = fuzz_buf(sn, false);
+		char *body = fuzz_buf(bn, false);
+		char *from = fuzz_buf(fuzz_rnd(60), true), *r0 = fuzz_buf(fuzz_rnd(60), true);
+		char *r1 = fuzz_buf(fuzz_rnd(600), true);
+		const char *rcpts[2] = {r0, r1};
+		struct probe_input in = {0};
+		double sc = -1;
+
+		enum helo_class c = helo_classify(name, n, fuzz_rnd(2) ? PEER : from, &seed_self);
+		assert_true((unsigned)c < HELO__COUNT);
+		name_looks_random(name, n, &sc);
+		assert_true(sc >= 0 && sc <= 1);
+		in.subject = subj;
+		in.subject_len = sn;
+		in.body = body;
+		in.body_len = bn;
+		in.mail_from = from;
+		in.rcpts = rcpts;
+		in.rcpt_raw = fuzz_rnd(2) ? rcpts : NULL;
+		in.nrcpts = fuzz_rnd(3);
+		in.rcpt_flags = fuzz_rnd(2) ? 0 : fuzz_rnd(16);
+		assert_true(probe_detect(&in, fuzz_rnd(2) ? &seed_self : NULL) <
+		            (1u << PROBE_REASON_COUNT));
+		size_t cap = 1 + fuzz_rnd(sizeof(out) - 1), w;
+		w = template_normalise(name, n, out, cap);
+		assert_true(w < cap);
+		assert_int_equal(out[w], '\0');
+		assert_null(memchr(out, '\0', w)); /* a NUL in the input became '?' */
+		addr_domain(r1, NULL);
+		free(name);
+		free(subj);
+		free(body);
+		free(from);
+		free(r0);
+		free(r1);
+	}
+}
+
 int
 main(void)
 {
@@ -993,7 +1070,7 @@ main(void)
 	    cmocka_unit_test(test_probe_table),     cmocka_unit_test(test_probe_huge),
 	    cmocka_unit_test(test_probe_names),     cmocka_unit_test(test_template_table),
 	    cmocka_unit_test(test_template_groups), cmocka_unit_test(test_template_bounds),
-	    cmocka_unit_test(test_addr_domain),
+	    cmocka_unit_test(test_addr_domain),     cmocka_unit_test(test_random_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
