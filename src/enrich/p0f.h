@@ -15,7 +15,9 @@
  * with '*' wildcards, "64-" (a tool choosing random TTLs up to 64), "54+10" (= 64),
  * window sizes N, mss*N, mtu*N, %N.
  * Matching: specific exact matches win, then generic exact ones, then the first fuzzy one
- * ("df" and "id+" may disappear, "id-" and "ecn" may appear, the TTL may be off).
+ * ("df" and "id+" may disappear, "id-" and "ecn" may appear, the TTL may be off). A
+ * signature for both IP versions ignores the other version's quirks, and (unlike p0f) an
+ * IPv6 flow label unless it asks for "flow": every current stack sets one (RFC 6437).
  * Limits: P0F_FILE_MAX bytes of file, P0F_LINE_MAX bytes per line, P0F_SIGS_MAX signatures;
  * every error is "FILE:LINE: message (fix)" in the caller's err buffer.
  */
@@ -31,7 +33,7 @@
 #define P0F_LINE_MAX 1024
 #define P0F_SIGS_MAX 20000
 #define P0F_MAX_DIST 35     /* hops a TTL may have lost and still be an exact match */
-#define P0F_SIG_STR_MAX 256 /* room for any p0f_sig_string (ver..pclass of a 40-byte SYN) */
+#define P0F_SIG_STR_MAX 512 /* room for any p0f_sig_string */
 
 /* where a shipped copy is installed (meson's datadir); the last place p0f_db_open looks */
 #ifndef RELAYTRAP_P0F_FP
