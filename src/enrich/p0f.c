@@ -217,13 +217,13 @@ parse_olayout(struct pctx *p, char *f, struct p0f_sig *sig)
 		uint8_t kind;
 	} opts[] = {{"nop", SYN_OPT_NOP}, {"mss", SYN_OPT_MSS},   {"ws", SYN_OPT_WS},
 	            {"sok", SYN_OPT_SOK}, {"sack", SYN_OPT_SACK}, {"ts", SYN_OPT_TS}};
-	char e[ESC_MAX], *tok, *save = NULL;
+	char e[ESC_MAX], *tok;
 	unsigned long v;
 	size_t i;
 
 	if (*f == '\0')
 		return 0;
-	for (tok = strtok_r(f, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+	while ((tok = strsep(&f, ",")) != NULL) {
 		tok = trim(tok);
 		if (sig->nopt == SYN_OPT_MAX)
 			return perr(p, "more than %d TCP options (a SYN has room for 40 bytes)",
@@ -257,12 +257,12 @@ parse_olayout(struct pctx *p, char *f, struct p0f_sig *sig)
 static int
 parse_quirks(struct pctx *p, char *f, struct p0f_sig *sig)
 {
-	char e[ESC_MAX], *tok, *save = NULL;
+	char e[ESC_MAX], *tok;
 	unsigned b;
 
 	if (*f == '\0')
 		return 0;
-	for (tok = strtok_r(f, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+	while ((tok = strsep(&f, ",")) != NULL) {
 		tok = trim(tok);
 		for (b = 0; b < SYN_QB__COUNT; b++)
 			if (strcmp(tok, syn_quirk_name(b)) == 0)
@@ -411,6 +411,7 @@ parse_label(struct pctx *p, char *v)
 	char e[ESC_MAX], *f[4];
 	size_t i;
 
+	esc(v, e, sizeof(e)); /* before the fields are cut apart, for the message below */
 	memset(&l, 0, sizeof(l));
 	f[0] = v;
 	for (i = 1; i < 4; i++) {
@@ -419,7 +420,7 @@ parse_label(struct pctx *p, char *v)
 			return perr(p,
 			            "label '%s' needs type:class:name:flavor (such as "
 			            "s:unix:Linux:3.x)",
-			            esc(v, e, sizeof(e)));
+			            e);
 		*c = '\0';
 		f[i] = c + 1;
 	}
@@ -475,10 +476,10 @@ static int
 parse_classes(struct pctx *p, char *v)
 {
 	struct p0f_db *db = p->db;
-	char e[ESC_MAX], *tok, *save = NULL;
+	char e[ESC_MAX], *tok;
 
 	db->nclasses = 0;
-	for (tok = strtok_r(v, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+	while ((tok = strsep(&v, ",")) != NULL) {
 		tok = trim(tok);
 		if (*tok == '\0' || strlen(tok) >= CLASS_LEN || strcmp(tok, "!") == 0)
 			return perr(p, "bad class '%s' (1-%d characters, not !)",
