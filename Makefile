@@ -7,7 +7,7 @@ DATA_DIR   ?= ./var
 LISTEN     ?= 127.0.0.1:2525
 APT_PKGS    = meson ninja-build pkg-config gcc libevent-dev libsqlite3-dev libjansson-dev \
               libssl-dev libbsd-dev libcmocka-dev libmaxminddb-dev sqlite3 python3 swaks nmap \
-              libauthen-ntlm-perl
+              libauthen-ntlm-perl iproute2 procps
 MESON_OPTS ?= -Dwerror=true
 
 .PHONY: all deps build run test test-unit test-e2e sanitize bench format clean
@@ -48,6 +48,7 @@ test-unit: build
 
 test-e2e: build
 	python3 tests/e2e/run.py --binary $(BUILD)/relaytrap
+	python3 tests/e2e/os_e2e.py --binary $(BUILD)/relaytrap
 
 # sanitize - the unit and end-to-end suites under ASan+UBSan
 sanitize: deps
@@ -55,6 +56,7 @@ sanitize: deps
 	ninja -C $(SANBUILD)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C $(SANBUILD) --print-errorlogs
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 python3 tests/e2e/run.py --binary $(SANBUILD)/relaytrap --quick
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 python3 tests/e2e/os_e2e.py --binary $(SANBUILD)/relaytrap
 
 bench: build
 	bench/run.sh $(BUILD)/relaytrap

@@ -345,13 +345,25 @@ cmd_serve(int argc, char **argv)
 	else
 		strlcpy(domain, id.domain, sizeof(domain));
 
+	/* OS signatures, read once: a configured file must load; without one, fingerprints are
+	 * optional and a missing file only costs the os fields */
+	p0f = p0f_db_open(cfg.p0f_fp, &p0f_path, err, sizeof(err));
+	if (p0f == NULL && cfg.p0f_fp[0] != '\0')
+		return fail_cfg("p0f_fp", err);
+	if (p0f == NULL)
+		log_warn("%s; OS fingerprints off", err);
+	else
+		log_info("os signatures: %zu from %s", p0f_db_count(p0f), p0f_path);
+
 	for (i = 0; i < cfg.nlisteners; i++) {
 		const char *pn =
 		    cfg.listeners[i].persona[0] ? cfg.listeners[i].persona : cfg.persona;
 		struct smtp_env *e = &envs[i];
 		struct persona *p = persona_for(pn, &cfg, pcache, pnames, &np, err, sizeof(err));
-		if (p == NULL)
+		if (p == NULL) {
+			p0f_db_free(p0f);
 			return fail_cfg(NULL, err);
+		}
 		e->persona = p;
 		e->limits = &cfg.limits;
 		e->bare_lf = cfg.bare_lf;
@@ -369,16 +381,6 @@ cmd_serve(int argc, char **argv)
 		    cfg.delay_jitter_ms >= 0 ? cfg.delay_jitter_ms : persona_delay_jitter_ms(p);
 		e->msg_counter = &msg_counter;
 	}
-
-	/* OS signatures, read once: a configured file must load; without one, fingerprints are
-	 * optional and a missing file only costs the os fields */
-	p0f = p0f_db_open(cfg.p0f_fp, &p0f_path, err, sizeof(err));
-	if (p0f == NULL && cfg.p0f_fp[0] != '\0')
-		return fail_cfg("p0f_fp", err);
-	if (p0f == NULL)
-		log_warn("%s; OS fingerprints off", err);
-	else
-		log_info("os signatures: %zu from %s", p0f_db_count(p0f), p0f_path);
 
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);

@@ -496,17 +496,17 @@ conn_save_syn(struct conn *c, int fd)
 	if (log_get_level() < LOG_LVL_DEBUG)
 		return;
 	if (syn_parse(c->syn, c->syn_len, &si, &why) == -1) {
-		log_debug("listener=%s peer=%s syn_len=%zu syn_bad=\"%s\"", c->l->conf.name,
-		          c->info.peer_ip, c->syn_len, why);
+		log_debug("listener=%s peer=%s peer_port=%d syn_len=%zu syn_bad=\"%s\"",
+		          c->l->conf.name, c->info.peer_ip, c->info.peer_port, c->syn_len, why);
 		return;
 	}
 	p0f_match(c->srv->p0f, &si, &m);
 	p0f_sig_string(&si, sig, sizeof(sig));
-	log_debug("listener=%s peer=%s syn_len=%zu syn_sig=%s os=\"%s:%s:%s\" os_match=%s "
-	          "os_distance=%d",
-	          c->l->conf.name, c->info.peer_ip, c->syn_len, sig, m.os_class ? m.os_class : "",
-	          m.os_name ? m.os_name : "", m.os_flavor ? m.os_flavor : "",
-	          p0f_match_name(m.kind), m.distance);
+	log_debug("listener=%s peer=%s peer_port=%d syn_len=%zu syn_sig=%s os=\"%s:%s:%s\" "
+	          "os_match=%s os_distance=%d",
+	          c->l->conf.name, c->info.peer_ip, c->info.peer_port, c->syn_len, sig,
+	          m.os_class ? m.os_class : "", m.os_name ? m.os_name : "",
+	          m.os_flavor ? m.os_flavor : "", p0f_match_name(m.kind), m.distance);
 }
 
 static void
