@@ -65,7 +65,7 @@ sanitize: deps
 # valgrind - memcheck over the unit suites that parse hostile input and own the store: zero
 # errors and zero definite/indirect leaks (auth and addr are left out only for time: their
 # exhaustive loops take minutes under valgrind; they run under ASan in `sanitize`)
-VALGRIND_SUITES ?= core config persona proxy session store
+VALGRIND_SUITES ?= core config persona proxy session store p0f
 valgrind: build
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2 --timeout-multiplier 20 \
 	  --wrap='valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --track-fds=no' \
