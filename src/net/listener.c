@@ -539,7 +539,6 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 	sa_key(sa, c->ipkey, c->info.src_ip, sizeof(c->info.src_ip), &c->info.src_port);
 	strlcpy(c->info.peer_ip, c->info.src_ip, sizeof(c->info.peer_ip));
 	c->info.peer_port = c->info.src_port;
-	conn_save_syn(c, fd);
 	if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0) {
 		unsigned char dk[16];
 		sa_key((struct sockaddr *)&local, dk, c->info.dst_ip, sizeof(c->info.dst_ip),
@@ -560,6 +559,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 		free(c);
 		return;
 	}
+	conn_save_syn(c, fd);
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;
