@@ -1116,7 +1116,8 @@ test_bodyscan(void **state)
 
 	/* No header block end: no body text; hostile bytes; long lines; many parts capped. */
 	bodyscan_init(bs);
-	bodyscan_feed(bs, "Subject: x\r\nContent-Type: \x01\xff/\x00zz\r\n", 38);
+	static const char hostile[] = "Subject: x\r\nContent-Type: \x01\xff/\x00zz\r\n";
+	bodyscan_feed(bs, hostile, sizeof(hostile) - 1);
 	bodyscan_finish(bs);
 	assert_int_equal(bs->text_len, 0);
 	assert_int_equal(bs->nparts, 1);
