@@ -44,6 +44,10 @@ void store_db_close(struct store_db *db);
 int store_db_check(json_t *ev, struct store_db_ev *out, char *why, size_t whylen);
 /* store_db_apply - apply a checked event inside the current batch (BEGIN if none); 0 or -1 */
 int store_db_apply(struct store_db *db, json_t *ev, const struct store_db_ev *info);
+/* store_db_body_find - the pack path and offset of a body already packed (by its hex digest):
+ * 1 found, 0 not found, -1 error */
+int store_db_body_find(struct store_db *db, const char *sha256, char *path, size_t pathlen,
+                       int64_t *offset);
 /* store_db_commit - COMMIT the batch if one is open; 0 or -1 */
 int store_db_commit(struct store_db *db);
 /* store_db_time_parse - strict RFC 3339 ("…T…Z" or "±HH:MM", 0-9 fraction digits) to epoch us;
