@@ -58,6 +58,7 @@ R_NOOP = "250 2.0.0 OK"
 R_HELP = ("214-This server supports the following commands:\r\n"
           "214 HELO EHLO STARTTLS RCPT DATA RSET MAIL QUIT HELP AUTH TURN ATRN ETRN BDAT VRFY")
 BAD_MAX = 10  # max_bad_commands default
+PACK_BODY_MAX = 64 * 1024  # bodies up to this size go to pack files
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -491,7 +492,7 @@ class Session:
                 f',"tx":{self.tx},"via":"DATA","size":{size},"stored":{size},'
                 f'"truncated":false,"complete":true,"accepted":true,"msgid":"{msgid}",'
                 f'"mail_from":{ESC(self.mail_from)},"rcpts":{json_list(self.rcpt_list)}{h},'
-                f'"sha256":"{digest}","body_path":"bodies/{digest[:2]}/{digest[2:4]}/{digest}.eml",'
+                f'"sha256":"{digest}",{self.g.body_where(digest, size)},'
                 f'"body_text":{ESC(body_text[:2048])},"parts":[{ps}]')
 
     def simple(self, line, verb, code, text, gap=None):
@@ -540,6 +541,7 @@ class Gen:
         self.sensors = SENSORS[:max(1, min(args.sensors, len(SENSORS)))]
         self.msg_counter = {}
         self.msg_base = 0
+        self.new_pack(self.start_us)
         alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
         self.msg_pad = {x[0]: "".join(self.rnd.choice(alnum) for _ in range(19 - len(x[2])))
                         for x in self.sensors}
@@ -607,6 +609,13 @@ class Gen:
             })
         self.camp_cum = list(itertools.accumulate(1.0 / (i + 1) ** 0.9 for i in range(150)))
 
+    def new_pack(self, us):
+        """new_pack - a pack file as a store started at us would name it"""
+        self.pack = "bodies/pack/" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(us // 1000000)) \
+            + ".pack"
+        self.pack_off = 0
+        self.packed = {}
+
     def pick(self, pool):
         hosts, cum = self.pools[pool] if isinstance(pool, str) else pool
         return hosts[bisect.bisect(cum, self.rnd.random() * cum[-1])]
@@ -616,6 +625,19 @@ class Gen:
         n = self.msg_counter.get(sensor[0], self.msg_base) + 1
         self.msg_counter[sensor[0]] = n
         return f"{sensor[2]}{self.msg_pad[sensor[0]]}{n:08X}"
+
+    def body_where(self, digest, size):
+        """body_where - the store's body fields: a pack record up to 64 KiB, else a file"""
+        if size > PACK_BODY_MAX:
+            return f'"body_path":"bodies/{digest[:2]}/{digest[2:4]}/{digest}.eml"'
+        got = self.packed.get(digest)
+        if got is None:
+            # "RTB1 <sha256> <len>\n", the bytes, "\n"; a body already packed is not repeated
+            off = self.pack_off + 5 + 64 + 1 + len(str(size)) + 1
+            self.pack_off = off + size + 1
+            got = f'"body_path":"{self.pack}","body_offset":{off},"body_len":{size}'
+            self.packed[digest] = got
+        return got
 
     def helo_enrich(self, name, ip):
         """helo_enrich - the body of a helo enrichment event for a name from ip"""
@@ -991,6 +1013,7 @@ def gen_chunk(job):
     GEN.rnd = reseed(GEN.seed * 1000003 + i)
     GEN.msg_base = i << 20  # queue id counters stay unique across chunks
     GEN.msg_counter = {}
+    GEN.new_pack(plan[0][0])  # each chunk as one store run: a pack of its own
     lines = []
     for start, kind, arg in plan:
         lines.extend(GEN.session(start, kind, arg))
