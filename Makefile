@@ -7,7 +7,7 @@ DATA_DIR   ?= ./var
 LISTEN     ?= 127.0.0.1:2525
 APT_PKGS    = meson ninja-build pkg-config gcc libevent-dev libsqlite3-dev libjansson-dev \
               libssl-dev libbsd-dev libcmocka-dev libmaxminddb-dev sqlite3 python3 swaks nmap \
-              libauthen-ntlm-perl valgrind iproute2 procps
+              libauthen-ntlm-perl valgrind iproute2 procps zlib1g-dev chromium
 MESON_OPTS ?= -Dwerror=true
 
 .PHONY: all deps build run test test-unit test-e2e sanitize valgrind bench format clean
@@ -53,6 +53,7 @@ test-unit: build
 test-e2e: build
 	python3 tests/e2e/run.py --binary $(BUILD)/relaytrap
 	python3 tests/e2e/os_e2e.py --binary $(BUILD)/relaytrap
+	python3 tests/e2e/report_e2e.py --binary $(BUILD)/relaytrap
 
 # sanitize - the unit and end-to-end suites under ASan+UBSan
 sanitize: deps
