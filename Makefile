@@ -9,7 +9,8 @@ GEOIP_DIR  ?= $(DATA_DIR)/geoip
 CONFIG     ?=
 APT_PKGS    = meson ninja-build pkg-config gcc libevent-dev libsqlite3-dev libjansson-dev \
               libssl-dev libbsd-dev libcmocka-dev libmaxminddb-dev sqlite3 python3 swaks nmap \
-              libauthen-ntlm-perl valgrind libmaxmind-db-writer-perl
+              libauthen-ntlm-perl valgrind iproute2 procps zlib1g-dev chromium \
+              libmaxmind-db-writer-perl
 MESON_OPTS ?= -Dwerror=true
 
 .PHONY: all deps geoip build run test test-unit test-e2e sanitize valgrind bench bench-geo format \
@@ -70,6 +71,8 @@ test-unit: build
 
 test-e2e: build
 	python3 tests/e2e/run.py --binary $(BUILD)/relaytrap
+	python3 tests/e2e/os_e2e.py --binary $(BUILD)/relaytrap
+	python3 tests/e2e/report_e2e.py --binary $(BUILD)/relaytrap
 
 # sanitize - the unit and end-to-end suites under ASan+UBSan
 sanitize: deps
@@ -77,11 +80,12 @@ sanitize: deps
 	ninja -C $(SANBUILD)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C $(SANBUILD) --print-errorlogs
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 python3 tests/e2e/run.py --binary $(SANBUILD)/relaytrap --quick
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 python3 tests/e2e/os_e2e.py --binary $(SANBUILD)/relaytrap
 
 # valgrind - memcheck over the unit suites that parse hostile input and own the store: zero
 # errors and zero definite/indirect leaks (auth and addr are left out only for time: their
 # exhaustive loops take minutes under valgrind; they run under ASan in `sanitize`)
-VALGRIND_SUITES ?= core config persona proxy session store classify geo
+VALGRIND_SUITES ?= core config persona proxy session store classify p0f geo
 valgrind: build
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2 --timeout-multiplier 20 \
 	  --wrap='valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --track-fds=no' \

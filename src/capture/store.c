@@ -846,7 +846,7 @@ store_event(struct store *s, const char *json, size_t len)
 counted:
 	if (s->pending++ == 0)
 		s->batch_start_us = now_mono_us();
-	if (s->pending >= STORE_BATCH_EVENTS)
+	if (s->pending >= (s->cfg.bulk ? STORE_BULK_EVENTS : STORE_BATCH_EVENTS))
 		store_commit(s);
 out:
 	json_decref(ev);
@@ -907,15 +907,23 @@ store_open(const struct store_config *cfg, char *err, size_t errlen)
 		goto fail;
 	}
 	s->cfg.data_dir = s->dir;
-	if (mkdir_p(s->dir) < 0 || path_join(p, sizeof(p), s->dir, "bodies/tmp") < 0 ||
-	    mkdir_p(p) < 0) {
+	s->cfg.db_path = NULL;
+	if (mkdir_p(s->dir) < 0) {
 		snprintf(err, errlen, "%s: cannot create: %s", s->dir, strerror(errno));
 		goto fail;
 	}
-	clean_tmp(p);
-	if (path_join(p, sizeof(p), s->dir, "bodies") < 0)
-		goto fail;
-	s->disk_used = disk_usage(p, 0);
+	/* Without bodies (import) the body store is left alone: its temp files may belong to a
+	 * running store process. */
+	if (cfg->store_bodies) {
+		if (path_join(p, sizeof(p), s->dir, "bodies/tmp") < 0 || mkdir_p(p) < 0) {
+			snprintf(err, errlen, "%s: cannot create: %s", s->dir, strerror(errno));
+			goto fail;
+		}
+		clean_tmp(p);
+		if (path_join(p, sizeof(p), s->dir, "bodies") < 0)
+			goto fail;
+		s->disk_used = disk_usage(p, 0);
+	}
 	s->outcap = JSON_OUT_INIT;
 	s->out = malloc(s->outcap);
 	s->jsonl_buf = malloc(JSONL_STDIO_BUF);
@@ -928,13 +936,22 @@ store_open(const struct store_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "%s/events.jsonl: %s", s->dir, strerror(errno));
 		goto fail;
 	}
-	if (path_join(p, sizeof(p), s->dir, "relaytrap.db") < 0) {
+	if (cfg->db_path != NULL) {
+		if (strlcpy(p, cfg->db_path, sizeof(p)) >= sizeof(p)) {
+			snprintf(err, errlen, "database path too long");
+			goto fail;
+		}
+	} else if (path_join(p, sizeof(p), s->dir, "relaytrap.db") < 0) {
 		snprintf(err, errlen, "data_dir too long");
 		goto fail;
 	}
 	s->db = store_db_open(p, err, errlen);
 	if (s->db == NULL)
 		goto fail;
+	if (cfg->bulk && store_db_bulk(s->db) < 0) {
+		snprintf(err, errlen, "%s: cannot apply the bulk settings", p);
+		goto fail;
+	}
 	return s;
 fail:
 	store_close(s);

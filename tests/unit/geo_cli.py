@@ -6,11 +6,12 @@ without databases, and a one-line error for a bad one). With the free databases 
 ('make geoip'), `relaytrap geo 118.165.91.55` must say Taipei, TW; RELAYTRAP_TEST_GEOIP_REQUIRED=1
 makes their absence a failure. Prints 'N passed, N failed'."""
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 BIN, MMDB = sys.argv[1], sys.argv[2]
 FREE = os.environ.get("RELAYTRAP_TEST_GEOIP_DIR") or sys.argv[3]
@@ -34,19 +35,26 @@ def geo(*args):
 
 
 def serve_log(data_dir, *sets):
-    """start serve on an ephemeral loopback port, wait until ready, stop it; its stderr"""
-    cmd = [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir]
+    """start serve on an ephemeral loopback port, wait for its banner, stop it; its stderr"""
+    cmd = [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir,
+           "--set", "delay_banner=0", "--set", "delay_reply=0", "--set", "delay_jitter=0"]
     for s in sets:
         cmd += ["--set", s]
     p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     lines = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    port = None
+    while True:
         line = p.stderr.readline()
         if not line:
             break
         lines.append(line)
-        if " serving: " in line:
+        m = re.search(r" ready .* port=(\d+)", line)
+        if m:
+            port = int(m.group(1))
+        if " serving: " in line and port is not None:
+            # the banner comes from the running event loop, so the signal handlers are set
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as c:
+                c.recv(512)
             p.send_signal(signal.SIGTERM)
     lines.append(p.stderr.read())
     p.wait(timeout=30)
