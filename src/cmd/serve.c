@@ -330,7 +330,6 @@ cmd_serve(int argc, char **argv)
 	if (geo_open_config(&geo, cfg.geoip_city_db, cfg.geoip_asn_db, cfg.data_dir, err,
 	                    sizeof(err)) == -1)
 		return fail_cfg(cfile, err);
-	geo_log_summary(geo);
 
 	/* the install's own names, generated once and kept: identical banners give honeypots away
 	 */
@@ -389,6 +388,8 @@ cmd_serve(int argc, char **argv)
 		e->msg_counter = &msg_counter;
 	}
 
+	/* said once every setting has been accepted, so a config error stays one line */
+	geo_log_summary(geo);
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sc, 0, sizeof(sc));
