@@ -83,6 +83,18 @@ struct config {
 	uint64_t jsonl_rotate_bytes;
 	bool store_bodies;
 	int log_level; /* enum log_level */
+	/* enrichment (docs/enrichment.md) */
+	bool enrich_geo, enrich_os;
+	bool enrich_dns;               /* master switch for every DNS lookup */
+	bool enrich_rdns, enrich_helo; /* with enrich_dns */
+	char dnsbl_zones[1024];        /* "zone, zone" or "none" */
+	char resolver[256];            /* "system" or "IP[:PORT], ..." */
+	uint64_t dns_timeout_ms;
+	uint64_t dns_cache_ttl_ms;
+	unsigned dns_cache_max;
+	unsigned dns_rate;           /* lookups started per second */
+	unsigned dns_max_inflight;   /* lookups outstanding */
+	unsigned enrich_max_pending; /* enrichment jobs outstanding */
 };
 
 /* config_defaults - fill every field with the built-in default */
