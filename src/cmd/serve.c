@@ -27,6 +27,8 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "enrich/dns.h"
+#include "enrich/enrich.h"
 #include "net/listener.h"
 #include "persona/identity.h"
 #include "persona/persona.h"
@@ -204,6 +206,8 @@ cmd_serve(int argc, char **argv)
 	struct identity id;
 	struct serve_ctx sc;
 	struct capture *cap;
+	struct enrich *enrich;
+	struct dns_stats dst;
 	struct event *ev_term, *ev_int, *ev_hup;
 	static uint64_t msg_counter;
 	char err[1024], idpath[600], hostname[256], domain[256], netbios[16];
@@ -380,13 +384,28 @@ cmd_serve(int argc, char **argv)
 		fatalx("cannot set up the capture channel");
 	for (i = 0; i < cfg.nlisteners; i++)
 		envs[i].cap = cap;
+	/* enrichment opens what it needs now: the resolver's sockets (connected UDP) and the
+	 * local databases; nothing later creates a socket, so a sandbox may forbid it */
+	enrich = enrich_new(sc.base, cap, &cfg, err, sizeof(err));
+	if (enrich == NULL) {
+		log_err("%s", err);
+		kill(sc.store_pid, SIGTERM);
+		close(fd);
+		waitpid(sc.store_pid, &status, 0);
+		return 1;
+	}
+	if (cfg.enrich_dns)
+		log_info("enrichment: dns on (resolver %s, dnsbl_zones %s)", cfg.resolver,
+		         cfg.dnsbl_zones);
 	sc.srv = server_new(sc.base, &cfg, cap);
 	if (sc.srv == NULL)
 		fatalx("out of memory");
+	server_set_enrich(sc.srv, enrich);
 	for (i = 0; i < cfg.nlisteners; i++) {
 		const struct listener_conf *lc = &cfg.listeners[i];
 		if (server_listen(sc.srv, lc, &envs[i], err, sizeof(err)) == -1) {
 			log_err("%s", err);
+			enrich_free(enrich);
 			kill(sc.store_pid, SIGTERM);
 			close(fd);
 			waitpid(sc.store_pid, &status, 0);
@@ -410,8 +429,17 @@ cmd_serve(int argc, char **argv)
 
 	event_base_dispatch(sc.base);
 
-	/* every session left is recorded as closed, then the store gets everything */
+	/* every session left is recorded as closed, then the store gets everything; lookups
+	 * still pending are dropped */
 	server_free(sc.srv);
+	if (enrich_dns_stats(enrich, &dst))
+		log_info(
+		    "dns: queries=%llu sent=%llu cache_hits=%llu joined=%llu rate_limited=%llu "
+		    "timeouts=%llu",
+		    (unsigned long long)dst.queries, (unsigned long long)dst.sent,
+		    (unsigned long long)dst.hits, (unsigned long long)dst.joined,
+		    (unsigned long long)dst.rate_limited, (unsigned long long)dst.timeouts);
+	enrich_free(enrich);
 	capture_flush_frame(cap);
 	if (capture_drain_blocking(cap) == -1)
 		log_err("some events could not be handed to the store");

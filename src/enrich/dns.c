@@ -51,6 +51,7 @@ struct dns_req {
 	struct dns *d;
 	struct dns_entry *e; /* NULL once the deadline detached it */
 	struct evdns_request *r;
+	uint64_t sent_us;
 };
 
 struct dns_entry {
@@ -75,8 +76,9 @@ struct dns {
 	struct event_base *base;
 	struct evdns_base *edb;
 	struct dns_conf conf;
-	const struct timeval
-	    *common_to; /* the shared deadline duration (libevent common timeout) */
+	/* the shared deadline duration (a libevent common timeout) */
+	const struct timeval *common_to;
+	uint64_t try_us; /* evdns's timeout for one try */
 	struct dns_entry **tab;
 	size_t tabsize, entries, done_entries;
 	struct dns_entry *lru_head, *lru_tail;
@@ -336,11 +338,19 @@ on_evdns(int result, char type, int count, int ttl, void *addrs, void *arg)
 	int i;
 
 	req_unlink(d, r);
+	/*
+	 * evdns (2.1 and later) never reports SERVFAIL: it handles that answer like a timeout,
+	 * retries at once and finally reports DNS_ERR_TIMEOUT. A real timeout takes at least
+	 * one try's timeout, so a "timeout" well before that was the resolver saying SERVFAIL
+	 * to every try.
+	 */
+	st = map_err(result, count);
+	if (st == DNS_TIMEOUT && now_mono_us() - r->sent_us < d->try_us * 9 / 10)
+		st = DNS_SERVFAIL;
 	free(r);
 	if (e == NULL)
 		return;
 	e->req = NULL;
-	st = map_err(result, count);
 	if (st == DNS_OK) {
 		for (i = 0; i < count && e->n < DNS_MAX_ANSWERS; i++) {
 			const char *s = NULL;
@@ -420,6 +430,7 @@ entry_start(struct dns *d, struct dns_entry *e)
 	d->reqs = r;
 	d->inflight++;
 	e->req = r;
+	r->sent_us = now_mono_us();
 	switch (e->type) {
 	case DNS_T_A:
 		r->r = evdns_base_resolve_ipv4(d->edb, e->name, fl, on_evdns, r);
@@ -637,6 +648,14 @@ add_resolvers(struct dns *d, const char *spec, char *err, size_t errlen)
 	return 0;
 }
 
+/* evdns_log - evdns's own messages ("nameserver has failed", ...) go to the debug log:
+ * a dead resolver would otherwise fill the journal; dns_stats counts what matters */
+static void
+evdns_log(int is_warn, const char *msg)
+{
+	log_debug("dns: %s%s", is_warn ? "warning: " : "", msg);
+}
+
 struct dns *
 dns_new(struct event_base *base, const struct dns_conf *conf, char *err, size_t errlen)
 {
@@ -664,6 +683,7 @@ dns_new(struct event_base *base, const struct dns_conf *conf, char *err, size_t 
 	to.tv_sec = (time_t)(conf->timeout_ms / 1000);
 	to.tv_usec = (suseconds_t)((conf->timeout_ms % 1000) * 1000);
 	d->common_to = event_base_init_common_timeout(base, &to);
+	evdns_set_log_fn(evdns_log);
 	d->edb = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
 	d->tokens = d->conf.rate;
 	d->tokens_us = now_mono_us();
@@ -691,6 +711,7 @@ dns_new(struct event_base *base, const struct dns_conf *conf, char *err, size_t 
 	}
 	/* evdns retries once on its own (half the deadline per try); the deadline timer ends
 	 * whatever is left, including requests queued behind max-inflight */
+	d->try_us = conf->timeout_ms * 1000u / 2;
 	snprintf(v, sizeof(v), "%.3f", (double)conf->timeout_ms / 2000.0);
 	evdns_base_set_option(d->edb, "timeout:", v);
 	evdns_base_set_option(d->edb, "attempts:", "2");

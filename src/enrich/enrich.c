@@ -50,9 +50,10 @@ struct job {
 	unsigned pending;
 	unsigned nslots;
 	unsigned nanswered, ncached;
-	uint64_t cached_real_us; /* earliest lookup time of an answer taken from the cache */
-	char helo[HELO_NAME_MAX + 1];
+	uint64_t cached_real_us;      /* earliest lookup time of an answer taken from the cache */
+	char helo[HELO_NAME_MAX + 1]; /* as sent */
 	size_t helo_len;
+	char ask[HELO_NAME_MAX + 1]; /* as asked: without a root dot */
 	struct slot slots[JOB_SLOTS];
 };
 
@@ -349,7 +350,7 @@ emit_helo(struct job *j)
 	jw_arr_close(w);
 	jw_key_bool(w, "matches_src", matches);
 	if (ptr->st == DNS_OK && ptr->n > 0)
-		jw_key_bool(w, "fcrdns", matches && strcasecmp(ptr->data[0], j->helo) == 0);
+		jw_key_bool(w, "fcrdns", matches && strcasecmp(ptr->data[0], j->ask) == 0);
 	else if (ptr->st == DNS_NXDOMAIN || ptr->st == DNS_NODATA)
 		jw_key_bool(w, "fcrdns", false);
 	ev_dns_times(w, j);
@@ -646,13 +647,14 @@ enrich_helo(struct enrich_sess *s, const char *name, size_t len)
 	if ((j = job_start(s, JOB_HELO, name, len)) == NULL)
 		return;
 	memcpy(j->helo, name, len);
-	j->helo[len] = '\0';
 	j->helo_len = len;
-	if (j->helo[len - 1] == '.')
-		j->helo[len - 1] = '\0'; /* ask and compare without the root dot */
+	memcpy(j->ask, name, len);
+	if (j->ask[len - 1] == '.')
+		len--;
+	j->ask[len] = '\0';
 	j->nslots = 3;
-	job_ask(j, 0, DNS_T_A, j->helo);
-	job_ask(j, 1, DNS_T_AAAA, j->helo);
+	job_ask(j, 0, DNS_T_A, j->ask);
+	job_ask(j, 1, DNS_T_AAAA, j->ask);
 	job_ask(j, 2, DNS_T_PTR, s->src_ip);
 	job_check(j);
 }
