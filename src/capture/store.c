@@ -28,6 +28,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "capture/bodyscan.h"
 #include "capture/frame.h"
 #include "capture/store_db.h"
 #include "core/log.h"
@@ -35,6 +36,9 @@
 #include "core/util.h"
 
 #define STORE_BODIES_MAX 1024
+/* A body is kept in memory up to this size and written once, complete, when its message event
+ * arrives; a larger one spills to a temp file. Most spam is far smaller. */
+#define BODY_MEM_MAX (64u * 1024u)
 #define JSONL_STDIO_BUF (1u << 20)
 #define JSON_OUT_INIT 4096
 #define READ_SLACK (64u * 1024u)
@@ -44,11 +48,14 @@
 struct body {
 	char sid[33];
 	uint32_t tx;
-	int fd;              /* -1 once dropped */
-	EVP_MD_CTX *md;      /* running SHA-256 of what was written */
-	uint64_t written;    /* bytes in the temp file */
-	uint64_t seen;       /* bytes received, kept or not */
-	const char *dropped; /* NULL, or why the body is not stored */
+	unsigned char *mem; /* the bytes while in memory (NULL once spilled or dropped) */
+	size_t memlen;
+	int fd;               /* the temp file once spilled, else -1 */
+	EVP_MD_CTX *md;       /* running SHA-256 of what was written */
+	uint64_t written;     /* bytes in the temp file */
+	uint64_t seen;        /* bytes received, kept or not */
+	const char *dropped;  /* NULL, or why the body is not stored */
+	struct bodyscan scan; /* body_text and parts, over every byte received */
 	char tmp[PATH_MAX];
 };
 
@@ -288,6 +295,9 @@ body_find(const struct store *s, const char *sid, uint32_t tx)
 static void
 body_drop_file(struct store *s, struct body *b)
 {
+	free(b->mem);
+	b->mem = NULL;
+	b->memlen = 0;
 	if (b->fd >= 0) {
 		close(b->fd);
 		b->fd = -1;
@@ -319,11 +329,11 @@ body_free(struct store *s, struct body *b)
 	free(b);
 }
 
-/* body_new - open a temp body for (sid, tx), or a dropped placeholder when over the budget */
+/* body_new - a body for (sid, tx), in memory at first, or a dropped placeholder when over the
+ * budget */
 static struct body *
 body_new(struct store *s, const char *sid, uint32_t tx)
 {
-	char rel[96];
 	struct body *b;
 
 	b = calloc(1, sizeof(*b));
@@ -332,27 +342,20 @@ body_new(struct store *s, const char *sid, uint32_t tx)
 	strlcpy(b->sid, sid, sizeof(b->sid));
 	b->tx = tx;
 	b->fd = -1;
+	bodyscan_init(&b->scan);
 	if (s->cfg.body_disk_budget > 0 && s->disk_used >= s->cfg.body_disk_budget) {
 		b->dropped = "disk_budget";
 		return b;
 	}
-	snprintf(rel, sizeof(rel), "bodies/tmp/%s.%u.%llu.tmp", sid, tx,
-	         (unsigned long long)s->tmp_seq++);
-	if (path_join(b->tmp, sizeof(b->tmp), s->dir, rel) < 0)
-		goto fail;
+	b->mem = malloc(BODY_MEM_MAX);
 	b->md = EVP_MD_CTX_new();
-	if (b->md == NULL || EVP_DigestInit_ex(b->md, EVP_sha256(), NULL) != 1)
-		goto fail;
-	b->fd = open(b->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (b->fd < 0) {
-		log_err("store: creating %s: %s", b->tmp, strerror(errno));
-		goto fail;
+	if (b->mem == NULL || b->md == NULL || EVP_DigestInit_ex(b->md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(b->md);
+		free(b->mem);
+		free(b);
+		return NULL;
 	}
 	return b;
-fail:
-	EVP_MD_CTX_free(b->md);
-	free(b);
-	return NULL;
 }
 
 /* write_all - write len bytes, retrying short writes and EINTR */
@@ -369,6 +372,49 @@ write_all(int fd, const unsigned char *p, size_t len)
 			return -1;
 		p += n;
 		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* body_spill - move an in-memory body that outgrew BODY_MEM_MAX to a temp file; 0 or -1 */
+static int
+body_spill(struct store *s, struct body *b)
+{
+	char rel[96];
+
+	snprintf(rel, sizeof(rel), "bodies/tmp/%s.%u.%llu.tmp", b->sid, b->tx,
+	         (unsigned long long)s->tmp_seq++);
+	if (path_join(b->tmp, sizeof(b->tmp), s->dir, rel) < 0)
+		return -1;
+	b->fd = open(b->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (b->fd < 0) {
+		log_err("store: creating %s: %s", b->tmp, strerror(errno));
+		return -1;
+	}
+	if (write_all(b->fd, b->mem, b->memlen) < 0) {
+		log_err("store: writing %s: %s", b->tmp, strerror(errno));
+		return -1;
+	}
+	free(b->mem);
+	b->mem = NULL;
+	b->memlen = 0;
+	return 0;
+}
+
+/* body_append - add kept bytes to memory or the temp file; 0 or -1 */
+static int
+body_append(struct store *s, struct body *b, const void *data, size_t len)
+{
+	if (b->mem != NULL && b->memlen + len > BODY_MEM_MAX && body_spill(s, b) < 0)
+		return -1;
+	if (b->mem != NULL) {
+		memcpy(b->mem + b->memlen, data, len);
+		b->memlen += len;
+		return 0;
+	}
+	if (write_all(b->fd, data, len) < 0) {
+		log_err("store: writing %s: %s", b->tmp, strerror(errno));
+		return -1;
 	}
 	return 0;
 }
@@ -403,6 +449,7 @@ store_body(struct store *s, const char *session, uint32_t tx, const void *data, 
 		s->bodies[s->nbodies++] = b;
 	}
 	b->seen += len;
+	bodyscan_feed(&b->scan, data, len);
 	if (b->dropped != NULL)
 		return 0;
 	keep = len;
@@ -418,9 +465,8 @@ store_body(struct store *s, const char *session, uint32_t tx, const void *data, 
 		         tx);
 		return 0;
 	}
-	if (write_all(b->fd, data, (size_t)keep) < 0 ||
+	if (body_append(s, b, data, (size_t)keep) < 0 ||
 	    EVP_DigestUpdate(b->md, data, (size_t)keep) != 1) {
-		log_err("store: writing %s: %s", b->tmp, strerror(errno));
 		body_drop_file(s, b);
 		b->dropped = "write_error";
 		return -1;
@@ -435,6 +481,66 @@ static void
 body_path_for(const char *hex, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "bodies/%.2s/%.2s/%s.eml", hex, hex + 2, hex);
+}
+
+/* body_move_tmp - give a spilled body's temp file its content address dst. link(2) never
+ * replaces an existing file, so an identical body already stored wins and the temp is dropped;
+ * rename is the fallback where hard links are not supported. 0 or -1. */
+static int
+body_move_tmp(struct store *s, struct body *b, const char *dst)
+{
+	close(b->fd);
+	b->fd = -1;
+	if (link(b->tmp, dst) == 0) {
+		unlink(b->tmp);
+	} else if (errno == EEXIST || access(dst, F_OK) == 0) {
+		s->disk_used -= b->written;
+		unlink(b->tmp);
+	} else if (rename(b->tmp, dst) < 0) {
+		/* body_free subtracts the bytes still counted in b->written. */
+		log_err("store: moving %s: %s", b->tmp, strerror(errno));
+		unlink(b->tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* body_write_mem - store an in-memory body at its content address dst: nothing to do when an
+ * identical body is there; else the bytes go to an unnamed file (O_TMPFILE) that is linked in
+ * only once complete, so a crash can never leave a partial file under a digest. 0 or -1. */
+static int
+body_write_mem(struct store *s, struct body *b, const char *dst)
+{
+	char tmpdir[PATH_MAX], proc[64];
+	struct stat st;
+	int fd, rc;
+
+	if (stat(dst, &st) == 0) {
+		s->disk_used -= b->written;
+		return 0;
+	}
+	if (path_join(tmpdir, sizeof(tmpdir), s->dir, "bodies/tmp") < 0)
+		return -1;
+	fd = open(tmpdir, O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		/* Filesystems without O_TMPFILE: the named temp file path. */
+		if (body_spill(s, b) < 0)
+			return -1;
+		return body_move_tmp(s, b, dst);
+	}
+	rc = write_all(fd, b->mem, b->memlen);
+	if (rc == 0) {
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		rc = linkat(AT_FDCWD, proc, AT_FDCWD, dst, AT_SYMLINK_FOLLOW);
+		if (rc < 0 && errno == EEXIST) { /* stored meanwhile: the same bytes */
+			s->disk_used -= b->written;
+			rc = 0;
+		}
+	}
+	if (rc < 0)
+		log_err("store: storing %s: %s", dst, strerror(errno));
+	close(fd);
+	return rc;
 }
 
 /* body_finalize - hash, move the temp to its content address (or drop it as a duplicate) and
@@ -465,22 +571,12 @@ body_finalize(struct store *s, struct body *b, json_t *ev)
 	body_path_for(hex, rel, sizeof(rel));
 	if (path_join(dst, sizeof(dst), s->dir, rel) < 0)
 		return -1;
-	close(b->fd);
-	b->fd = -1;
-	/* link(2) never replaces an existing file, so an identical body already stored wins and
-	 * the temp is dropped; rename is the fallback where hard links are not supported. */
-	lrc = link(b->tmp, dst);
-	if (lrc == 0) {
-		unlink(b->tmp);
-	} else if (errno == EEXIST || access(dst, F_OK) == 0) {
-		s->disk_used -= b->written;
-		unlink(b->tmp);
-	} else if (rename(b->tmp, dst) < 0) {
-		/* body_free subtracts the bytes still counted in b->written. */
-		log_err("store: moving %s: %s", b->tmp, strerror(errno));
-		unlink(b->tmp);
+	if (b->mem != NULL)
+		lrc = body_write_mem(s, b, dst);
+	else
+		lrc = body_move_tmp(s, b, dst);
+	if (lrc < 0)
 		return -1;
-	}
 	b->written = 0;
 	json_object_set_new(ev, "sha256", json_string(hex));
 	json_object_set_new(ev, "body_path", json_string(rel));
@@ -499,6 +595,54 @@ hex64(const char *h)
 			return 0;
 	}
 	return h[64] == '\0';
+}
+
+/* json_set_bytes - key = bytes as docs/events.md describes attacker bytes: a string, plus
+ * key_b64 with the exact bytes when they are not valid UTF-8 (each invalid byte → U+FFFD) */
+static void
+json_set_bytes(json_t *ev, const char *key, const char *buf, size_t len)
+{
+	char k2[64], *b64, *fixed;
+	size_t o;
+
+	if (utf8_valid(buf, len)) {
+		json_object_set_new(ev, key, json_stringn(buf, len));
+		return;
+	}
+	fixed = malloc(len * 3 + 1);
+	b64 = malloc((len + 2) / 3 * 4 + 1);
+	if (fixed == NULL || b64 == NULL)
+		goto out;
+	o = utf8_repair(buf, len, fixed);
+	if (b64_encode((const unsigned char *)buf, len, b64, (len + 2) / 3 * 4 + 1) < 0)
+		goto out;
+	snprintf(k2, sizeof(k2), "%s_b64", key);
+	json_object_set_new(ev, key, json_stringn(fixed, o));
+	json_object_set_new(ev, k2, json_string(b64));
+out:
+	free(fixed);
+	free(b64);
+}
+
+/* message_scan - body_text and parts of the message, from what the store received */
+static void
+message_scan(json_t *ev, struct bodyscan *bs)
+{
+	json_t *parts, *p;
+	size_t i;
+
+	bodyscan_finish(bs);
+	json_set_bytes(ev, "body_text", bs->text, bs->text_len);
+	parts = json_array();
+	for (i = 0; i < bs->nparts; i++) {
+		p = json_object();
+		json_object_set_new(p, "type", json_string(bs->parts[i].type));
+		if (bs->parts[i].filename[0] != '\0')
+			json_set_bytes(p, "filename", bs->parts[i].filename,
+			               strlen(bs->parts[i].filename));
+		json_array_append_new(parts, p);
+	}
+	json_object_set_new(ev, "parts", parts);
 }
 
 /* message_body - attach the stored body to a relaytrap.message event. Without an open body the
@@ -530,6 +674,10 @@ message_body(struct store *s, json_t *ev, const char *sid, uint32_t tx)
 	b = body_take(s, (size_t)i);
 	json_object_del(ev, "sha256");
 	json_object_del(ev, "body_path");
+	json_object_del(ev, "body_text");
+	json_object_del(ev, "body_text_b64");
+	json_object_del(ev, "parts");
+	message_scan(ev, &b->scan);
 	if (b->dropped != NULL)
 		json_object_set_new(ev, "body_dropped", json_string(b->dropped));
 	else if (b->written > 0 && body_finalize(s, b, ev) < 0)
