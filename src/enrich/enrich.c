@@ -54,6 +54,7 @@ struct job {
 	char helo[HELO_NAME_MAX + 1]; /* as sent */
 	size_t helo_len;
 	char ask[HELO_NAME_MAX + 1]; /* as asked: without a root dot */
+	unsigned helo_first;         /* slot asked first: 0 = A (IPv4 source), 1 = AAAA */
 	struct slot slots[JOB_SLOTS];
 };
 
@@ -410,6 +411,15 @@ on_answer(void *arg, const struct dns_answer *a)
 	/* rdns: a PTR name leads to its forward lookup (FCrDNS) */
 	if (j->kind == JOB_RDNS && sl == &j->slots[0] && a->status == DNS_OK && sl->n > 0)
 		job_ask(j, 1, src_is_v4(j->s->src_ip) ? DNS_T_A : DNS_T_AAAA, sl->data[0]);
+	/* helo: the source's family first; the other only when the name exists without it
+	 * (NXDOMAIN or a failure answers for both: one query saved per session) */
+	if (j->kind == JOB_HELO && sl == &j->slots[j->helo_first]) {
+		unsigned other = 1 - j->helo_first;
+		if (a->status == DNS_NODATA)
+			job_ask(j, other, other == 0 ? DNS_T_A : DNS_T_AAAA, j->ask);
+		else if (a->status != DNS_OK)
+			j->slots[other].st = a->status;
+	}
 	if (--j->pending == 0)
 		job_done(j);
 }
@@ -653,8 +663,9 @@ enrich_helo(struct enrich_sess *s, const char *name, size_t len)
 		len--;
 	j->ask[len] = '\0';
 	j->nslots = 3;
-	job_ask(j, 0, DNS_T_A, j->ask);
-	job_ask(j, 1, DNS_T_AAAA, j->ask);
+	j->helo_first = src_is_v4(s->src_ip) ? 0 : 1;
+	j->slots[1 - j->helo_first].st = DNS_NODATA; /* unless asked (see on_answer) */
+	job_ask(j, j->helo_first, j->helo_first == 0 ? DNS_T_A : DNS_T_AAAA, j->ask);
 	job_ask(j, 2, DNS_T_PTR, s->src_ip);
 	job_check(j);
 }

@@ -57,22 +57,33 @@ class Dnsmasq:
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="rt-dns-")
+        self.log = open(os.path.join(self.dir, "dnsmasq.log"), "wb")
+        # dnsmasq binds TCP and UDP on its port: a port taken in between is retried
+        for _ in range(5):
+            if self._start():
+                return
+        self.log.close()
+        with open(os.path.join(self.dir, "dnsmasq.log"), "rb") as f:
+            raise RuntimeError("dnsmasq did not start: " + f.read().decode("utf-8", "replace"))
+
+    def _start(self):
         self.port = free_udp_port()
         conf = os.path.join(self.dir, "dnsmasq.conf")
         with open(conf, "w") as f:
             f.write(f"port={self.port}\n" + ZONES)
-        self.log = open(os.path.join(self.dir, "dnsmasq.log"), "wb")
         self.proc = subprocess.Popen([DNSMASQ, "--keep-in-foreground", f"--conf-file={conf}",
                                       "--pid-file=", "--user=", "--log-facility=-"],
                                      stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("dnsmasq exited at start")
+                return False
             if self._answers():
-                return
+                return True
             time.sleep(0.05)
-        raise RuntimeError("dnsmasq did not answer in time")
+        self.proc.kill()
+        self.proc.wait()
+        return False
 
     def _answers(self):
         q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x00\x00\x01\x00\x01"

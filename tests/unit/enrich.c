@@ -751,7 +751,7 @@ test_enrich_v6_nxhelo(void **state)
 	struct fx *f = *state;
 	char err[256] = "";
 	struct enrich *e = enrich_new(f->base, f->cap, &f->cfg, err, sizeof(err));
-	struct enrich_sess *s, *t;
+	struct enrich_sess *s, *t, *u;
 	json_t *ev;
 
 	CHECK(e != NULL, "enrich_new: %s", err);
@@ -759,8 +759,21 @@ test_enrich_v6_nxhelo(void **state)
 	enrich_helo(s, "nx.example.org", 14);
 	t = mksess(f, e, "00000000000000c2", "192.0.2.2");
 	enrich_helo(t, "slow.example.org.", 17);
-	run_until(f, &f->nevents, 6, 3000);
-	assert_int_equal(f->nevents, 6);
+	u = mksess(f, e, "00000000000000c3", "2001:db8::2");
+	enrich_helo(u, "mail.example.org", 16);
+	run_until(f, &f->nevents, 9, 3000);
+	assert_int_equal(f->nevents, 9);
+	/* an IPv6 source asks AAAA first; the name has none (NODATA), so A is asked too */
+	ev = find(f, "00000000000000c3", "helo");
+	assert_string_equal(sget(ev, "status"), "ok");
+	assert_true(json_is_true(json_object_get(ev, "resolves")));
+	assert_true(json_is_false(json_object_get(ev, "matches_src")));
+	assert_int_equal(hits(f, EVDNS_TYPE_AAAA, "mail.example.org"), 1);
+	assert_int_equal(hits(f, EVDNS_TYPE_A, "mail.example.org"), 1);
+	/* the IPv4 source's name did not exist: AAAA was never asked */
+	assert_int_equal(hits(f, EVDNS_TYPE_AAAA, "slow.example.org"), 0);
+	assert_int_equal(hits(f, EVDNS_TYPE_A, "nx.example.org"), 0);
+	assert_int_equal(hits(f, EVDNS_TYPE_AAAA, "nx.example.org"), 1);
 	ev = find(f, "00000000000000c1", "rdns");
 	assert_string_equal(sget(ev, "ptr"), "v6.example.net");
 	ev = find(f, "00000000000000c1", "dnsbl");
@@ -775,6 +788,7 @@ test_enrich_v6_nxhelo(void **state)
 	assert_string_equal(sget(ev, "name"), "slow.example.org.");
 	enrich_session_end(s);
 	enrich_session_end(t);
+	enrich_session_end(u);
 	enrich_free(e);
 }
 
