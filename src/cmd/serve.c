@@ -29,6 +29,7 @@
 #include "core/util.h"
 #include "enrich/dns.h"
 #include "enrich/enrich.h"
+#include "enrich/p0f.h"
 #include "net/listener.h"
 #include "persona/identity.h"
 #include "persona/persona.h"
@@ -208,6 +209,8 @@ cmd_serve(int argc, char **argv)
 	struct capture *cap;
 	struct enrich *enrich;
 	struct dns_stats dst;
+	struct p0f_db *p0f;
+	const char *p0f_path = NULL;
 	struct event *ev_term, *ev_int, *ev_hup;
 	static uint64_t msg_counter;
 	char err[1024], idpath[600], hostname[256], domain[256], netbios[16];
@@ -346,13 +349,25 @@ cmd_serve(int argc, char **argv)
 	else
 		strlcpy(domain, id.domain, sizeof(domain));
 
+	/* OS signatures, read once: a configured file must load; without one, fingerprints are
+	 * optional and a missing file only costs the os fields */
+	p0f = p0f_db_open(cfg.p0f_fp, &p0f_path, err, sizeof(err));
+	if (p0f == NULL && cfg.p0f_fp[0] != '\0')
+		return fail_cfg("p0f_fp", err);
+	if (p0f == NULL)
+		log_warn("%s; OS fingerprints off", err);
+	else
+		log_info("os signatures: %zu from %s", p0f_db_count(p0f), p0f_path);
+
 	for (i = 0; i < cfg.nlisteners; i++) {
 		const char *pn =
 		    cfg.listeners[i].persona[0] ? cfg.listeners[i].persona : cfg.persona;
 		struct smtp_env *e = &envs[i];
 		struct persona *p = persona_for(pn, &cfg, pcache, pnames, &np, err, sizeof(err));
-		if (p == NULL)
+		if (p == NULL) {
+			p0f_db_free(p0f);
 			return fail_cfg(NULL, err);
+		}
 		e->persona = p;
 		e->limits = &cfg.limits;
 		e->bare_lf = cfg.bare_lf;
@@ -386,12 +401,13 @@ cmd_serve(int argc, char **argv)
 		envs[i].cap = cap;
 	/* enrichment opens what it needs now: the resolver's sockets (connected UDP) and the
 	 * local databases; nothing later creates a socket, so a sandbox may forbid it */
-	enrich = enrich_new(sc.base, cap, &cfg, err, sizeof(err));
+	enrich = enrich_new(sc.base, cap, &cfg, cfg.enrich_os ? p0f : NULL, err, sizeof(err));
 	if (enrich == NULL) {
 		log_err("%s", err);
 		kill(sc.store_pid, SIGTERM);
 		close(fd);
 		waitpid(sc.store_pid, &status, 0);
+		p0f_db_free(p0f);
 		return 1;
 	}
 	if (cfg.enrich_dns)
@@ -400,6 +416,7 @@ cmd_serve(int argc, char **argv)
 	sc.srv = server_new(sc.base, &cfg, cap);
 	if (sc.srv == NULL)
 		fatalx("out of memory");
+	server_set_p0f(sc.srv, p0f);
 	server_set_enrich(sc.srv, enrich);
 	for (i = 0; i < cfg.nlisteners; i++) {
 		const struct listener_conf *lc = &cfg.listeners[i];
@@ -409,6 +426,7 @@ cmd_serve(int argc, char **argv)
 			kill(sc.store_pid, SIGTERM);
 			close(fd);
 			waitpid(sc.store_pid, &status, 0);
+			p0f_db_free(p0f);
 			return 1;
 		}
 		log_info("ready listener=%s address=%s port=%d persona=%s proxy_protocol=%s",
@@ -440,6 +458,7 @@ cmd_serve(int argc, char **argv)
 		    (unsigned long long)dst.hits, (unsigned long long)dst.joined,
 		    (unsigned long long)dst.rate_limited, (unsigned long long)dst.timeouts);
 	enrich_free(enrich);
+	p0f_db_free(p0f);
 	capture_flush_frame(cap);
 	if (capture_drain_blocking(cap) == -1)
 		log_err("some events could not be handed to the store");

@@ -25,6 +25,8 @@
 #include "core/util.h"
 #include "enrich/dns.h"
 #include "enrich/dnsbl.h"
+#include "enrich/p0f.h"
+#include "enrich/syn.h"
 
 #define HELO_NAME_MAX 255
 #define JOB_SLOTS (DNSBL_MAX_ZONES + 1)
@@ -73,6 +75,7 @@ struct enrich {
 	struct capture *cap;
 	const struct config *cfg;
 	struct dns *dns;
+	const struct p0f_db *p0f;
 	struct dnsbl_list dnsbl;
 	struct job *jobs;
 	size_t njobs;
@@ -548,8 +551,8 @@ helo_askable(const char *name, size_t len)
 /* ------------------------------------------------------------------ public */
 
 struct enrich *
-enrich_new(struct event_base *base, struct capture *cap, const struct config *cfg, char *err,
-           size_t errlen)
+enrich_new(struct event_base *base, struct capture *cap, const struct config *cfg,
+           const struct p0f_db *p0f, char *err, size_t errlen)
 {
 	struct enrich *e = calloc(1, sizeof(*e));
 
@@ -560,6 +563,7 @@ enrich_new(struct event_base *base, struct capture *cap, const struct config *cf
 	e->base = base;
 	e->cap = cap;
 	e->cfg = cfg;
+	e->p0f = cfg->enrich_os ? p0f : NULL;
 	if (dnsbl_parse(cfg->dnsbl_zones, &e->dnsbl, err, errlen) == -1) {
 		free(e);
 		return NULL;
@@ -602,8 +606,30 @@ enrich_free(struct enrich *e)
 	free(e);
 }
 
+/* emit_os - the os event from the client's SYN (p0f v3 match) */
+static void
+emit_os(struct enrich_sess *s, const unsigned char *syn, size_t syn_len)
+{
+	struct syn_info si;
+	struct p0f_match m;
+	const char *why;
+	struct jw *w;
+
+	if (syn_parse(syn, syn_len, &si, &why) == -1)
+		return;
+	p0f_match(s->e->p0f, &si, &m);
+	if (m.kind != P0F_NONE)
+		enrich_session_set_os(s, m.os_class, m.os_name);
+	if ((w = ev_begin(s, "relaytrap.enrich")) == NULL)
+		return;
+	jw_key_str(w, "kind", "os");
+	p0f_jw_fields(w, &si, &m);
+	capture_commit(s->e->cap);
+}
+
 struct enrich_sess *
-enrich_session_new(struct enrich *e, const struct jw *prefix, const char *src_ip)
+enrich_session_new(struct enrich *e, const struct jw *prefix, const char *src_ip,
+                   const unsigned char *syn, size_t syn_len)
 {
 	struct enrich_sess *s;
 
@@ -622,6 +648,8 @@ enrich_session_new(struct enrich *e, const struct jw *prefix, const char *src_ip
 	if (e->sessions)
 		e->sessions->prev = s;
 	e->sessions = s;
+	if (e->p0f != NULL && syn != NULL && syn_len > 0)
+		emit_os(s, syn, syn_len);
 	if (e->dns != NULL) {
 		if (e->cfg->enrich_rdns)
 			start_rdns(s);

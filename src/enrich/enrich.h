@@ -29,24 +29,30 @@ struct capture;
 struct config;
 struct jw;
 struct dns_stats;
+struct p0f_db;
 struct enrich;
 struct enrich_sess;
 
 /* enrich_new - set up enrichment from cfg (which must outlive it): with enrich_dns on,
- * the resolver's sockets are created here, so call it before dropping privileges. Returns
+ * the resolver's sockets are created here, so call it before dropping privileges. p0f (may
+ * be NULL: no os events) is the caller's signature database and must outlive it. Returns
  * NULL with err when a configured part cannot start. cap may be NULL (nothing recorded). */
 struct enrich *enrich_new(struct event_base *base, struct capture *cap, const struct config *cfg,
-                          char *err, size_t errlen);
+                          const struct p0f_db *p0f, char *err, size_t errlen);
 /* enrich_free - shutdown: pending lookups are dropped unrecorded; NULL is a no-op. Must be
  * called outside the event loop's dispatch (it runs the loop briefly, see dns_free). */
 void enrich_free(struct enrich *e);
 
-/* enrich_session_new - a session's source is final (after any PROXY header): record geo,
- * start rDNS and DNSBL. prefix is the session's common event fields (copied). Returns the
- * session's handle (NULL when e is NULL or out of memory; every call below accepts NULL). */
+/* enrich_session_new - a session's source is final (after any PROXY header): record geo
+ * and os (from syn, the client's saved SYN of syn_len bytes; NULL when there is none or it
+ * is a proxy's), start rDNS and DNSBL. prefix is the session's common event fields (copied).
+ * Returns the session's handle (NULL when e is NULL or out of memory; every call below
+ * accepts NULL). */
 struct enrich_sess *enrich_session_new(struct enrich *e, const struct jw *prefix,
-                                       const char *src_ip);
-/* enrich_session_set_os - what the SYN fingerprint says (for os_mismatch); strings copied */
+                                       const char *src_ip, const unsigned char *syn,
+                                       size_t syn_len);
+/* enrich_session_set_os - what the SYN fingerprint says (for os_mismatch; set by
+ * enrich_session_new from the SYN, callable for tests); strings copied */
 void enrich_session_set_os(struct enrich_sess *s, const char *os_class, const char *os_name);
 /* enrich_helo - the client's first HELO/EHLO name (bytes): start the HELO DNS check */
 void enrich_helo(struct enrich_sess *s, const char *name, size_t len);

@@ -306,3 +306,44 @@ class EnrichDnsTests(E2ECase):
         self.assertLess(time.monotonic() - t, 10)
         self.assertEqual([e for e in d.events if e["eventid"] == "relaytrap.enrich"], [])
         self.assertEqual(len([e for e in d.events if e["eventid"] == "relaytrap.session.closed"]), 5)
+
+
+P0F_FP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "contrib", "p0f.fp")
+
+
+class EnrichOsTests(E2ECase):
+    """9. The os enrichment event and the os_mismatch signal (no DNS needed)."""
+
+    def test_os_event_and_mismatch(self):
+        d = self.daemon(sets=[f"p0f_fp={P0F_FP}"])
+        s = d.smtp()
+        port = s.sock.getsockname()[1]
+        s.ehlo()
+        s.sendmail("a@spammer.example", ["v@example.com"],
+                   b"X-Mailer: Microsoft Outlook Express 6.00.2900.5512\r\nSubject: x\r\n\r\nhi\r\n")
+        s.quit()
+        d.stop()
+        sid = d.session_of(port)
+        os_ev = [e for e in d.ev(sid, "enrich") if e["kind"] == "os"]
+        self.assertEqual(len(os_ev), 1)
+        e = os_ev[0]
+        # the kernel's own loopback SYN is a Linux one
+        self.assertEqual((e["os_class"], e["os_name"]), ("unix", "Linux"))
+        self.assertIn(e["os_match"], ("exact", "generic"))
+        self.assertEqual(e["syn"]["ip_version"], 4)
+        order = [x["eventid"] for x in d.ev(sid)]
+        self.assertLess(order.index("relaytrap.enrich"), order.index("relaytrap.reply"),
+                        "the os event comes before the banner")
+        self.assertIn("os_mismatch", d.signals(sid))
+        sig = [x for x in d.ev(sid, "signal") if x["signal"] == "os_mismatch"][0]
+        self.assertIn("Linux", sig["detail"])
+        self.assertIn("Windows", sig["detail"])
+
+    def test_no_os_event_behind_proxy(self):
+        """behind a PROXY header the SYN is the proxy's: no fingerprint is recorded"""
+        conf = f"p0f_fp = {P0F_FP}\n" + enrich_conf("127.0.0.1").replace("enrich_dns = yes",
+                                                                          "enrich_dns = no")
+        d = self.daemon(config=conf)
+        smtp_session(d, "118.165.91.55", "x.example.org", message=False)
+        d.stop()
+        self.assertEqual([e for e in d.events if e["eventid"] == "relaytrap.enrich"], [])

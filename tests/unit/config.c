@@ -61,6 +61,7 @@ static const struct good_case good[] = {
     {"domain", "corp.example.com", K_STR, C(domain), 0, "corp.example.com"},
     {"data_dir", "/srv/relaytrap", K_STR, C(data_dir), 0, "/srv/relaytrap"},
     {"user", "_relaytrap", K_STR, C(user), 0, "_relaytrap"},
+    {"p0f_fp", "/opt/p0f/my p0f.fp", K_STR, C(p0f_fp), 0, "/opt/p0f/my p0f.fp"},
     {"line_max", "512", K_SIZE, L(line_max), 512, NULL},
     {"line_max", "1048576", K_SIZE, L(line_max), 1048576, NULL},
     {"max_commands", "1", K_UNS, L(max_commands), 1, NULL},
@@ -145,6 +146,8 @@ static const struct bad_case bad[] = {
     {"data_dir", "", "data_dir must be a non-empty"},
     {"user", "-root", "user must be a name"},
     {"user", "", "user must be a name"},
+    {"p0f_fp", "", "p0f_fp must be a non-empty"},
+    {"p0f_fp", "/etc/p0f\tx", "p0f_fp must be a non-empty"},
     {"listen", "99999", "port must be a number between 0 and 65535"},
     {"proxy_from", "10.0.0.0/33", "proxy_from '10.0.0.0/33' is not an address or CIDR"},
     {"proxy_from", "", "proxy_from needs an address"},
@@ -390,7 +393,7 @@ test_every_key_covered(void **state)
 		CHECK(ngood > 0 && nbad > 0, "key %s: got %zu good and %zu bad cases, want both", k,
 		      ngood, nbad);
 	}
-	assert_int_equal(i, 45);
+	assert_int_equal(i, 46);
 }
 
 struct listen_case {
