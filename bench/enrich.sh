@@ -97,10 +97,17 @@ run_once() {
 			sleep 0.1
 		done
 	fi
+	# CPU of the engine and the store process (utime+stime, clock ticks) per message
+	local spid cpu_e cpu_s hz
+	hz=$(getconf CLK_TCK)
+	spid=$(pgrep -P "$pid" | head -1 || true)
+	cpu_e=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+	cpu_s=$( [ -n "$spid" ] && awk '{print $14 + $15}' "/proc/$spid/stat" || echo 0)
 	kill -TERM "$pid"
 	wait "$pid" || true
 	rate=$(sed -n 's/.*msgs_per_s=\([0-9.]*\).*/\1/p' <<<"$line")
-	printf '%-4s %s' "$label" "$line"
+	printf '%-4s %s cpu_us_per_msg: engine=%d store=%d' "$label" "$line" \
+		$((cpu_e * 1000000 / hz / MSGS)) $((cpu_s * 1000000 / hz / MSGS))
 	if [ "$enrich" = yes ]; then
 		local n
 		n=$(grep -c '"relaytrap.enrich"' "$data/events.jsonl" || true)
