@@ -29,6 +29,7 @@
 #include "core/util.h"
 #include "enrich/dns.h"
 #include "enrich/enrich.h"
+#include "enrich/geo.h"
 #include "enrich/p0f.h"
 #include "net/listener.h"
 #include "persona/identity.h"
@@ -214,6 +215,7 @@ cmd_serve(int argc, char **argv)
 	struct event *ev_term, *ev_int, *ev_hup;
 	static uint64_t msg_counter;
 	char err[1024], idpath[600], hostname[256], domain[256], netbios[16];
+	struct geo *geo = NULL;
 	const char *cfile = NULL;
 	int ch, fd, status, verbose = 0;
 	char **cli_args;
@@ -328,6 +330,10 @@ cmd_serve(int argc, char **argv)
 		return fail_cfg(cfile, err);
 	if (mkdir_p(cfg.data_dir) == -1)
 		return fail_cfg("--data-dir", strerror(errno));
+	/* GeoIP databases are mapped now, while the files can still be opened; none is fine */
+	if (geo_open_config(&geo, cfg.geoip_city_db, cfg.geoip_asn_db, cfg.data_dir, err,
+	                    sizeof(err)) == -1)
+		return fail_cfg(cfile, err);
 
 	/* the install's own names, generated once and kept: identical banners give honeypots away
 	 */
@@ -386,6 +392,8 @@ cmd_serve(int argc, char **argv)
 		e->msg_counter = &msg_counter;
 	}
 
+	/* said once every setting has been accepted, so a config error stays one line */
+	geo_log_summary(geo);
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sc, 0, sizeof(sc));
@@ -401,13 +409,14 @@ cmd_serve(int argc, char **argv)
 		envs[i].cap = cap;
 	/* enrichment opens what it needs now: the resolver's sockets (connected UDP) and the
 	 * local databases; nothing later creates a socket, so a sandbox may forbid it */
-	enrich = enrich_new(sc.base, cap, &cfg, cfg.enrich_os ? p0f : NULL, err, sizeof(err));
+	enrich = enrich_new(sc.base, cap, &cfg, p0f, geo, err, sizeof(err));
 	if (enrich == NULL) {
 		log_err("%s", err);
 		kill(sc.store_pid, SIGTERM);
 		close(fd);
 		waitpid(sc.store_pid, &status, 0);
 		p0f_db_free(p0f);
+		geo_free(geo);
 		return 1;
 	}
 	if (cfg.enrich_dns)
@@ -427,6 +436,7 @@ cmd_serve(int argc, char **argv)
 			close(fd);
 			waitpid(sc.store_pid, &status, 0);
 			p0f_db_free(p0f);
+			geo_free(geo);
 			return 1;
 		}
 		log_info("ready listener=%s address=%s port=%d persona=%s proxy_protocol=%s",
@@ -479,6 +489,7 @@ cmd_serve(int argc, char **argv)
 		persona_free(pcache[i]);
 		free(pnames[i]);
 	}
+	geo_free(geo);
 	config_free(&cfg);
 	log_info("stopped");
 	return 0;

@@ -489,6 +489,26 @@ set_path(struct config *c, const struct key_def *k, const char *v, char *err, si
 	return copy_str(c, k, v, err, errlen);
 }
 
+/* set_geo_db - geoip_*_db: empty (automatic), "none", or a comma-separated list of paths */
+static int
+set_geo_db(struct config *c, const struct key_def *k, const char *v, char *err, size_t errlen)
+{
+	char e[ESC_MAX];
+	const char *p;
+
+	for (p = v; *p != '\0'; p++)
+		if (*p == ',' && (p == v || p[1] == '\0' || p[1] == ','))
+			break;
+	if (has_controls(v, true) || *p != '\0') {
+		snprintf(err, errlen,
+		         "%s must be empty (automatic), none, or comma-separated file paths "
+		         "such as %s (got '%s')",
+		         k->name, k->example, esc(v, e, sizeof(e)));
+		return -1;
+	}
+	return copy_str(c, k, v, err, errlen);
+}
+
 /* set_listen - the repeatable "listen" key */
 static int
 set_listen(struct config *c, const struct key_def *k, const char *v, char *err, size_t errlen)
@@ -637,6 +657,10 @@ static const struct key_def keys[] = {
     {"dns_rate", set_num, ST_UNSIGNED, OFF(dns_rate), 0, 1, 1000000, "200"},
     {"dns_max_inflight", set_num, ST_UNSIGNED, OFF(dns_max_inflight), 0, 1, 65535, "1024"},
     {"enrich_max_pending", set_num, ST_UNSIGNED, OFF(enrich_max_pending), 0, 1, 1000000, "8192"},
+    {"geoip_city_db", set_geo_db, ST_STR, STR(geoip_city_db), 0, 0,
+     "/var/lib/GeoIP/GeoLite2-City.mmdb"},
+    {"geoip_asn_db", set_geo_db, ST_STR, STR(geoip_asn_db), 0, 0,
+     "/var/lib/GeoIP/GeoLite2-ASN.mmdb"},
 };
 
 /* Keys of a [listener NAME] section; the parser handles them itself. */

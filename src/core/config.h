@@ -96,6 +96,8 @@ struct config {
 	unsigned dns_rate;           /* lookups started per second */
 	unsigned dns_max_inflight;   /* lookups outstanding */
 	unsigned enrich_max_pending; /* enrichment jobs outstanding */
+	char geoip_city_db[1024];    /* "" = automatic, "none", or comma-separated .mmdb paths */
+	char geoip_asn_db[1024]; /* "" = automatic, "none", or comma-separated .mmdb/.rtasn paths */
 };
 
 /* config_defaults - fill every field with the built-in default */

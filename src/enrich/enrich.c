@@ -25,6 +25,7 @@
 #include "core/util.h"
 #include "enrich/dns.h"
 #include "enrich/dnsbl.h"
+#include "enrich/geo.h"
 #include "enrich/p0f.h"
 #include "enrich/syn.h"
 
@@ -76,6 +77,7 @@ struct enrich {
 	const struct config *cfg;
 	struct dns *dns;
 	const struct p0f_db *p0f;
+	const struct geo *geo;
 	struct dnsbl_list dnsbl;
 	struct job *jobs;
 	size_t njobs;
@@ -552,7 +554,7 @@ helo_askable(const char *name, size_t len)
 
 struct enrich *
 enrich_new(struct event_base *base, struct capture *cap, const struct config *cfg,
-           const struct p0f_db *p0f, char *err, size_t errlen)
+           const struct p0f_db *p0f, const struct geo *geo, char *err, size_t errlen)
 {
 	struct enrich *e = calloc(1, sizeof(*e));
 
@@ -564,6 +566,7 @@ enrich_new(struct event_base *base, struct capture *cap, const struct config *cf
 	e->cap = cap;
 	e->cfg = cfg;
 	e->p0f = cfg->enrich_os ? p0f : NULL;
+	e->geo = cfg->enrich_geo && geo != NULL && geo_count(geo) > 0 ? geo : NULL;
 	if (dnsbl_parse(cfg->dnsbl_zones, &e->dnsbl, err, errlen) == -1) {
 		free(e);
 		return NULL;
@@ -604,6 +607,43 @@ enrich_free(struct enrich *e)
 		free(s);
 	}
 	free(e);
+}
+
+/* emit_geo - the geo event: what the databases know of the source (nothing: no event) */
+static void
+emit_geo(struct enrich_sess *s)
+{
+	struct geo_result g;
+	struct jw *w;
+	char num[64];
+
+	if (geo_lookup_str(s->e->geo, s->src_ip, &g) != 1)
+		return;
+	if ((w = ev_begin(s, "relaytrap.enrich")) == NULL)
+		return;
+	jw_key_str(w, "kind", "geo");
+	/* database strings are cleaned by geo (valid UTF-8, no controls) */
+	if (g.country_code[0])
+		jw_key_str(w, "country_code", g.country_code);
+	if (g.country[0])
+		jw_key_str(w, "country", g.country);
+	if (g.region[0])
+		jw_key_str(w, "region", g.region);
+	if (g.city[0])
+		jw_key_str(w, "city", g.city);
+	if (g.has_location) {
+		/* numbers: the writer has no double, so splice a "%.4f" (about 10 m) */
+		snprintf(num, sizeof(num), "\"latitude\":%.4f,\"longitude\":%.4f", g.latitude,
+		         g.longitude);
+		jw_fields(w, num, strlen(num));
+	}
+	if (g.asn != 0)
+		jw_key_uint(w, "asn", g.asn);
+	if (g.as_org[0])
+		jw_key_str(w, "as_org", g.as_org);
+	if (g.geo_db[0])
+		jw_key_str(w, "geo_db", g.geo_db);
+	capture_commit(s->e->cap);
 }
 
 /* emit_os - the os event from the client's SYN (p0f v3 match) */
@@ -648,6 +688,8 @@ enrich_session_new(struct enrich *e, const struct jw *prefix, const char *src_ip
 	if (e->sessions)
 		e->sessions->prev = s;
 	e->sessions = s;
+	if (e->geo != NULL)
+		emit_geo(s);
 	if (e->p0f != NULL && syn != NULL && syn_len > 0)
 		emit_os(s, syn, syn_len);
 	if (e->dns != NULL) {

@@ -341,9 +341,34 @@ class EnrichOsTests(E2ECase):
 
     def test_no_os_event_behind_proxy(self):
         """behind a PROXY header the SYN is the proxy's: no fingerprint is recorded"""
-        conf = f"p0f_fp = {P0F_FP}\n" + enrich_conf("127.0.0.1").replace("enrich_dns = yes",
+        conf = f"p0f_fp = {P0F_FP}\ngeoip_city_db = none\ngeoip_asn_db = none\n" + enrich_conf("127.0.0.1").replace("enrich_dns = yes",
                                                                           "enrich_dns = no")
         d = self.daemon(config=conf)
         smtp_session(d, "118.165.91.55", "x.example.org", message=False)
         d.stop()
         self.assertEqual([e for e in d.events if e["eventid"] == "relaytrap.enrich"], [])
+
+    def test_geo_event(self):
+        """with the test databases the build makes (tests/unit/geo_mkdb.pl): London, AS20712"""
+        import __main__
+        mmdb = os.path.join(os.path.dirname(__main__.BINARY), "tests", "unit")
+        city, asn = os.path.join(mmdb, "geo-city.mmdb"), os.path.join(mmdb, "geo-asn.mmdb")
+        if not (os.path.exists(city) and os.path.exists(asn)):
+            self.skipTest("test GeoIP databases not built (libmaxmind-db-writer-perl)")
+        conf = (f"geoip_city_db = {city}\ngeoip_asn_db = {asn}\n" +
+                enrich_conf("127.0.0.1").replace("enrich_dns = yes", "enrich_dns = no"))
+        d = self.daemon(config=conf)
+        smtp_session(d, "81.2.69.170", "x.example.org", message=False)
+        smtp_session(d, "192.0.2.99", "x.example.org", message=False)  # in no database
+        d.stop()
+        ev = [e for e in d.events if e["eventid"] == "relaytrap.enrich"]
+        self.assertEqual(len(ev), 1, ev)
+        g = ev[0]
+        self.assertEqual((g["kind"], g["src_ip"]), ("geo", "81.2.69.170"))
+        self.assertEqual((g["country_code"], g["country"], g["city"]),
+                         ("GB", "United Kingdom", "London"))
+        self.assertAlmostEqual(g["latitude"], 51.5142, places=3)
+        self.assertEqual((g["asn"], g["as_org"]), (20712, "Andrews & Arnold Ltd"))
+        self.assertEqual(g["geo_db"], "GeoLite2-City+GeoLite2-ASN")
+        row = d.rows("SELECT country, city, asn FROM sessions WHERE src_ip = '81.2.69.170'")[0]
+        self.assertEqual(tuple(row), ("GB", "London", 20712))

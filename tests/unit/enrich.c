@@ -635,7 +635,7 @@ test_enrich_session(void **state)
 {
 	struct fx *f = *state;
 	char err[256] = "";
-	struct enrich *e = enrich_new(f->base, f->cap, &f->cfg, NULL, err, sizeof(err));
+	struct enrich *e = enrich_new(f->base, f->cap, &f->cfg, NULL, NULL, err, sizeof(err));
 	struct enrich_sess *s;
 	json_t *ev, *z;
 
@@ -698,7 +698,7 @@ test_enrich_cached_closed(void **state)
 {
 	struct fx *f = *state;
 	char err[256] = "";
-	struct enrich *e = enrich_new(f->base, f->cap, &f->cfg, NULL, err, sizeof(err));
+	struct enrich *e = enrich_new(f->base, f->cap, &f->cfg, NULL, NULL, err, sizeof(err));
 	struct enrich_sess *s1, *s2, *s3;
 	json_t *ev;
 
@@ -750,7 +750,7 @@ test_enrich_v6_nxhelo(void **state)
 {
 	struct fx *f = *state;
 	char err[256] = "";
-	struct enrich *e = enrich_new(f->base, f->cap, &f->cfg, NULL, err, sizeof(err));
+	struct enrich *e = enrich_new(f->base, f->cap, &f->cfg, NULL, NULL, err, sizeof(err));
 	struct enrich_sess *s, *t, *u;
 	json_t *ev;
 
@@ -806,7 +806,7 @@ test_enrich_limits(void **state)
 
 	assert_int_equal(config_set(&f->cfg, "enrich_max_pending", "2", err, sizeof(err)), 0);
 	assert_int_equal(config_set(&f->cfg, "dns_rate", "3", err, sizeof(err)), 0);
-	e = enrich_new(f->base, f->cap, &f->cfg, NULL, err, sizeof(err));
+	e = enrich_new(f->base, f->cap, &f->cfg, NULL, NULL, err, sizeof(err));
 	CHECK(e != NULL, "enrich_new: %s", err);
 	s1 = mksess(f, e, "00000000000000d1", "192.0.2.1"); /* rdns + dnsbl: 2 jobs */
 	s2 = mksess(f, e, "00000000000000d2", "192.0.2.2"); /* over the cap */
@@ -830,7 +830,7 @@ test_enrich_limits(void **state)
 
 	/* shutdown with jobs pending: nothing more is recorded, nothing leaks */
 	assert_int_equal(config_set(&f->cfg, "dns_rate", "1000", err, sizeof(err)), 0);
-	e = enrich_new(f->base, f->cap, &f->cfg, NULL, err, sizeof(err));
+	e = enrich_new(f->base, f->cap, &f->cfg, NULL, NULL, err, sizeof(err));
 	s1 = mksess(f, e, "00000000000000d3", "192.0.2.1");
 	enrich_session_end(s1);
 	n = f->nevents;
@@ -850,7 +850,7 @@ test_enrich_off(void **state)
 	struct dns_stats st;
 
 	assert_int_equal(config_set(&f->cfg, "enrich_dns", "no", err, sizeof(err)), 0);
-	e = enrich_new(f->base, f->cap, &f->cfg, NULL, err, sizeof(err));
+	e = enrich_new(f->base, f->cap, &f->cfg, NULL, NULL, err, sizeof(err));
 	assert_non_null(e);
 	assert_false(enrich_dns_stats(e, &st));
 	s = mksess(f, e, "00000000000000e1", "192.0.2.1");
@@ -863,7 +863,7 @@ test_enrich_off(void **state)
 	/* a resolver list that cannot be used is a start-up error */
 	assert_int_equal(config_set(&f->cfg, "enrich_dns", "yes", err, sizeof(err)), 0);
 	strlcpy(f->cfg.resolver, "nonsense", sizeof(f->cfg.resolver));
-	assert_null(enrich_new(f->base, f->cap, &f->cfg, NULL, err, sizeof(err)));
+	assert_null(enrich_new(f->base, f->cap, &f->cfg, NULL, NULL, err, sizeof(err)));
 	assert_non_null(strstr(err, "resolver"));
 }
 
@@ -882,7 +882,7 @@ test_os_mismatch(void **state)
 	assert_string_equal(enrich_os_claim("Apple Mail (2.3445)", 19), "Mac OS");
 	assert_null(enrich_os_claim("PHPMailer 6.1", 13));
 	assert_int_equal(config_set(&f->cfg, "enrich_dns", "no", err, sizeof(err)), 0);
-	e = enrich_new(f->base, f->cap, &f->cfg, NULL, err, sizeof(err));
+	e = enrich_new(f->base, f->cap, &f->cfg, NULL, NULL, err, sizeof(err));
 	s = mksess(f, e, "00000000000000f1", "192.0.2.1");
 	enrich_message(s, xm, strlen(xm)); /* OS not known yet: nothing */
 	assert_int_equal(f->nevents, 0);
