@@ -460,6 +460,12 @@ cmd_serve(int argc, char **argv)
 	/* every session left is recorded as closed, then the store gets everything; lookups
 	 * still pending are dropped */
 	server_free(sc.srv);
+	/* enrich_free runs the loop once more so that evdns hands back its requests: nothing
+	 * that touches the freed server may fire then (a signal now means the default action) */
+	event_del(ev_term);
+	event_del(ev_int);
+	event_del(ev_hup);
+	event_del(sc.grace);
 	if (enrich_dns_stats(enrich, &dst))
 		log_info(
 		    "dns: queries=%llu sent=%llu cache_hits=%llu joined=%llu rate_limited=%llu "

@@ -43,7 +43,9 @@ struct enrich *enrich_new(struct event_base *base, struct capture *cap, const st
                           const struct p0f_db *p0f, const struct geo *geo, char *err,
                           size_t errlen);
 /* enrich_free - shutdown: pending lookups are dropped unrecorded; NULL is a no-op. Must be
- * called outside the event loop's dispatch (it runs the loop briefly, see dns_free). */
+ * called outside the event loop's dispatch, after every enrich_session_end, and with no
+ * other event left on the base that touches freed state: it runs the loop briefly so that
+ * evdns hands back the requests it holds (see dns_free). */
 void enrich_free(struct enrich *e);
 
 /* enrich_session_new - a session's source is final (after any PROXY header): record geo
