@@ -10,7 +10,7 @@ CONFIG     ?=
 APT_PKGS    = meson ninja-build pkg-config gcc libevent-dev libsqlite3-dev libjansson-dev \
               libssl-dev libbsd-dev libcmocka-dev libmaxminddb-dev sqlite3 python3 swaks nmap \
               libauthen-ntlm-perl valgrind iproute2 procps zlib1g-dev chromium \
-              libmaxmind-db-writer-perl
+              libmaxmind-db-writer-perl dnsmasq-base
 MESON_OPTS ?= -Dwerror=true
 
 .PHONY: all deps geoip build run test test-unit test-e2e sanitize valgrind bench bench-geo format \

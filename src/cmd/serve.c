@@ -27,6 +27,8 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "enrich/dns.h"
+#include "enrich/enrich.h"
 #include "enrich/geo.h"
 #include "enrich/p0f.h"
 #include "net/listener.h"
@@ -206,6 +208,8 @@ cmd_serve(int argc, char **argv)
 	struct identity id;
 	struct serve_ctx sc;
 	struct capture *cap;
+	struct enrich *enrich;
+	struct dns_stats dst;
 	struct p0f_db *p0f;
 	const char *p0f_path = NULL;
 	struct event *ev_term, *ev_int, *ev_hup;
@@ -403,18 +407,36 @@ cmd_serve(int argc, char **argv)
 		fatalx("cannot set up the capture channel");
 	for (i = 0; i < cfg.nlisteners; i++)
 		envs[i].cap = cap;
+	/* enrichment opens what it needs now: the resolver's sockets (connected UDP) and the
+	 * local databases; nothing later creates a socket, so a sandbox may forbid it */
+	enrich = enrich_new(sc.base, cap, &cfg, p0f, geo, err, sizeof(err));
+	if (enrich == NULL) {
+		log_err("%s", err);
+		kill(sc.store_pid, SIGTERM);
+		close(fd);
+		waitpid(sc.store_pid, &status, 0);
+		p0f_db_free(p0f);
+		geo_free(geo);
+		return 1;
+	}
+	if (cfg.enrich_dns)
+		log_info("enrichment: dns on (resolver %s, dnsbl_zones %s)", cfg.resolver,
+		         cfg.dnsbl_zones);
 	sc.srv = server_new(sc.base, &cfg, cap);
 	if (sc.srv == NULL)
 		fatalx("out of memory");
 	server_set_p0f(sc.srv, p0f);
+	server_set_enrich(sc.srv, enrich);
 	for (i = 0; i < cfg.nlisteners; i++) {
 		const struct listener_conf *lc = &cfg.listeners[i];
 		if (server_listen(sc.srv, lc, &envs[i], err, sizeof(err)) == -1) {
 			log_err("%s", err);
+			enrich_free(enrich);
 			kill(sc.store_pid, SIGTERM);
 			close(fd);
 			waitpid(sc.store_pid, &status, 0);
 			p0f_db_free(p0f);
+			geo_free(geo);
 			return 1;
 		}
 		log_info("ready listener=%s address=%s port=%d persona=%s proxy_protocol=%s",
@@ -435,8 +457,23 @@ cmd_serve(int argc, char **argv)
 
 	event_base_dispatch(sc.base);
 
-	/* every session left is recorded as closed, then the store gets everything */
+	/* every session left is recorded as closed, then the store gets everything; lookups
+	 * still pending are dropped */
 	server_free(sc.srv);
+	/* enrich_free runs the loop once more so that evdns hands back its requests: nothing
+	 * that touches the freed server may fire then (a signal now means the default action) */
+	event_del(ev_term);
+	event_del(ev_int);
+	event_del(ev_hup);
+	event_del(sc.grace);
+	if (enrich_dns_stats(enrich, &dst))
+		log_info(
+		    "dns: queries=%llu sent=%llu cache_hits=%llu joined=%llu rate_limited=%llu "
+		    "timeouts=%llu",
+		    (unsigned long long)dst.queries, (unsigned long long)dst.sent,
+		    (unsigned long long)dst.hits, (unsigned long long)dst.joined,
+		    (unsigned long long)dst.rate_limited, (unsigned long long)dst.timeouts);
+	enrich_free(enrich);
 	p0f_db_free(p0f);
 	capture_flush_frame(cap);
 	if (capture_drain_blocking(cap) == -1)

@@ -83,8 +83,20 @@ struct config {
 	int greet_pause_ms;  /* wait before the banner to catch pre-greeting talk; 0 = off */
 	uint64_t jsonl_rotate_bytes;
 	bool store_bodies;
-	int log_level;            /* enum log_level */
-	char geoip_city_db[1024]; /* "" = automatic, "none", or comma-separated .mmdb paths */
+	int log_level; /* enum log_level */
+	/* enrichment (docs/enrichment.md) */
+	bool enrich_geo, enrich_os;
+	bool enrich_dns;               /* master switch for every DNS lookup */
+	bool enrich_rdns, enrich_helo; /* with enrich_dns */
+	char dnsbl_zones[1024];        /* "zone, zone" or "none" */
+	char resolver[256];            /* "system" or "IP[:PORT], ..." */
+	uint64_t dns_timeout_ms;
+	uint64_t dns_cache_ttl_ms;
+	unsigned dns_cache_max;
+	unsigned dns_rate;           /* lookups started per second */
+	unsigned dns_max_inflight;   /* lookups outstanding */
+	unsigned enrich_max_pending; /* enrichment jobs outstanding */
+	char geoip_city_db[1024];    /* "" = automatic, "none", or comma-separated .mmdb paths */
 	char geoip_asn_db[1024]; /* "" = automatic, "none", or comma-separated .mmdb/.rtasn paths */
 };
 
