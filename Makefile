@@ -7,7 +7,7 @@ DATA_DIR   ?= ./var
 LISTEN     ?= 127.0.0.1:2525
 APT_PKGS    = meson ninja-build pkg-config gcc libevent-dev libsqlite3-dev libjansson-dev \
               libssl-dev libbsd-dev libcmocka-dev libmaxminddb-dev sqlite3 python3 swaks nmap \
-              libauthen-ntlm-perl
+              libauthen-ntlm-perl libseccomp-dev strace gdb iproute2
 MESON_OPTS ?= -Dwerror=true
 
 .PHONY: all deps build run test test-unit test-e2e sanitize bench format clean

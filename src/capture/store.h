@@ -28,9 +28,12 @@
 #define STORE_BATCH_EVENTS 2000
 #define STORE_BATCH_MS 200
 
+struct privsep;
+
 struct store_config {
 	const char *data_dir;
-	bool write_jsonl; /* false for import */
+	const struct privsep *privsep; /* store_run drops with it before opening; NULL = stay */
+	bool write_jsonl;              /* false for import */
 	bool store_bodies;
 	uint64_t jsonl_rotate_bytes; /* 0 = never */
 	uint64_t store_body_max;     /* bytes kept of one body */
@@ -52,7 +55,8 @@ int store_reopen(struct store *s);
 /* store_close - commit, drop unfinished temp bodies, close everything; NULL is a no-op */
 void store_close(struct store *s);
 /* store_run - the store process's main loop over frames read from fd until EOF or SIGTERM;
- * returns the process exit code */
+ * with cfg->privsep it first loads what it cannot open later, then drops (chroot into
+ * data_dir when root, Landlock, seccomp); returns the process exit code */
 int store_run(int fd, const struct store_config *cfg);
 
 #endif

@@ -452,7 +452,7 @@ set_netbios(struct config *c, const struct key_def *k, const char *v, char *err,
 	return copy_str(c, k, v, err, errlen);
 }
 
-/* set_ident - sensor or user: a non-empty name of letters, digits, '.', '_' and '-' */
+/* set_ident - sensor, user or group: a non-empty name of letters, digits, '.', '_' and '-' */
 static int
 set_ident(struct config *c, const struct key_def *k, const char *v, char *err, size_t errlen)
 {
@@ -468,7 +468,7 @@ set_ident(struct config *c, const struct key_def *k, const char *v, char *err, s
 	return copy_str(c, k, v, err, errlen);
 }
 
-/* set_path - persona, persona_dir, data_dir: non-empty, no control bytes */
+/* set_path - persona, persona_dir, data_dir, chroot: non-empty, no control bytes */
 static int
 set_path(struct config *c, const struct key_def *k, const char *v, char *err, size_t errlen)
 {
@@ -537,6 +537,8 @@ static const struct key_def keys[] = {
     {"domain", set_host, ST_STR, STR(domain), 0, 0, "example.com"},
     {"data_dir", set_path, ST_STR, STR(data_dir), 0, 0, "/var/lib/relaytrap"},
     {"user", set_ident, ST_STR, STR(user), 0, 0, "relaytrap"},
+    {"group", set_ident, ST_STR, STR(group), 0, 0, "relaytrap"},
+    {"chroot", set_path, ST_STR, STR(chroot), 0, 0, "/var/empty/relaytrap"},
     {"listen", set_listen, ST_NONE, 0, 0, 0, 0, "0.0.0.0:25"},
     {"proxy_from", set_proxy_from, ST_NONE, 0, 0, 0, 0, "10.0.0.0/8"},
     {"line_max", set_num, ST_SIZE_T, LIM(line_max), 0, 512, 1048576, "4096"},
@@ -669,6 +671,7 @@ config_defaults(struct config *c)
 	strlcpy(c->persona, "exchange2000", sizeof(c->persona));
 	strlcpy(c->persona_dir, RELAYTRAP_PERSONA_DIR, sizeof(c->persona_dir));
 	strlcpy(c->user, "relaytrap", sizeof(c->user));
+	strlcpy(c->chroot, "/var/empty/relaytrap", sizeof(c->chroot));
 
 	/* Root runs it as a service; anyone else gets a per-user XDG location. */
 	xdg = getenv("XDG_DATA_HOME");

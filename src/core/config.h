@@ -69,7 +69,9 @@ struct config {
 	char netbios[16];      /* "" = derived from hostname */
 	char domain[256];      /* default domain; "" = hostname minus first label */
 	char data_dir[512];
-	char user[64]; /* unprivileged user when started as root */
+	char user[64];    /* unprivileged user when started as root (nobody if it is missing) */
+	char group[64];   /* its group; "" = the user's primary group */
+	char chroot[512]; /* the network engine's empty jail when started as root */
 	struct listener_conf listeners[CONFIG_MAX_LISTENERS];
 	size_t nlisteners;
 	struct cidr proxy_from[CONFIG_MAX_PROXY_FROM];
