@@ -34,6 +34,7 @@
 #include "capture/store_db.h"
 #include "core/log.h"
 #include "core/privsep.h"
+#include "core/sandbox.h"
 #include "core/str.h"
 #include "core/util.h"
 
@@ -740,7 +741,7 @@ signals_setup(void)
 
 /* preload - what the libraries would open lazily, loaded before the data directory becomes
  * the store's whole world: OpenSSL's configuration and SHA-256, jansson's hash seed (from
- * /dev/urandom), SQLite's global state */
+ * /dev/urandom), SQLite's global state and the seed of its generator (WAL salts) */
 static void
 preload(void)
 {
@@ -751,6 +752,7 @@ preload(void)
 	EVP_Digest("", 0, md, &mdlen, EVP_sha256(), NULL);
 	json_object_seed(0);
 	sqlite3_initialize();
+	sqlite3_randomness((int)sizeof(md), md);
 }
 
 /* handle_frame - dispatch one complete, header-checked frame */
@@ -816,6 +818,9 @@ store_run(int fd, const struct store_config *cfg)
 			log_err("store: cannot drop privileges: %s", err);
 			goto out;
 		}
+		log_info("store: privileges dropped; data_dir=%s%s; %s", cfg->data_dir,
+		         strcmp(dropped.data_dir, ".") == 0 ? " (its chroot)" : "",
+		         sandbox_status());
 		cfg = &dropped;
 	}
 	s = store_open(cfg, err, sizeof(err));

@@ -30,7 +30,6 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/privsep.h"
-#include "core/sandbox.h"
 #include "core/util.h"
 #include "net/listener.h"
 #include "persona/identity.h"
@@ -436,7 +435,7 @@ cmd_serve(int argc, char **argv)
 		waitpid(sc.store_pid, &status, 0);
 		return 1;
 	}
-	log_info("privileges: %s; %s", privsep_mode(&ps), sandbox_status());
+	privsep_log(&ps);
 	for (i = 0; i < cfg.nlisteners; i++) {
 		const struct listener_conf *lc = &cfg.listeners[i];
 		log_info("ready listener=%s address=%s port=%d persona=%s proxy_protocol=%s",

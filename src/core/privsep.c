@@ -60,10 +60,7 @@ resolve_user(struct privsep *ps, const char *user, const char *group, char *err,
 	pw = getpwnam(user);
 	if (pw == NULL && strcmp(user, PRIVSEP_DEFAULT_USER) == 0) {
 		pw = getpwnam(PRIVSEP_FALLBACK_USER);
-		if (pw != NULL)
-			log_warn("user %s does not exist, running as %s (useradd --system --shell "
-			         "/usr/sbin/nologin %s gives relaytrap a uid of its own)",
-			         PRIVSEP_DEFAULT_USER, PRIVSEP_FALLBACK_USER, PRIVSEP_DEFAULT_USER);
+		ps->user_fallback = pw != NULL;
 	}
 	if (pw == NULL) {
 		seterr(err, errlen,
@@ -200,26 +197,44 @@ preload(void)
 	rand_buf(b, sizeof(b));
 }
 
+/* can_chroot - whether this process may chroot without being root (CAP_SYS_CHROOT, e.g. as
+ * an ambient capability given by systemd) */
+static bool
+can_chroot(void)
+{
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2];
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data) == -1)
+		return false;
+	return (data[CAP_TO_INDEX(CAP_SYS_CHROOT)].effective & CAP_TO_MASK(CAP_SYS_CHROOT)) != 0;
+}
+
 int
 privsep_init(struct privsep *ps, const char *user, const char *group, const char *jail, char *err,
              size_t errlen)
 {
 	memset(ps, 0, sizeof(*ps));
 	ps->root = geteuid() == 0;
+	ps->jailed = ps->root || can_chroot();
 	preload();
+	strlcpy(ps->jail, jail[0] != '\0' ? jail : PRIVSEP_DEFAULT_CHROOT, sizeof(ps->jail));
 	if (!ps->root) {
 		const struct passwd *pw = getpwuid(getuid());
+		const struct group *gr = getgrgid(getgid());
 
 		ps->uid = getuid();
 		ps->gid = getgid();
 		snprintf(ps->user, sizeof(ps->user), "%s", pw != NULL ? pw->pw_name : "?");
-		snprintf(ps->group, sizeof(ps->group), "%lu", (unsigned long)ps->gid);
-		return 0;
-	}
-	if (resolve_user(ps, user, group, err, errlen) == -1)
+		if (gr != NULL)
+			snprintf(ps->group, sizeof(ps->group), "%s", gr->gr_name);
+		else
+			snprintf(ps->group, sizeof(ps->group), "%lu", (unsigned long)ps->gid);
+	} else if (resolve_user(ps, user, group, err, errlen) == -1) {
 		return -1;
-	strlcpy(ps->jail, jail[0] != '\0' ? jail : PRIVSEP_DEFAULT_CHROOT, sizeof(ps->jail));
-	return prepare_jail(ps->jail, err, errlen);
+	}
+	return ps->jailed ? prepare_jail(ps->jail, err, errlen) : 0;
 }
 
 /* hand_over - give a root-owned tree to the user: directories and regular files only, never
@@ -386,8 +401,10 @@ privsep_engine(const struct privsep *ps, char *err, size_t errlen)
 {
 	if (RT_SANITIZED)
 		return 0;
+	if (ps->jailed && jail_at(ps, ps->jail, err, errlen) == -1)
+		return -1;
 	if (ps->root) {
-		if (jail_at(ps, ps->jail, err, errlen) == -1 || become_user(ps, err, errlen) == -1)
+		if (become_user(ps, err, errlen) == -1)
 			return -1;
 	} else {
 		drop_caps();
@@ -408,10 +425,14 @@ privsep_store(const struct privsep *ps, const char *data_dir, const char **dir_a
 	*dir_after = data_dir;
 	if (RT_SANITIZED)
 		return 0;
-	if (ps->root) {
-		if (jail_at(ps, data_dir, err, errlen) == -1 || become_user(ps, err, errlen) == -1)
+	if (ps->jailed) {
+		if (jail_at(ps, data_dir, err, errlen) == -1)
 			return -1;
 		*dir_after = ".";
+	}
+	if (ps->root) {
+		if (become_user(ps, err, errlen) == -1)
+			return -1;
 	} else {
 		drop_caps();
 	}
@@ -424,23 +445,28 @@ privsep_store(const struct privsep *ps, const char *data_dir, const char **dir_a
 	return sandbox_seccomp(SANDBOX_STORE, 0, err, errlen);
 }
 
-const char *
-privsep_mode(const struct privsep *ps)
+void
+privsep_log(const struct privsep *ps)
 {
-	static char line[768];
-
+	if (ps->user_fallback)
+		log_warn("user %s does not exist, running as %s (useradd --system --shell "
+		         "/usr/sbin/nologin %s gives relaytrap a uid of its own)",
+		         PRIVSEP_DEFAULT_USER, PRIVSEP_FALLBACK_USER, PRIVSEP_DEFAULT_USER);
 	if (RT_SANITIZED)
-		snprintf(line, sizeof(line),
-		         "sanitizer build: no privilege drop, chroot, Landlock or seccomp (the "
-		         "leak check needs /proc and ptrace); never deploy it");
+		log_warn(
+		    "privileges: sanitizer build: no privilege drop, chroot, Landlock or seccomp "
+		    "(the leak check needs /proc and ptrace); never deploy it");
 	else if (ps->root)
-		snprintf(line, sizeof(line),
-		         "started as root: engine chrooted to %s, both processes run as %s:%s",
-		         ps->jail, ps->user, ps->group);
+		log_info("privileges: started as root; engine chrooted to %s, engine and store run "
+		         "as %s:%s; %s",
+		         ps->jail, ps->user, ps->group, sandbox_status());
+	else if (ps->jailed)
+		log_info("privileges: not started as root, with CAP_SYS_CHROOT: engine chrooted to "
+		         "%s, both run as %s:%s, every capability dropped; %s",
+		         ps->jail, ps->user, ps->group, sandbox_status());
 	else
-		snprintf(line, sizeof(line),
-		         "not started as root: no chroot and no user change (running as %s); "
-		         "no_new_privs, Landlock and seccomp still apply",
-		         ps->user);
-	return line;
+		log_info(
+		    "privileges: not started as root: no chroot and no user change (running as "
+		    "%s); no_new_privs, Landlock and seccomp still apply; %s",
+		    ps->user, sandbox_status());
 }

@@ -5,13 +5,14 @@
  *
  * Owns: struct privsep (the resolved user, group, chroot directory and whether we started as
  *       root). Public: privsep_init, privsep_data_dir, privsep_fs_user, privsep_fs_root,
- *       privsep_engine, privsep_store, privsep_mode.
+ *       privsep_engine, privsep_store, privsep_log.
  * Order (started as root): privsep_init (names resolved, jail checked, time zone and
  *       randomness loaded) -> privsep_data_dir -> everything is opened -> fork the store ->
  *       privsep_store in the child, privsep_engine in the parent. After either drop nothing
  *       can regain root: both are verified by trying.
- * Without root the same calls apply what an unprivileged process can: no user change and no
- *       chroot, but no_new_privs, Landlock (when the kernel has it) and the seccomp filters.
+ * Without root the same calls apply what an unprivileged process can: no user change, no
+ *       chroot unless it holds CAP_SYS_CHROOT (the systemd unit grants it), every capability
+ *       given up, no_new_privs, Landlock (when the kernel has it) and the seccomp filters.
  */
 #ifndef RT_PRIVSEP_H
 #define RT_PRIVSEP_H
@@ -26,18 +27,21 @@
 
 struct privsep {
 	bool root;     /* started with euid 0: chroot and user change happen */
+	bool jailed;   /* root, or CAP_SYS_CHROOT without root: the chroots happen */
 	uid_t uid;     /* the unprivileged user (root: resolved; otherwise our own) */
 	gid_t gid;     /* its group */
 	char user[64]; /* names, for the log */
 	char group[64];
-	char jail[512];  /* the engine's empty chroot directory (root only) */
-	pid_t store_pid; /* the store process; the engine may signal it and nobody else */
+	char jail[512];     /* the engine's empty chroot directory */
+	pid_t store_pid;    /* the store process; the engine may signal it and nobody else */
+	bool user_fallback; /* relaytrap does not exist, nobody stands in */
 };
 
-/* privsep_init - resolve user (""= relaytrap if it exists, else nobody), group ("" = the
- * user's) and the chroot directory ("" = PRIVSEP_DEFAULT_CHROOT, created root-owned 0755 if
- * missing, refused if not root-owned, writable by others or not empty); load what must not be
- * opened later (time zone, randomness). 0, or -1 with err naming the key and the fix. */
+/* privsep_init - resolve user (relaytrap falls back to nobody when that account is missing;
+ * other names must exist), group ("" = the user's) and the chroot directory ("" =
+ * PRIVSEP_DEFAULT_CHROOT, created root-owned 0755 if missing, refused if not root-owned,
+ * writable by others or not empty); load what must not be opened later (time zone,
+ * randomness). 0, or -1 with err naming the key and the fix. */
 int privsep_init(struct privsep *ps, const char *user, const char *group, const char *jail,
                  char *err, size_t errlen);
 
@@ -61,7 +65,7 @@ int privsep_engine(const struct privsep *ps, char *err, size_t errlen);
 int privsep_store(const struct privsep *ps, const char *data_dir, const char **dir_after, char *err,
                   size_t errlen);
 
-/* privsep_mode - one line for the start-up log: what the drop did and did not do */
-const char *privsep_mode(const struct privsep *ps);
+/* privsep_log - after the engine's drop: log once what it did and did not do */
+void privsep_log(const struct privsep *ps);
 
 #endif
