@@ -7,10 +7,10 @@ DATA_DIR   ?= ./var
 LISTEN     ?= 127.0.0.1:2525
 APT_PKGS    = meson ninja-build pkg-config gcc libevent-dev libsqlite3-dev libjansson-dev \
               libssl-dev libbsd-dev libcmocka-dev libmaxminddb-dev sqlite3 python3 swaks nmap \
-              libauthen-ntlm-perl libseccomp-dev strace gdb iproute2
+              libauthen-ntlm-perl libseccomp-dev strace gdb iproute2 systemd tzdata
 MESON_OPTS ?= -Dwerror=true
 
-.PHONY: all deps build run test test-unit test-e2e sanitize bench format clean
+.PHONY: all deps build run test test-unit test-e2e test-security sanitize bench format clean
 
 all: build
 
@@ -42,12 +42,17 @@ run: build
 test: build
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2
 	$(MAKE) test-e2e
+	$(MAKE) test-security
 
 test-unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs
 
 test-e2e: build
 	python3 tests/e2e/run.py --binary $(BUILD)/relaytrap
+
+# test-security - privilege drop, chroot, seccomp, "never relays" (needs root; skips otherwise)
+test-security: build
+	python3 tests/e2e/security_e2e.py --binary $(BUILD)/relaytrap
 
 # sanitize - the unit and end-to-end suites under ASan+UBSan
 sanitize: deps

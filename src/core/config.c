@@ -468,7 +468,7 @@ set_ident(struct config *c, const struct key_def *k, const char *v, char *err, s
 	return copy_str(c, k, v, err, errlen);
 }
 
-/* set_path - persona, persona_dir, data_dir, chroot: non-empty, no control bytes */
+/* set_path - persona, persona_dir, data_dir: non-empty, no control bytes */
 static int
 set_path(struct config *c, const struct key_def *k, const char *v, char *err, size_t errlen)
 {
@@ -480,6 +480,22 @@ set_path(struct config *c, const struct key_def *k, const char *v, char *err, si
 		snprintf(err, errlen,
 		         "%s must be a non-empty name or path without control "
 		         "characters such as %s (got '%s')",
+		         k->name, k->example, esc(v, e, sizeof(e)));
+		return -1;
+	}
+	return copy_str(c, k, v, err, errlen);
+}
+
+/* set_abs_path - chroot: an absolute path without control bytes (the jail is checked at start) */
+static int
+set_abs_path(struct config *c, const struct key_def *k, const char *v, char *err, size_t errlen)
+{
+	char e[ESC_MAX];
+
+	if (*v != '/' || has_controls(v, true)) {
+		snprintf(err, errlen,
+		         "%s must be an absolute path without control characters such as %s (got "
+		         "'%s')",
 		         k->name, k->example, esc(v, e, sizeof(e)));
 		return -1;
 	}
@@ -538,7 +554,7 @@ static const struct key_def keys[] = {
     {"data_dir", set_path, ST_STR, STR(data_dir), 0, 0, "/var/lib/relaytrap"},
     {"user", set_ident, ST_STR, STR(user), 0, 0, "relaytrap"},
     {"group", set_ident, ST_STR, STR(group), 0, 0, "relaytrap"},
-    {"chroot", set_path, ST_STR, STR(chroot), 0, 0, "/var/empty/relaytrap"},
+    {"chroot", set_abs_path, ST_STR, STR(chroot), 0, 0, "/var/empty/relaytrap"},
     {"listen", set_listen, ST_NONE, 0, 0, 0, 0, "0.0.0.0:25"},
     {"proxy_from", set_proxy_from, ST_NONE, 0, 0, 0, 0, "10.0.0.0/8"},
     {"line_max", set_num, ST_SIZE_T, LIM(line_max), 0, 512, 1048576, "4096"},

@@ -376,20 +376,27 @@ become_user(const struct privsep *ps, char *err, size_t errlen)
 	return 0;
 }
 
-/* jail_at - chroot into dir and make it the working directory; as root first, then as the
- * user's file-system identity when root may not look inside (no CAP_DAC_OVERRIDE under
- * systemd) */
+/* enter - make dir the working directory, then the root directory */
+static int
+enter(const char *dir)
+{
+	return chdir(dir) == 0 && chroot(".") == 0 ? 0 : -1;
+}
+
+/* jail_at - chroot into dir; as root first, then as the user's file-system identity when root
+ * may not look inside (no CAP_DAC_OVERRIDE under systemd). Entering first means the same
+ * identity passes both permission checks, so a retry starts from the same place. */
 static int
 jail_at(const struct privsep *ps, const char *dir, char *err, size_t errlen)
 {
-	int r = chroot(dir);
+	int r = enter(dir);
 
 	if (r == -1 && errno == EACCES) {
 		privsep_fs_user(ps);
-		r = chroot(dir);
+		r = enter(dir);
 		privsep_fs_root(ps);
 	}
-	if (r == -1 || chdir("/") == -1) {
+	if (r == -1) {
 		seterr(err, errlen, "chroot %s: %s", dir, strerror(errno));
 		return -1;
 	}

@@ -72,17 +72,28 @@ def run(*args, **kw):
 class Daemon:
     """Daemon - `relaytrap serve` on a free loopback port with its own data directory"""
 
-    def __init__(self, args=(), user=None, env=None, data=None):
+    def __init__(self, args=(), user=None, env=None, data=None, port=None, caps=None,
+                 bounding=None):
         self.dir = tempfile.mkdtemp(prefix="rt-sec-")
         self.data = data or os.path.join(self.dir, "data")
-        self.port = free_port()
+        self.port = port or free_port()
         cmd = [BINARY, "serve", "--data-dir", self.data, "--listen", f"{HOST}:{self.port}",
                "--hostname", "mail.sec.example"] + FAST + list(args)
         if user is not None:
-            # started as an ordinary user, the way a non-root operator would start it
-            os.chown(self.dir, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
-            cmd = ["setpriv", f"--reuid={user}", f"--regid={pwd.getpwnam(user).pw_gid}",
-                   "--clear-groups", "--"] + cmd
+            # started as an ordinary user, the way a non-root operator (or systemd's User=)
+            # would start it, optionally with ambient capabilities like the unit's
+            pw = pwd.getpwnam(user)
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+            pre = ["setpriv", f"--reuid={user}", f"--regid={pw.pw_gid}", "--clear-groups"]
+            if caps:
+                c = ",".join("+" + x for x in caps)
+                pre += [f"--inh-caps={c}", f"--ambient-caps={c}", "--no-new-privs"]
+            cmd = pre + ["--"] + cmd
+        elif bounding is not None:
+            # root with only these capabilities, like a unit's CapabilityBoundingSet=
+            c = ",".join(["-all"] + ["+" + x for x in bounding])
+            cmd = ["setpriv", f"--bounding-set={c}", "--inh-caps=-all", "--no-new-privs",
+                   "--"] + cmd
         self.errpath = os.path.join(self.dir, "stderr.log")
         self.err = open(self.errpath, "wb")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.err,
@@ -217,6 +228,7 @@ class RootSplitTests(unittest.TestCase):
         cls.pw = pwd.getpwnam(cls.user)
         # /var/tmp is root-owned and sticky, so the jail below it cannot be swapped
         cls.jail = tempfile.mkdtemp(prefix="rt-jail-", dir="/var/tmp")
+        os.chmod(cls.jail, 0o755)
 
     @classmethod
     def tearDownClass(cls):
@@ -230,12 +242,13 @@ class RootSplitTests(unittest.TestCase):
         self.addCleanup(d.cleanup)
         return d
 
-    def assert_dropped(self, pid, root_dir):
+    def assert_dropped(self, pid, root_dir, groups=None):
         st = proc_status(pid)
         uid, gid = str(self.pw.pw_uid), str(self.pw.pw_gid)
         self.assertEqual(st["Uid"], [uid] * 4, f"pid {pid} Uid")
         self.assertEqual(st["Gid"], [gid] * 4, f"pid {pid} Gid")
-        self.assertEqual(st.get("Groups", []), [gid], f"pid {pid} Groups")
+        self.assertEqual(st.get("Groups", []), [gid] if groups is None else groups,
+                         f"pid {pid} Groups")
         self.assertEqual(st["NoNewPrivs"], ["1"], f"pid {pid} NoNewPrivs")
         self.assertEqual(st["Seccomp"], ["2"], f"pid {pid} Seccomp (2 = filter)")
         self.assertEqual(st["CapEff"], ["0000000000000000"], f"pid {pid} CapEff")
@@ -366,6 +379,60 @@ class RootSplitTests(unittest.TestCase):
                         f"rotated by size: {names}")
         self.assertGreater(os.path.getsize(os.path.join(d.data, "events.jsonl")), 0)
 
+    def test_root_without_dac_override(self):
+        """root with only the capabilities a root-start unit leaves it (no CAP_DAC_OVERRIDE,
+        no CAP_CHOWN) still reaches the user's 0750 data directory, as the user"""
+        base = tempfile.mkdtemp(prefix="rt-sec-unit-", dir="/var/tmp")
+        self.addCleanup(shutil.rmtree, base, True)
+        os.chmod(base, 0o755)
+        data = os.path.join(base, "data")
+        os.mkdir(data, 0o750)
+        os.chown(data, self.pw.pw_uid, self.pw.pw_gid)
+        bounding = ["net_bind_service", "setuid", "setgid", "sys_chroot"]
+        d = self.start(data=data, bounding=bounding)
+        d.smtp_mail()
+        self.assert_dropped(d.pid, self.jail)
+        self.assert_dropped(d.store_pid, data)
+        self.assertEqual(os.stat(os.path.join(data, "identity")).st_uid, self.pw.pw_uid,
+                         "identity written as the user, root could not")
+        d.stop()
+        # a root-owned data directory cannot be handed over without CAP_CHOWN: one line
+        os.chown(data, 0, 0)
+        p = subprocess.run(["setpriv", "--bounding-set=-all," +
+                            ",".join("+" + b for b in bounding), "--inh-caps=-all", "--",
+                            BINARY, "serve", "--data-dir", data, "--listen",
+                            f"{HOST}:{free_port()}", "--set", f"user={self.user}", "--set",
+                            f"chroot={self.jail}"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertEqual(p.stderr.count("\n"), 1, p.stderr)
+        self.assertIn(f"chown -R {self.user}:{self.user} {data}", p.stderr)
+
+    def test_unit_mode_unprivileged_with_chroot_capability(self):
+        """as the shipped unit starts it: the user, CAP_NET_BIND_SERVICE and CAP_SYS_CHROOT as
+        ambient capabilities, no_new_privs; a port below 1024; both processes jailed"""
+        port = None
+        for cand in range(700, 1000):
+            with socket.socket() as s:
+                try:
+                    s.bind((HOST, cand))
+                    port = cand
+                    break
+                except OSError:
+                    continue
+        self.assertIsNotNone(port, "a free port below 1024")
+        d = Daemon(user=self.user, port=port, caps=["net_bind_service", "sys_chroot"],
+                   args=["--set", f"chroot={self.jail}"])
+        self.addCleanup(d.cleanup)
+        d.smtp_mail()
+        # started unprivileged, it keeps the groups it was given (setpriv gave none)
+        self.assert_dropped(d.pid, self.jail, groups=[])
+        self.assert_dropped(d.store_pid, os.path.realpath(d.data), groups=[])
+        for pid in (d.pid, d.store_pid):
+            self.assertEqual(proc_status(pid)["CapAmb"], ["0000000000000000"])
+        log = d.stop()
+        self.assertIn(f"not started as root, with CAP_SYS_CHROOT: engine chrooted to "
+                      f"{self.jail}", log)
+
     def test_bad_jail_and_user_are_one_line_errors(self):
         full = tempfile.mkdtemp(prefix="rt-jail-full-", dir="/var/tmp")
         self.addCleanup(shutil.rmtree, full, True)
@@ -442,8 +509,12 @@ strace -f -qq -s 64 -e trace={self.TRACED} -e signal=none \\
 spid=$!
 fwd() {{ for c in $(pgrep -P $spid); do kill -$1 $c; done; }}
 trap 'fwd TERM' TERM; trap 'fwd INT' INT; trap 'fwd HUP' HUP
-rc=0
-while kill -0 $spid 2>/dev/null; do wait $spid; rc=$?; done
+# a trapped signal interrupts wait (status > 128) without reaping: wait again for the real one
+while :; do
+    wait $spid; rc=$?
+    [ $rc -lt 128 ] && break
+    kill -0 $spid 2>/dev/null || {{ wait $spid; rc=$?; break; }}
+done
 exit $rc
 """)
         os.chmod(path, 0o755)

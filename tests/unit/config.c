@@ -61,6 +61,8 @@ static const struct good_case good[] = {
     {"domain", "corp.example.com", K_STR, C(domain), 0, "corp.example.com"},
     {"data_dir", "/srv/relaytrap", K_STR, C(data_dir), 0, "/srv/relaytrap"},
     {"user", "_relaytrap", K_STR, C(user), 0, "_relaytrap"},
+    {"group", "mail", K_STR, C(group), 0, "mail"},
+    {"chroot", "/var/empty/rt jail", K_STR, C(chroot), 0, "/var/empty/rt jail"},
     {"line_max", "512", K_SIZE, L(line_max), 512, NULL},
     {"line_max", "1048576", K_SIZE, L(line_max), 1048576, NULL},
     {"max_commands", "1", K_UNS, L(max_commands), 1, NULL},
@@ -128,6 +130,9 @@ static const struct bad_case bad[] = {
     {"data_dir", "", "data_dir must be a non-empty"},
     {"user", "-root", "user must be a name"},
     {"user", "", "user must be a name"},
+    {"group", "-wheel", "group must be a name"},
+    {"chroot", "var/empty", "chroot must be an absolute path"},
+    {"chroot", "", "chroot must be an absolute path"},
     {"listen", "99999", "port must be a number between 0 and 65535"},
     {"proxy_from", "10.0.0.0/33", "proxy_from '10.0.0.0/33' is not an address or CIDR"},
     {"proxy_from", "", "proxy_from needs an address"},
@@ -350,7 +355,7 @@ test_every_key_covered(void **state)
 		CHECK(ngood > 0 && nbad > 0, "key %s: got %zu good and %zu bad cases, want both", k,
 		      ngood, nbad);
 	}
-	assert_int_equal(i, 32);
+	assert_int_equal(i, 34);
 }
 
 struct listen_case {
