@@ -7,10 +7,11 @@ DATA_DIR   ?= ./var
 LISTEN     ?= 127.0.0.1:2525
 APT_PKGS    = meson ninja-build pkg-config gcc libevent-dev libsqlite3-dev libjansson-dev \
               libssl-dev libbsd-dev libcmocka-dev libmaxminddb-dev sqlite3 python3 swaks nmap \
-              libauthen-ntlm-perl libseccomp-dev strace gdb iproute2 systemd tzdata
+              libauthen-ntlm-perl valgrind iproute2 procps zlib1g-dev chromium libseccomp-dev \
+              strace gdb systemd tzdata
 MESON_OPTS ?= -Dwerror=true
 
-.PHONY: all deps build run test test-unit test-e2e test-security sanitize bench format clean
+.PHONY: all deps build run test test-unit test-e2e test-security sanitize valgrind bench format clean
 
 all: build
 
@@ -39,16 +40,22 @@ run: build
 	mkdir -p $(DATA_DIR)
 	$(BUILD)/relaytrap serve --listen $(LISTEN) --data-dir $(DATA_DIR)
 
+# test - everything CI runs: unit and end-to-end suites, then the same under ASan+UBSan, then
+# the unit suites that exercise parsers and the store under valgrind memcheck
 test: build
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2
 	$(MAKE) test-e2e
 	$(MAKE) test-security
+	$(MAKE) sanitize
+	$(MAKE) valgrind
 
 test-unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs
 
 test-e2e: build
 	python3 tests/e2e/run.py --binary $(BUILD)/relaytrap
+	python3 tests/e2e/os_e2e.py --binary $(BUILD)/relaytrap
+	python3 tests/e2e/report_e2e.py --binary $(BUILD)/relaytrap
 
 # test-security - privilege drop, chroot, seccomp, "never relays" (needs root; skips otherwise)
 test-security: build
@@ -60,6 +67,16 @@ sanitize: deps
 	ninja -C $(SANBUILD)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C $(SANBUILD) --print-errorlogs
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 python3 tests/e2e/run.py --binary $(SANBUILD)/relaytrap --quick
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 python3 tests/e2e/os_e2e.py --binary $(SANBUILD)/relaytrap
+
+# valgrind - memcheck over the unit suites that parse hostile input and own the store: zero
+# errors and zero definite/indirect leaks (auth and addr are left out only for time: their
+# exhaustive loops take minutes under valgrind; they run under ASan in `sanitize`)
+VALGRIND_SUITES ?= core config persona proxy session store classify p0f
+valgrind: build
+	meson test -C $(BUILD) --print-errorlogs --num-processes 2 --timeout-multiplier 20 \
+	  --wrap='valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --track-fds=no' \
+	  $(VALGRIND_SUITES)
 
 bench: build
 	bench/run.sh $(BUILD)/relaytrap

@@ -30,6 +30,7 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "capture/bodyscan.h"
 #include "capture/frame.h"
 #include "capture/store_db.h"
 #include "core/log.h"
@@ -39,6 +40,13 @@
 #include "core/util.h"
 
 #define STORE_BODIES_MAX 1024
+/* A body is kept in memory up to this size and written once, complete, when its message event
+ * arrives; a larger one spills to a temp file. Most spam is far smaller. */
+#define BODY_MEM_MAX (64u * 1024u)
+/* In-memory bodies are appended to pack files (one write per batch instead of a file per body);
+ * a pack is closed at this size and a new one started. */
+#define PACK_MAX (256ull * 1024u * 1024u)
+#define PACK_STDIO_BUF (256u * 1024u)
 #define JSONL_STDIO_BUF (1u << 20)
 #define JSON_OUT_INIT 4096
 #define READ_SLACK (64u * 1024u)
@@ -48,11 +56,14 @@
 struct body {
 	char sid[33];
 	uint32_t tx;
-	int fd;              /* -1 once dropped */
-	EVP_MD_CTX *md;      /* running SHA-256 of what was written */
-	uint64_t written;    /* bytes in the temp file */
-	uint64_t seen;       /* bytes received, kept or not */
-	const char *dropped; /* NULL, or why the body is not stored */
+	unsigned char *mem; /* the bytes while in memory (NULL once spilled or dropped) */
+	size_t memlen;
+	int fd;               /* the temp file once spilled, else -1 */
+	EVP_MD_CTX *md;       /* running SHA-256 of what was written */
+	uint64_t written;     /* bytes in the temp file */
+	uint64_t seen;        /* bytes received, kept or not */
+	const char *dropped;  /* NULL, or why the body is not stored */
+	struct bodyscan scan; /* body_text and parts, over every byte received */
 	char tmp[PATH_MAX];
 };
 
@@ -63,6 +74,10 @@ struct store {
 	uint8_t buckets_made[65536 / 8];
 	FILE *jsonl;
 	char *jsonl_buf; /* stdio buffer of the JSONL stream */
+	FILE *pack;      /* the pack file small bodies are appended to, opened on first use */
+	char *pack_buf;
+	char pack_rel[64]; /* its path under the data directory */
+	uint64_t pack_off;
 	uint64_t jsonl_bytes;
 	char *out; /* serialised event, reused */
 	size_t outcap;
@@ -292,6 +307,9 @@ body_find(const struct store *s, const char *sid, uint32_t tx)
 static void
 body_drop_file(struct store *s, struct body *b)
 {
+	free(b->mem);
+	b->mem = NULL;
+	b->memlen = 0;
 	if (b->fd >= 0) {
 		close(b->fd);
 		b->fd = -1;
@@ -323,11 +341,11 @@ body_free(struct store *s, struct body *b)
 	free(b);
 }
 
-/* body_new - open a temp body for (sid, tx), or a dropped placeholder when over the budget */
+/* body_new - a body for (sid, tx), in memory at first, or a dropped placeholder when over the
+ * budget */
 static struct body *
 body_new(struct store *s, const char *sid, uint32_t tx)
 {
-	char rel[96];
 	struct body *b;
 
 	b = calloc(1, sizeof(*b));
@@ -336,27 +354,20 @@ body_new(struct store *s, const char *sid, uint32_t tx)
 	strlcpy(b->sid, sid, sizeof(b->sid));
 	b->tx = tx;
 	b->fd = -1;
+	bodyscan_init(&b->scan);
 	if (s->cfg.body_disk_budget > 0 && s->disk_used >= s->cfg.body_disk_budget) {
 		b->dropped = "disk_budget";
 		return b;
 	}
-	snprintf(rel, sizeof(rel), "bodies/tmp/%s.%u.%llu.tmp", sid, tx,
-	         (unsigned long long)s->tmp_seq++);
-	if (path_join(b->tmp, sizeof(b->tmp), s->dir, rel) < 0)
-		goto fail;
+	b->mem = malloc(BODY_MEM_MAX);
 	b->md = EVP_MD_CTX_new();
-	if (b->md == NULL || EVP_DigestInit_ex(b->md, EVP_sha256(), NULL) != 1)
-		goto fail;
-	b->fd = open(b->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (b->fd < 0) {
-		log_err("store: creating %s: %s", b->tmp, strerror(errno));
-		goto fail;
+	if (b->mem == NULL || b->md == NULL || EVP_DigestInit_ex(b->md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(b->md);
+		free(b->mem);
+		free(b);
+		return NULL;
 	}
 	return b;
-fail:
-	EVP_MD_CTX_free(b->md);
-	free(b);
-	return NULL;
 }
 
 /* write_all - write len bytes, retrying short writes and EINTR */
@@ -373,6 +384,49 @@ write_all(int fd, const unsigned char *p, size_t len)
 			return -1;
 		p += n;
 		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* body_spill - move an in-memory body that outgrew BODY_MEM_MAX to a temp file; 0 or -1 */
+static int
+body_spill(struct store *s, struct body *b)
+{
+	char rel[96];
+
+	snprintf(rel, sizeof(rel), "bodies/tmp/%s.%u.%llu.tmp", b->sid, b->tx,
+	         (unsigned long long)s->tmp_seq++);
+	if (path_join(b->tmp, sizeof(b->tmp), s->dir, rel) < 0)
+		return -1;
+	b->fd = open(b->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (b->fd < 0) {
+		log_err("store: creating %s: %s", b->tmp, strerror(errno));
+		return -1;
+	}
+	if (write_all(b->fd, b->mem, b->memlen) < 0) {
+		log_err("store: writing %s: %s", b->tmp, strerror(errno));
+		return -1;
+	}
+	free(b->mem);
+	b->mem = NULL;
+	b->memlen = 0;
+	return 0;
+}
+
+/* body_append - add kept bytes to memory or the temp file; 0 or -1 */
+static int
+body_append(struct store *s, struct body *b, const void *data, size_t len)
+{
+	if (b->mem != NULL && b->memlen + len > BODY_MEM_MAX && body_spill(s, b) < 0)
+		return -1;
+	if (b->mem != NULL) {
+		memcpy(b->mem + b->memlen, data, len);
+		b->memlen += len;
+		return 0;
+	}
+	if (write_all(b->fd, data, len) < 0) {
+		log_err("store: writing %s: %s", b->tmp, strerror(errno));
+		return -1;
 	}
 	return 0;
 }
@@ -407,6 +461,7 @@ store_body(struct store *s, const char *session, uint32_t tx, const void *data, 
 		s->bodies[s->nbodies++] = b;
 	}
 	b->seen += len;
+	bodyscan_feed(&b->scan, data, len);
 	if (b->dropped != NULL)
 		return 0;
 	keep = len;
@@ -422,9 +477,8 @@ store_body(struct store *s, const char *session, uint32_t tx, const void *data, 
 		         tx);
 		return 0;
 	}
-	if (write_all(b->fd, data, (size_t)keep) < 0 ||
+	if (body_append(s, b, data, (size_t)keep) < 0 ||
 	    EVP_DigestUpdate(b->md, data, (size_t)keep) != 1) {
-		log_err("store: writing %s: %s", b->tmp, strerror(errno));
 		body_drop_file(s, b);
 		b->dropped = "write_error";
 		return -1;
@@ -441,6 +495,123 @@ body_path_for(const char *hex, char *out, size_t outlen)
 	snprintf(out, outlen, "bodies/%.2s/%.2s/%s.eml", hex, hex + 2, hex);
 }
 
+/* body_move_tmp - give a spilled body's temp file its content address dst. link(2) never
+ * replaces an existing file, so an identical body already stored wins and the temp is dropped;
+ * rename is the fallback where hard links are not supported. 0 or -1. */
+static int
+body_move_tmp(struct store *s, struct body *b, const char *dst)
+{
+	close(b->fd);
+	b->fd = -1;
+	if (link(b->tmp, dst) == 0) {
+		unlink(b->tmp);
+	} else if (errno == EEXIST || access(dst, F_OK) == 0) {
+		s->disk_used -= b->written;
+		unlink(b->tmp);
+	} else if (rename(b->tmp, dst) < 0) {
+		/* body_free subtracts the bytes still counted in b->written. */
+		log_err("store: moving %s: %s", b->tmp, strerror(errno));
+		unlink(b->tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* pack_close - flush and close the current pack; -1 if buffered bytes could not be written */
+static int
+pack_close(struct store *s)
+{
+	int rc = 0;
+
+	if (s->pack == NULL)
+		return 0;
+	if (fclose(s->pack) != 0) {
+		log_err("store: closing %s: %s", s->pack_rel, strerror(errno));
+		rc = -1;
+	}
+	s->pack = NULL;
+	return rc;
+}
+
+/* pack_open - start a new pack, bodies/pack/<UTC time>[-n].pack; never reuses a file, so a
+ * record cut short by a crash stays at the end of an old pack */
+static int
+pack_open(struct store *s)
+{
+	char dir[PATH_MAX], p[PATH_MAX], stamp[32];
+	time_t now = (time_t)(now_real_us() / 1000000u);
+	struct tm tm;
+	int fd = -1, i;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	if (path_join(dir, sizeof(dir), s->dir, "bodies/pack") < 0 ||
+	    (mkdir(dir, 0750) < 0 && errno != EEXIST))
+		return -1;
+	for (i = 0; i < ROTATE_TRIES && fd < 0; i++) {
+		if (i == 0)
+			snprintf(s->pack_rel, sizeof(s->pack_rel), "bodies/pack/%s.pack", stamp);
+		else
+			snprintf(s->pack_rel, sizeof(s->pack_rel), "bodies/pack/%s-%d.pack", stamp,
+			         i);
+		if (path_join(p, sizeof(p), s->dir, s->pack_rel) < 0)
+			return -1;
+		fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0 || (s->pack = fdopen(fd, "a")) == NULL) {
+		log_err("store: creating a pack file: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	setvbuf(s->pack, s->pack_buf, _IOFBF, PACK_STDIO_BUF);
+	s->pack_off = 0;
+	return 0;
+}
+
+/* body_pack - store an in-memory body in a pack: a record "RTB1 <sha256> <len>\n<bytes>\n" that
+ * anyone can walk without the database, or nothing when the same body is packed already. Sets
+ * sha256, body_path, body_offset (of the bytes) and body_len in the event. 0 or -1. */
+static int
+body_pack(struct store *s, struct body *b, const char *hex, json_t *ev)
+{
+	char path[128], hdr[96];
+	int64_t off = 0;
+	int hlen, found;
+
+	found = store_db_body_find(s->db, hex, path, sizeof(path), &off);
+	if (found == 1) {
+		s->disk_used -= b->written;
+	} else {
+		if (s->pack != NULL && s->pack_off >= PACK_MAX)
+			pack_close(s);
+		if (s->pack == NULL && pack_open(s) < 0)
+			return -1;
+		hlen = snprintf(hdr, sizeof(hdr), "RTB1 %s %zu\n", hex, b->memlen);
+		if (fwrite(hdr, 1, (size_t)hlen, s->pack) != (size_t)hlen ||
+		    fwrite(b->mem, 1, b->memlen, s->pack) != b->memlen ||
+		    putc('\n', s->pack) == EOF) {
+			log_err("store: writing %s: %s", s->pack_rel, strerror(errno));
+			return -1;
+		}
+		off = (int64_t)s->pack_off + hlen;
+		/* disk_used counts body bytes only (the ~80 bytes of each record header are
+		 * counted when a restart walks bodies/, so the budget only errs on the safe side).
+		 */
+		s->pack_off += (uint64_t)hlen + b->memlen + 1;
+		strlcpy(path, s->pack_rel, sizeof(path));
+	}
+	b->written = 0;
+	json_object_set_new(ev, "sha256", json_string(hex));
+	json_object_set_new(ev, "body_path", json_string(path));
+	json_object_set_new(ev, "body_offset", json_integer(off));
+	json_object_set_new(ev, "body_len", json_integer((json_int_t)b->memlen));
+	json_object_del(ev, "body_dropped");
+	return 0;
+}
+
 /* body_finalize - hash, move the temp to its content address (or drop it as a duplicate) and
  * record sha256 and body_path in the event */
 static int
@@ -454,6 +625,8 @@ body_finalize(struct store *s, struct body *b, json_t *ev)
 	if (EVP_DigestFinal_ex(b->md, md, &mdlen) != 1 || mdlen != 32)
 		return -1;
 	hex_encode(md, mdlen, hex, sizeof(hex));
+	if (b->mem != NULL)
+		return body_pack(s, b, hex, ev);
 	unsigned bucket = (unsigned)md[0] << 8 | md[1];
 	if (!(s->buckets_made[bucket >> 3] & (1u << (bucket & 7)))) {
 		snprintf(rel, sizeof(rel), "bodies/%.2s", hex);
@@ -469,22 +642,9 @@ body_finalize(struct store *s, struct body *b, json_t *ev)
 	body_path_for(hex, rel, sizeof(rel));
 	if (path_join(dst, sizeof(dst), s->dir, rel) < 0)
 		return -1;
-	close(b->fd);
-	b->fd = -1;
-	/* link(2) never replaces an existing file, so an identical body already stored wins and
-	 * the temp is dropped; rename is the fallback where hard links are not supported. */
-	lrc = link(b->tmp, dst);
-	if (lrc == 0) {
-		unlink(b->tmp);
-	} else if (errno == EEXIST || access(dst, F_OK) == 0) {
-		s->disk_used -= b->written;
-		unlink(b->tmp);
-	} else if (rename(b->tmp, dst) < 0) {
-		/* body_free subtracts the bytes still counted in b->written. */
-		log_err("store: moving %s: %s", b->tmp, strerror(errno));
-		unlink(b->tmp);
+	lrc = body_move_tmp(s, b, dst);
+	if (lrc < 0)
 		return -1;
-	}
 	b->written = 0;
 	json_object_set_new(ev, "sha256", json_string(hex));
 	json_object_set_new(ev, "body_path", json_string(rel));
@@ -505,6 +665,83 @@ hex64(const char *h)
 	return h[64] == '\0';
 }
 
+/* json_set_bytes - key = bytes as docs/events.md describes attacker bytes: a string, plus
+ * key_b64 with the exact bytes when they are not valid UTF-8 (each invalid byte → U+FFFD) */
+static void
+json_set_bytes(json_t *ev, const char *key, const char *buf, size_t len)
+{
+	char k2[64], *b64, *fixed;
+	size_t o;
+
+	if (utf8_valid(buf, len)) {
+		json_object_set_new(ev, key, json_stringn(buf, len));
+		return;
+	}
+	fixed = malloc(len * 3 + 1);
+	b64 = malloc((len + 2) / 3 * 4 + 1);
+	if (fixed == NULL || b64 == NULL)
+		goto out;
+	o = utf8_repair(buf, len, fixed);
+	if (b64_encode((const unsigned char *)buf, len, b64, (len + 2) / 3 * 4 + 1) < 0)
+		goto out;
+	snprintf(k2, sizeof(k2), "%s_b64", key);
+	json_object_set_new(ev, key, json_stringn(fixed, o));
+	json_object_set_new(ev, k2, json_string(b64));
+out:
+	free(fixed);
+	free(b64);
+}
+
+/* message_scan - body_text and parts of the message, from what the store received */
+static void
+message_scan(json_t *ev, struct bodyscan *bs)
+{
+	json_t *parts, *p;
+	size_t i;
+
+	bodyscan_finish(bs);
+	json_set_bytes(ev, "body_text", bs->text, bs->text_len);
+	parts = json_array();
+	for (i = 0; i < bs->nparts; i++) {
+		p = json_object();
+		json_object_set_new(p, "type", json_string(bs->parts[i].type));
+		if (bs->parts[i].filename[0] != '\0')
+			json_set_bytes(p, "filename", bs->parts[i].filename,
+			               strlen(bs->parts[i].filename));
+		json_array_append_new(parts, p);
+	}
+	json_object_set_new(ev, "parts", parts);
+}
+
+/* pack_path_valid - "bodies/pack/" + [0-9A-Z-]+ + ".pack", as pack_open names them */
+static bool
+pack_path_valid(const char *p)
+{
+	size_t n, i;
+
+	if (strncmp(p, "bodies/pack/", 12) != 0)
+		return false;
+	p += 12;
+	n = strlen(p);
+	if (n < 6 || n > 40 || strcmp(p + n - 5, ".pack") != 0)
+		return false;
+	for (i = 0; i < n - 5; i++) {
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'A' && p[i] <= 'Z') || p[i] == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* body_fields_del - remove every field through which a message names its stored body */
+static void
+body_fields_del(json_t *ev)
+{
+	json_object_del(ev, "sha256");
+	json_object_del(ev, "body_path");
+	json_object_del(ev, "body_offset");
+	json_object_del(ev, "body_len");
+}
+
 /* message_body - attach the stored body to a relaytrap.message event. Without an open body the
  * event is a re-import or carries its own claims: sha256/body_path are kept only when they
  * describe a well-formed content address, so an engine cannot point readers at other files. */
@@ -523,17 +760,24 @@ message_body(struct store *s, json_t *ev, const char *sid, uint32_t tx)
 			return;
 		if (h != NULL && bp != NULL && hex64(h)) {
 			body_path_for(h, want, sizeof(want));
-			if (strcmp(want, bp) == 0)
+			if (strcmp(want, bp) == 0 && json_object_get(ev, "body_offset") == NULL)
+				return;
+			if (pack_path_valid(bp) &&
+			    json_integer_value(json_object_get(ev, "body_offset")) > 0 &&
+			    json_is_integer(json_object_get(ev, "body_len")) &&
+			    json_integer_value(json_object_get(ev, "body_len")) >= 0)
 				return;
 		}
 		log_warn("store: session=%s tx=%u message names a body it does not have", sid, tx);
-		json_object_del(ev, "sha256");
-		json_object_del(ev, "body_path");
+		body_fields_del(ev);
 		return;
 	}
 	b = body_take(s, (size_t)i);
-	json_object_del(ev, "sha256");
-	json_object_del(ev, "body_path");
+	body_fields_del(ev);
+	json_object_del(ev, "body_text");
+	json_object_del(ev, "body_text_b64");
+	json_object_del(ev, "parts");
+	message_scan(ev, &b->scan);
 	if (b->dropped != NULL)
 		json_object_set_new(ev, "body_dropped", json_string(b->dropped));
 	else if (b->written > 0 && body_finalize(s, b, ev) < 0)
@@ -606,7 +850,7 @@ store_event(struct store *s, const char *json, size_t len)
 counted:
 	if (s->pending++ == 0)
 		s->batch_start_us = now_mono_us();
-	if (s->pending >= STORE_BATCH_EVENTS)
+	if (s->pending >= (s->cfg.bulk ? STORE_BULK_EVENTS : STORE_BATCH_EVENTS))
 		store_commit(s);
 out:
 	json_decref(ev);
@@ -619,6 +863,11 @@ store_commit(struct store *s)
 {
 	int rc = 0;
 
+	/* Body bytes first, then the events naming them, then the database rows. */
+	if (s->pack != NULL && fflush(s->pack) != 0) {
+		log_err("store: flushing %s: %s", s->pack_rel, strerror(errno));
+		rc = -1;
+	}
 	if (s->jsonl != NULL && fflush(s->jsonl) != 0) {
 		log_err("store: flushing events.jsonl: %s", strerror(errno));
 		rc = -1;
@@ -662,19 +911,28 @@ store_open(const struct store_config *cfg, char *err, size_t errlen)
 		goto fail;
 	}
 	s->cfg.data_dir = s->dir;
-	if (mkdir_p(s->dir) < 0 || path_join(p, sizeof(p), s->dir, "bodies/tmp") < 0 ||
-	    mkdir_p(p) < 0) {
+	s->cfg.db_path = NULL;
+	if (mkdir_p(s->dir) < 0) {
 		snprintf(err, errlen, "%s: cannot create: %s", s->dir, strerror(errno));
 		goto fail;
 	}
-	clean_tmp(p);
-	if (path_join(p, sizeof(p), s->dir, "bodies") < 0)
-		goto fail;
-	s->disk_used = disk_usage(p, 0);
+	/* Without bodies (import) the body store is left alone: its temp files may belong to a
+	 * running store process. */
+	if (cfg->store_bodies) {
+		if (path_join(p, sizeof(p), s->dir, "bodies/tmp") < 0 || mkdir_p(p) < 0) {
+			snprintf(err, errlen, "%s: cannot create: %s", s->dir, strerror(errno));
+			goto fail;
+		}
+		clean_tmp(p);
+		if (path_join(p, sizeof(p), s->dir, "bodies") < 0)
+			goto fail;
+		s->disk_used = disk_usage(p, 0);
+	}
 	s->outcap = JSON_OUT_INIT;
 	s->out = malloc(s->outcap);
 	s->jsonl_buf = malloc(JSONL_STDIO_BUF);
-	if (s->out == NULL || s->jsonl_buf == NULL) {
+	s->pack_buf = malloc(PACK_STDIO_BUF);
+	if (s->out == NULL || s->jsonl_buf == NULL || s->pack_buf == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -682,13 +940,22 @@ store_open(const struct store_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "%s/events.jsonl: %s", s->dir, strerror(errno));
 		goto fail;
 	}
-	if (path_join(p, sizeof(p), s->dir, "relaytrap.db") < 0) {
+	if (cfg->db_path != NULL) {
+		if (strlcpy(p, cfg->db_path, sizeof(p)) >= sizeof(p)) {
+			snprintf(err, errlen, "database path too long");
+			goto fail;
+		}
+	} else if (path_join(p, sizeof(p), s->dir, "relaytrap.db") < 0) {
 		snprintf(err, errlen, "data_dir too long");
 		goto fail;
 	}
 	s->db = store_db_open(p, err, errlen);
 	if (s->db == NULL)
 		goto fail;
+	if (cfg->bulk && store_db_bulk(s->db) < 0) {
+		snprintf(err, errlen, "%s: cannot apply the bulk settings", p);
+		goto fail;
+	}
 	return s;
 fail:
 	store_close(s);
@@ -705,8 +972,10 @@ store_close(struct store *s)
 		store_commit(s);
 	while (s->nbodies > 0)
 		body_free(s, body_take(s, 0));
+	pack_close(s);
 	jsonl_close(s);
 	store_db_close(s->db);
+	free(s->pack_buf);
 	free(s->jsonl_buf);
 	free(s->out);
 	free(s);

@@ -5,8 +5,8 @@
  *
  * Owns: struct store_db: the sqlite3 handle, one prepared statement per table operation, the
  *       batch flag and a scratch buffer for base64-decoded attacker bytes.
- * Public: store_db_open, store_db_close, store_db_check, store_db_apply, store_db_commit,
- *         store_db_time_parse.
+ * Public: store_db_open, store_db_bulk, store_db_close, store_db_check, store_db_apply,
+ *         store_db_commit, store_db_time_parse.
  * Limits: STORE_FIELD_MAX bytes per string field, STORE_ARRAY_MAX items per array,
  *         STORE_OBJECT_MAX keys per object; anything larger makes the event invalid for the DB.
  *
@@ -35,7 +35,9 @@
 #define B64_MAX (((STORE_FIELD_MAX + 2) / 3) * 4)
 #define BUSY_TIMEOUT_MS 5000
 
-enum ftype { FT_STR, FT_BYTES, FT_INT, FT_BOOL, FT_STRARR, FT_STROBJ };
+/* FT_NUM: integer or real; FT_ARR / FT_OBJ: bounded containers whose members the apply code
+ * type-checks as it reads them (enrichment results, MIME parts) */
+enum ftype { FT_STR, FT_BYTES, FT_INT, FT_BOOL, FT_STRARR, FT_STROBJ, FT_NUM, FT_ARR, FT_OBJ };
 
 struct field {
 	const char *key;
@@ -67,6 +69,11 @@ enum stmt_id {
 	ST_AUTH,
 	ST_SIGNAL,
 	ST_LIMIT,
+	ST_ENRICH,
+	ST_ENRICH_HISTORY,
+	ST_ENRICH_SESS,
+	ST_ENRICH_IP,
+	ST_BODY_FIND,
 	ST__COUNT
 };
 
@@ -98,7 +105,9 @@ static const char *const schema_sql[] = {
     " start_time TEXT, start_us INTEGER, end_time TEXT, end_us INTEGER, duration_us INTEGER,"
     " reason TEXT, greeting TEXT, helo TEXT, commands INTEGER, bad_commands INTEGER,"
     " messages INTEGER, rcpts INTEGER, auth_attempts INTEGER, bytes_in INTEGER,"
-    " bytes_out INTEGER, stage TEXT, first_cmd_us INTEGER);",
+    " bytes_out INTEGER, stage TEXT, first_cmd_us INTEGER, country TEXT, city TEXT, asn INTEGER,"
+    " os TEXT, dnsbl_listed INTEGER, rdns TEXT, fcrdns INTEGER, helo_resolves INTEGER,"
+    " helo_matches INTEGER, helo_fcrdns INTEGER);",
     "CREATE TABLE IF NOT EXISTS commands ("
     " id INTEGER PRIMARY KEY, session TEXT NOT NULL, seq INTEGER NOT NULL,"
     " time TEXT NOT NULL, time_us INTEGER NOT NULL, t_us INTEGER,"
@@ -123,7 +132,8 @@ static const char *const schema_sql[] = {
     " truncated INTEGER, complete INTEGER, accepted INTEGER, msgid TEXT, mail_from TEXT,"
     " rcpts TEXT, rcpt_count INTEGER, hdr_from TEXT, hdr_to TEXT, hdr_subject TEXT,"
     " hdr_date TEXT, hdr_message_id TEXT, hdr_x_mailer TEXT, sha256 TEXT, body_path TEXT,"
-    " body_dropped TEXT, UNIQUE (session, tx));",
+    " body_dropped TEXT, body_text TEXT, parts TEXT, body_offset INTEGER, body_len INTEGER,"
+    " UNIQUE (session, tx));",
     "CREATE TABLE IF NOT EXISTS auth_attempts ("
     " id INTEGER PRIMARY KEY, session TEXT NOT NULL, time TEXT NOT NULL,"
     " time_us INTEGER NOT NULL, mechanism TEXT NOT NULL, supported INTEGER, username TEXT,"
@@ -141,7 +151,15 @@ static const char *const schema_sql[] = {
     "CREATE TABLE IF NOT EXISTS ip_intel ("
     " ip TEXT PRIMARY KEY NOT NULL, first_seen TEXT NOT NULL, first_seen_us INTEGER NOT NULL,"
     " last_seen TEXT NOT NULL, last_seen_us INTEGER NOT NULL, country TEXT, city TEXT,"
-    " asn INTEGER, as_org TEXT, dnsbl TEXT, os TEXT, rdns TEXT, enriched_at TEXT);",
+    " asn INTEGER, as_org TEXT, dnsbl TEXT, os TEXT, rdns TEXT, enriched_at TEXT,"
+    " country_name TEXT, region TEXT, latitude REAL, longitude REAL, dnsbl_listed INTEGER,"
+    " os_class TEXT, os_distance INTEGER, fcrdns INTEGER, enriched_us INTEGER);",
+    "CREATE TABLE IF NOT EXISTS enrichments ("
+    " id INTEGER PRIMARY KEY, session TEXT NOT NULL, ip TEXT, time TEXT NOT NULL,"
+    " time_us INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT, UNIQUE (session, kind));",
+    "CREATE TABLE IF NOT EXISTS ip_intel_history ("
+    " id INTEGER PRIMARY KEY, ip TEXT NOT NULL, kind TEXT NOT NULL, time TEXT NOT NULL,"
+    " time_us INTEGER NOT NULL, data TEXT, UNIQUE (ip, kind, time_us));",
     "CREATE INDEX IF NOT EXISTS sessions_start ON sessions (start_us);",
     "CREATE INDEX IF NOT EXISTS sessions_src_ip ON sessions (src_ip, start_us);",
     "CREATE INDEX IF NOT EXISTS sessions_helo ON sessions (helo);",
@@ -160,6 +178,72 @@ static const char *const schema_sql[] = {
     "CREATE INDEX IF NOT EXISTS signals_signal ON signals (signal);",
     "CREATE INDEX IF NOT EXISTS limits_name ON limits (limit_name);",
     "CREATE INDEX IF NOT EXISTS ip_intel_last ON ip_intel (last_seen_us);",
+    "CREATE INDEX IF NOT EXISTS enrichments_kind ON enrichments (kind);",
+};
+
+/* Schema 1 → 2: what a version-1 database lacks (new tables and indexes come from schema_sql,
+ * which only creates what does not exist). */
+static const char *const migrate_1_2[] = {
+    "ALTER TABLE sessions ADD COLUMN country TEXT",
+    "ALTER TABLE sessions ADD COLUMN city TEXT",
+    "ALTER TABLE sessions ADD COLUMN asn INTEGER",
+    "ALTER TABLE sessions ADD COLUMN os TEXT",
+    "ALTER TABLE sessions ADD COLUMN dnsbl_listed INTEGER",
+    "ALTER TABLE sessions ADD COLUMN rdns TEXT",
+    "ALTER TABLE sessions ADD COLUMN fcrdns INTEGER",
+    "ALTER TABLE sessions ADD COLUMN helo_resolves INTEGER",
+    "ALTER TABLE sessions ADD COLUMN helo_matches INTEGER",
+    "ALTER TABLE sessions ADD COLUMN helo_fcrdns INTEGER",
+    "ALTER TABLE messages ADD COLUMN body_text TEXT",
+    "ALTER TABLE messages ADD COLUMN parts TEXT",
+    "ALTER TABLE messages ADD COLUMN body_offset INTEGER",
+    "ALTER TABLE messages ADD COLUMN body_len INTEGER",
+    "ALTER TABLE ip_intel ADD COLUMN country_name TEXT",
+    "ALTER TABLE ip_intel ADD COLUMN region TEXT",
+    "ALTER TABLE ip_intel ADD COLUMN latitude REAL",
+    "ALTER TABLE ip_intel ADD COLUMN longitude REAL",
+    "ALTER TABLE ip_intel ADD COLUMN dnsbl_listed INTEGER",
+    "ALTER TABLE ip_intel ADD COLUMN os_class TEXT",
+    "ALTER TABLE ip_intel ADD COLUMN os_distance INTEGER",
+    "ALTER TABLE ip_intel ADD COLUMN fcrdns INTEGER",
+    "ALTER TABLE ip_intel ADD COLUMN enriched_us INTEGER",
+};
+
+/* Enrichment columns: which enrich kind and field fills which column of sessions and ip_intel.
+ * A NULL field is computed in enrich_value. Order = bind order of ST_ENRICH_SESS/IP. */
+struct ecol {
+	const char *col;
+	const char *kind;
+	const char *field;
+};
+static const struct ecol sess_cols[] = {
+    {"country", "geo", "country_code"},
+    {"city", "geo", "city"},
+    {"asn", "geo", "asn"},
+    {"os", "os", NULL},
+    {"dnsbl_listed", "dnsbl", "listed"},
+    {"rdns", "rdns", "ptr"},
+    {"fcrdns", "rdns", "fcrdns"},
+    {"helo_resolves", "helo", "resolves"},
+    {"helo_matches", "helo", "matches_src"},
+    {"helo_fcrdns", "helo", "fcrdns"},
+};
+static const struct ecol ip_cols[] = {
+    {"country", "geo", "country_code"},
+    {"country_name", "geo", "country"},
+    {"region", "geo", "region"},
+    {"city", "geo", "city"},
+    {"latitude", "geo", "latitude"},
+    {"longitude", "geo", "longitude"},
+    {"asn", "geo", "asn"},
+    {"as_org", "geo", "as_org"},
+    {"dnsbl", "dnsbl", NULL},
+    {"dnsbl_listed", "dnsbl", "listed"},
+    {"os", "os", NULL},
+    {"os_class", "os", "os_class"},
+    {"os_distance", "os", "os_distance"},
+    {"rdns", "rdns", "ptr"},
+    {"fcrdns", "rdns", "fcrdns"},
 };
 
 /* One SQL text per statement id; parameters are bound in order from the event's bind list. */
@@ -221,8 +305,9 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_MESSAGE] =
         "INSERT OR IGNORE INTO messages (session, tx, time, time_us, via, size, stored,"
         " truncated, complete, accepted, msgid, mail_from, rcpts, rcpt_count, hdr_from, hdr_to,"
-        " hdr_subject, hdr_date, hdr_message_id, hdr_x_mailer, sha256, body_path, body_dropped)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " hdr_subject, hdr_date, hdr_message_id, hdr_x_mailer, sha256, body_path, body_dropped,"
+        " body_text, parts, body_offset, body_len) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+        " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_AUTH] = "INSERT OR IGNORE INTO auth_attempts (session, time, time_us, mechanism,"
                 " supported, username, password, authzid, digest, ntlm_domain, ntlm_user,"
                 " ntlm_workstation, ntlm_lm, ntlm_nt, ntlm_challenge, crack, outcome)"
@@ -231,6 +316,23 @@ static const char *const stmt_sql[ST__COUNT] = {
                   " VALUES (?, ?, ?, ?, ?)",
     [ST_LIMIT] = "INSERT OR IGNORE INTO limits (session, time, time_us, limit_name, value)"
                  " VALUES (?, ?, ?, ?, ?)",
+    /* A later result of the same kind for a session (a second EHLO) replaces the earlier. */
+    [ST_ENRICH] = "INSERT INTO enrichments (session, ip, time, time_us, kind, data)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (session, kind) DO UPDATE SET"
+                  " ip = excluded.ip, time = excluded.time, time_us = excluded.time_us,"
+                  " data = excluded.data WHERE excluded.time_us >= time_us",
+    /* A history row only when the result differs from the latest one before it. */
+    [ST_ENRICH_HISTORY] =
+        "INSERT OR IGNORE INTO ip_intel_history (ip, kind, time, time_us, data)"
+        " SELECT ?1, ?2, ?3, ?4, ?5 WHERE ?1 IS NOT NULL AND (SELECT data FROM ip_intel_history"
+        " WHERE ip = ?1 AND kind = ?2 AND time_us <= ?4 ORDER BY time_us DESC LIMIT 1)"
+        " IS NOT ?5",
+    /* Built at open from sess_cols / ip_cols (enrich_sql). */
+    [ST_ENRICH_SESS] = NULL,
+    [ST_ENRICH_IP] = NULL,
+    /* The batch is on this connection, so bodies packed moments ago are found too. */
+    [ST_BODY_FIND] = "SELECT body_path, body_offset FROM messages WHERE sha256 = ?"
+                     " AND body_offset IS NOT NULL LIMIT 1",
 };
 
 /* The table macros stay one line each so that the tables below read as tables. */
@@ -301,7 +403,23 @@ static const struct field f_message[] = {
     F("sha256", FT_STR),
     F("body_path", FT_STR),
     F("body_dropped", FT_STR),
+    F("body_text", FT_BYTES),
+    F("parts", FT_ARR),
+    F("body_offset", FT_INT),
+    F("body_len", FT_INT),
     FEND,
+};
+static const struct field f_enrich[] = {
+    FR("kind", FT_STR),     F("country_code", FT_STR), F("country", FT_STR),
+    F("region", FT_STR),    F("city", FT_STR),         F("latitude", FT_NUM),
+    F("longitude", FT_NUM), F("asn", FT_INT),          F("as_org", FT_STR),
+    F("geo_db", FT_STR),    F("os_class", FT_STR),     F("os_name", FT_STR),
+    F("os_flavor", FT_STR), F("os_distance", FT_INT),  F("os_match", FT_STR),
+    F("os_sig", FT_STR),    F("syn", FT_OBJ),          F("status", FT_STR),
+    F("ptr", FT_STR),       F("fcrdns", FT_BOOL),      F("lists", FT_ARR),
+    F("listed", FT_INT),    F("cached", FT_BOOL),      F("name", FT_BYTES),
+    F("resolves", FT_BOOL), F("addrs", FT_STRARR),     F("matches_src", FT_BOOL),
+    F("lookup_us", FT_INT), F("lookup_time", FT_STR),  FEND,
 };
 static const struct field f_auth[] = {
     F("mechanism", FT_STR),     F("supported", FT_BOOL),  F("username", FT_BYTES),
@@ -403,6 +521,10 @@ static const struct bind b_message[] = {
     BF("sha256"),
     BF("body_path"),
     BF("body_dropped"),
+    BF("body_text"),
+    BF("parts"),
+    BF("body_offset"),
+    BF("body_len"),
     BEND,
 };
 static const struct bind b_auth[] = {
@@ -428,8 +550,9 @@ static const struct bind b_auth[] = {
 static const struct bind b_signal[] = {BS, BT, BTU, BF("signal"), BF("detail"), BEND};
 static const struct bind b_limit[] = {BS, BT, BTU, BF("limit"), BF("value"), BEND};
 
-/* Events mirrored in SQLite. relaytrap.tls and relaytrap.enrich are kept in the JSONL only until
- * their fields are fixed in docs/events.md. */
+/* Events mirrored in SQLite. relaytrap.tls is kept in the JSONL only until its fields are fixed
+ * in docs/events.md; relaytrap.enrich is applied by apply_enrich (its statements depend on the
+ * kind). */
 static const struct evdef evdefs[] = {
     {"relaytrap.session.connect",
      f_connect,
@@ -447,7 +570,7 @@ static const struct evdef evdefs[] = {
      f_closed,
      {{ST_SESS_CLOSED, b_sess_closed}, {ST_IP_INTEL, b_ip_intel}}},
     {"relaytrap.tls", f_none, {{ST__COUNT, NULL}, {ST__COUNT, NULL}}},
-    {"relaytrap.enrich", f_none, {{ST__COUNT, NULL}, {ST__COUNT, NULL}}},
+    {"relaytrap.enrich", f_enrich, {{ST_ENRICH, NULL}, {ST__COUNT, NULL}}},
 };
 
 /* digits - parse exactly n decimal digits at s; -1 if any is not a digit */
@@ -610,6 +733,22 @@ check_fields(json_t *ev, const struct field *f, char *why, size_t whylen)
 			if (!json_is_integer(v))
 				goto wrong_type;
 			break;
+		case FT_NUM:
+			if (!json_is_number(v))
+				goto wrong_type;
+			break;
+		case FT_ARR:
+			if (!json_is_array(v))
+				goto wrong_type;
+			if (json_array_size(v) > STORE_OBJECT_MAX)
+				goto too_big;
+			break;
+		case FT_OBJ:
+			if (!json_is_object(v))
+				goto wrong_type;
+			if (json_object_size(v) > STORE_OBJECT_MAX)
+				goto too_big;
+			break;
 		case FT_BOOL:
 			if (!json_is_boolean(v))
 				goto wrong_type;
@@ -727,6 +866,8 @@ bind_field(struct store_db *db, sqlite3_stmt *st, int i, json_t *ev, const char 
 	}
 	if (json_is_integer(v))
 		return sqlite3_bind_int64(st, i, (sqlite3_int64)json_integer_value(v));
+	if (json_is_real(v))
+		return sqlite3_bind_double(st, i, json_real_value(v));
 	if (json_is_boolean(v))
 		return sqlite3_bind_int(st, i, json_is_true(v));
 	if (json_is_array(v) || json_is_object(v)) {
@@ -817,6 +958,148 @@ step_simple(struct store_db *db, enum stmt_id id)
 	return 0;
 }
 
+/* enrich_value - bind column c of a kind's result: the named field, or the computed ones */
+static int
+enrich_value(struct store_db *db, sqlite3_stmt *st, int i, json_t *ev, const struct ecol *c)
+{
+	const char *name, *flavor, *zone, *status;
+	char os[256];
+	json_t *arr, *it, *zones;
+	char *txt;
+	size_t k;
+
+	if (c->field != NULL)
+		return bind_field(db, st, i, ev, c->field);
+	if (strcmp(c->col, "os") == 0) {
+		name = json_string_value(json_object_get(ev, "os_name"));
+		flavor = json_string_value(json_object_get(ev, "os_flavor"));
+		if (name == NULL)
+			return sqlite3_bind_null(st, i);
+		snprintf(os, sizeof(os), "%s%s%s", name, flavor && *flavor ? " " : "",
+		         flavor ? flavor : "");
+		return sqlite3_bind_text(st, i, os, -1, SQLITE_TRANSIENT);
+	}
+	/* dnsbl: the zones that listed the address, as a JSON array */
+	arr = json_object_get(ev, "lists");
+	if (!json_is_array(arr))
+		return sqlite3_bind_null(st, i);
+	zones = json_array();
+	json_array_foreach(arr, k, it)
+	{
+		zone = json_string_value(json_object_get(it, "zone"));
+		status = json_string_value(json_object_get(it, "status"));
+		if (zone != NULL && status != NULL && strcmp(status, "listed") == 0)
+			json_array_append_new(zones, json_string(zone));
+	}
+	txt = json_dumps(zones, JSON_COMPACT);
+	json_decref(zones);
+	if (txt == NULL)
+		return SQLITE_NOMEM;
+	return sqlite3_bind_text(st, i, txt, -1, free);
+}
+
+/* step_reset - step a bound statement, reset it; 0 or -1 (logged) */
+static int
+step_reset(struct store_db *db, sqlite3_stmt *st, int rc, const char *what)
+{
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		log_err("store: sqlite %s failed: %s", what, sqlite3_errmsg(db->db));
+		return -1;
+	}
+	return 0;
+}
+
+/* apply_enrich - one relaytrap.enrich event: the enrichments row, history when the result
+ * changed, and the columns of sessions and ip_intel it fills */
+static int
+apply_enrich(struct store_db *db, json_t *ev, const struct store_db_ev *info)
+{
+	static const char *const volatile_keys[] = {"lookup_us", "lookup_time", "cached"};
+	static const char *const common[] = {"timestamp", "eventid",  "session", "sensor",
+	                                     "src_ip",    "src_port", "dst_ip",  "dst_port",
+	                                     "persona",   "listener", "kind"};
+	const char *kind = json_string_value(json_object_get(ev, "kind"));
+	json_t *data = json_object();
+	char *full = NULL, *stable = NULL;
+	sqlite3_stmt *st;
+	size_t k;
+	int rc = 0, brc, i;
+
+	if (data == NULL || json_object_update(data, ev) < 0)
+		goto fail;
+	for (k = 0; k < ARRAY_LEN(common); k++)
+		json_object_del(data, common[k]);
+	full = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
+	for (k = 0; k < ARRAY_LEN(volatile_keys); k++)
+		json_object_del(data, volatile_keys[k]);
+	stable = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
+	if (full == NULL || stable == NULL)
+		goto fail;
+
+	st = db->st[ST_ENRICH];
+	brc = sqlite3_bind_text(st, 1, info->session, -1, SQLITE_STATIC);
+	if (brc == SQLITE_OK)
+		brc = bind_field(db, st, 2, ev, "src_ip");
+	if (brc == SQLITE_OK)
+		brc = sqlite3_bind_text(st, 3, info->time, -1, SQLITE_STATIC);
+	if (brc == SQLITE_OK)
+		brc = sqlite3_bind_int64(st, 4, info->time_us);
+	if (brc == SQLITE_OK)
+		brc = sqlite3_bind_text(st, 5, kind, -1, SQLITE_STATIC);
+	if (brc == SQLITE_OK)
+		brc = sqlite3_bind_text(st, 6, full, -1, SQLITE_STATIC);
+	rc |= step_reset(db, st, brc, "enrich");
+
+	st = db->st[ST_ENRICH_HISTORY];
+	brc = bind_field(db, st, 1, ev, "src_ip");
+	if (brc == SQLITE_OK)
+		brc = sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+	if (brc == SQLITE_OK)
+		brc = sqlite3_bind_text(st, 3, info->time, -1, SQLITE_STATIC);
+	if (brc == SQLITE_OK)
+		brc = sqlite3_bind_int64(st, 4, info->time_us);
+	if (brc == SQLITE_OK)
+		brc = sqlite3_bind_text(st, 5, stable, -1, SQLITE_STATIC);
+	rc |= step_reset(db, st, brc, "enrich history");
+
+	/* sessions: ?1 session, ?2 src_ip, then one per column (NULL for other kinds) */
+	st = db->st[ST_ENRICH_SESS];
+	brc = sqlite3_bind_text(st, 1, info->session, -1, SQLITE_STATIC);
+	if (brc == SQLITE_OK)
+		brc = bind_field(db, st, 2, ev, "src_ip");
+	for (k = 0, i = 3; k < ARRAY_LEN(sess_cols) && brc == SQLITE_OK; k++, i++) {
+		if (strcmp(sess_cols[k].kind, kind) == 0)
+			brc = enrich_value(db, st, i, ev, &sess_cols[k]);
+	}
+	rc |= step_reset(db, st, brc, "enrich sessions");
+
+	/* ip_intel: ?1 ip, ?2 time, ?3 time_us, then one per column */
+	st = db->st[ST_ENRICH_IP];
+	brc = bind_field(db, st, 1, ev, "src_ip");
+	if (brc == SQLITE_OK)
+		brc = sqlite3_bind_text(st, 2, info->time, -1, SQLITE_STATIC);
+	if (brc == SQLITE_OK)
+		brc = sqlite3_bind_int64(st, 3, info->time_us);
+	for (k = 0, i = 4; k < ARRAY_LEN(ip_cols) && brc == SQLITE_OK; k++, i++) {
+		if (strcmp(ip_cols[k].kind, kind) == 0)
+			brc = enrich_value(db, st, i, ev, &ip_cols[k]);
+	}
+	rc |= step_reset(db, st, brc, "enrich ip_intel");
+	goto out;
+fail:
+	log_err("store: out of memory applying an enrich event");
+	rc = -1;
+out:
+	free(full);
+	free(stable);
+	json_decref(data);
+	return rc;
+}
+
 /* store_db_apply - apply a checked event within the open batch */
 int
 store_db_apply(struct store_db *db, json_t *ev, const struct store_db_ev *info)
@@ -832,13 +1115,40 @@ store_db_apply(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 			return -1;
 		db->in_tx = true;
 	}
-	for (k = 0; k < ARRAY_LEN(def->stmts) && def->stmts[k].id != ST__COUNT; k++) {
-		if (run_stmt(db, &def->stmts[k], ev, info) < 0)
-			rc = -1;
+	if (def->stmts[0].id == ST_ENRICH) {
+		rc = apply_enrich(db, ev, info);
+	} else {
+		for (k = 0; k < ARRAY_LEN(def->stmts) && def->stmts[k].id != ST__COUNT; k++) {
+			if (run_stmt(db, &def->stmts[k], ev, info) < 0)
+				rc = -1;
+		}
 	}
 	/* Some errors (disk full, I/O) make SQLite roll the whole batch back on its own. */
 	if (sqlite3_get_autocommit(db->db))
 		db->in_tx = false;
+	return rc;
+}
+
+/* store_db_body_find - where a packed body with this digest is; 1 found, 0 not, -1 error */
+int
+store_db_body_find(struct store_db *db, const char *sha256, char *path, size_t pathlen,
+                   int64_t *offset)
+{
+	sqlite3_stmt *st = db->st[ST_BODY_FIND];
+	const unsigned char *p;
+	int rc;
+
+	sqlite3_bind_text(st, 1, sha256, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && (p = sqlite3_column_text(st, 0)) != NULL &&
+	    strlcpy(path, (const char *)p, pathlen) < pathlen) {
+		*offset = sqlite3_column_int64(st, 1);
+		rc = 1;
+	} else {
+		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 	return rc;
 }
 
@@ -874,9 +1184,64 @@ out:
 	return rc;
 }
 
+/* enrich_sql - the upserts of ST_ENRICH_SESS and ST_ENRICH_IP from the column tables: a column
+ * takes the event's value when it has one; on ip_intel only when the event is not older than
+ * what is there (imports can come in any order) */
+static char *
+enrich_sql(bool ip)
+{
+	const struct ecol *cols = ip ? ip_cols : sess_cols;
+	size_t n = ip ? ARRAY_LEN(ip_cols) : ARRAY_LEN(sess_cols), k, cap = 16384;
+	char buf[512];
+	char *out = malloc(cap);
+
+	if (out == NULL)
+		return NULL;
+	strlcpy(out,
+	        ip ? "INSERT INTO ip_intel (ip, first_seen, first_seen_us, last_seen, last_seen_us,"
+	             " enriched_at, enriched_us"
+	           : "INSERT INTO sessions (session, src_ip",
+	        cap);
+	for (k = 0; k < n; k++) {
+		snprintf(buf, sizeof(buf), ", %s", cols[k].col);
+		strlcat(out, buf, cap);
+	}
+	strlcat(out, ip ? ") SELECT ?1, ?2, ?3, ?2, ?3, ?2, ?3" : ") SELECT ?1, ?2", cap);
+	for (k = 0; k < n; k++) {
+		snprintf(buf, sizeof(buf), ", ?%zu", k + (ip ? 4 : 3));
+		strlcat(out, buf, cap);
+	}
+	strlcat(out,
+	        ip ? " WHERE ?1 IS NOT NULL ON CONFLICT (ip) DO UPDATE SET"
+	             " enriched_at = CASE WHEN excluded.enriched_us >= coalesce(enriched_us, 0)"
+	             " THEN excluded.enriched_at ELSE enriched_at END,"
+	             " enriched_us = max(coalesce(enriched_us, 0), excluded.enriched_us)"
+	           : " WHERE true ON CONFLICT (session) DO UPDATE SET"
+	             " src_ip = coalesce(src_ip, excluded.src_ip)",
+	        cap);
+	for (k = 0; k < n; k++) {
+		if (ip)
+			snprintf(
+			    buf, sizeof(buf),
+			    ", %s = CASE WHEN excluded.%s IS NULL THEN %s"
+			    " WHEN %s IS NULL OR excluded.enriched_us >= coalesce(enriched_us, 0)"
+			    " THEN excluded.%s ELSE %s END",
+			    cols[k].col, cols[k].col, cols[k].col, cols[k].col, cols[k].col,
+			    cols[k].col);
+		else
+			snprintf(buf, sizeof(buf), ", %s = coalesce(excluded.%s, %s)", cols[k].col,
+			         cols[k].col, cols[k].col);
+		if (strlcat(out, buf, cap) >= cap) {
+			free(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
 /* create_schema - create tables and indexes and stamp the version, atomically */
 static int
-create_schema(sqlite3 *db, char *err, size_t errlen)
+create_schema(sqlite3 *db, int from, char *err, size_t errlen)
 {
 	char sql[64];
 	char *msg = NULL;
@@ -885,6 +1250,10 @@ create_schema(sqlite3 *db, char *err, size_t errlen)
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", STORE_DB_SCHEMA_VERSION);
 	if (sqlite3_exec(db, "BEGIN", NULL, NULL, &msg) != SQLITE_OK)
 		goto fail;
+	for (i = 0; from == 1 && i < ARRAY_LEN(migrate_1_2); i++) {
+		if (sqlite3_exec(db, migrate_1_2[i], NULL, NULL, &msg) != SQLITE_OK)
+			goto fail;
+	}
 	for (i = 0; i < ARRAY_LEN(schema_sql); i++) {
 		if (sqlite3_exec(db, schema_sql[i], NULL, NULL, &msg) != SQLITE_OK)
 			goto fail;
@@ -947,11 +1316,25 @@ store_db_open(const char *path, char *err, size_t errlen)
 		         path, version, STORE_DB_SCHEMA_VERSION);
 		goto fail;
 	}
-	if (version < STORE_DB_SCHEMA_VERSION && create_schema(db->db, err, errlen) < 0)
+	if (version < STORE_DB_SCHEMA_VERSION && create_schema(db->db, version, err, errlen) < 0)
 		goto fail;
 	for (i = 0; i < ST__COUNT; i++) {
-		if (sqlite3_prepare_v3(db->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-		                       &db->st[i], NULL) != SQLITE_OK) {
+		char *built = NULL;
+		const char *sql = stmt_sql[i];
+		int prc;
+
+		if (i == ST_ENRICH_SESS || i == ST_ENRICH_IP) {
+			built = enrich_sql(i == ST_ENRICH_IP);
+			if (built == NULL) {
+				snprintf(err, errlen, "out of memory");
+				goto fail;
+			}
+			sql = built;
+		}
+		prc = sqlite3_prepare_v3(db->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &db->st[i],
+		                         NULL);
+		free(built);
+		if (prc != SQLITE_OK) {
 			snprintf(err, errlen, "preparing statement %d: %s", i,
 			         sqlite3_errmsg(db->db));
 			goto fail;
@@ -961,6 +1344,23 @@ store_db_open(const char *path, char *err, size_t errlen)
 fail:
 	store_db_close(db);
 	return NULL;
+}
+
+/* store_db_bulk - trade durability for speed on this connection while importing */
+int
+store_db_bulk(struct store_db *db)
+{
+	char *msg = NULL;
+
+	/* 256 MiB of page cache keeps the indexes of a million sessions in memory; without
+	 * fsync a batch commit costs only the WAL write. */
+	if (sqlite3_exec(db->db, "PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;", NULL,
+	                 NULL, &msg) != SQLITE_OK) {
+		log_err("store: bulk settings: %s", msg ? msg : sqlite3_errmsg(db->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
 }
 
 /* store_db_close - commit, finalize statements, close; NULL is a no-op */

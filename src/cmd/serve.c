@@ -31,6 +31,7 @@
 #include "core/log.h"
 #include "core/privsep.h"
 #include "core/util.h"
+#include "enrich/p0f.h"
 #include "net/listener.h"
 #include "persona/identity.h"
 #include "persona/persona.h"
@@ -211,6 +212,8 @@ cmd_serve(int argc, char **argv)
 	struct serve_ctx sc;
 	struct capture *cap;
 	struct privsep ps;
+	struct p0f_db *p0f;
+	const char *p0f_path = NULL;
 	struct event *ev_term, *ev_int, *ev_hup;
 	static uint64_t msg_counter;
 	char err[1024], idpath[600], hostname[256], domain[256], netbios[16];
@@ -360,13 +363,25 @@ cmd_serve(int argc, char **argv)
 	else
 		strlcpy(domain, id.domain, sizeof(domain));
 
+	/* OS signatures, read once: a configured file must load; without one, fingerprints are
+	 * optional and a missing file only costs the os fields */
+	p0f = p0f_db_open(cfg.p0f_fp, &p0f_path, err, sizeof(err));
+	if (p0f == NULL && cfg.p0f_fp[0] != '\0')
+		return fail_cfg("p0f_fp", err);
+	if (p0f == NULL)
+		log_warn("%s; OS fingerprints off", err);
+	else
+		log_info("os signatures: %zu from %s", p0f_db_count(p0f), p0f_path);
+
 	for (i = 0; i < cfg.nlisteners; i++) {
 		const char *pn =
 		    cfg.listeners[i].persona[0] ? cfg.listeners[i].persona : cfg.persona;
 		struct smtp_env *e = &envs[i];
 		struct persona *p = persona_for(pn, &cfg, pcache, pnames, &np, err, sizeof(err));
-		if (p == NULL)
+		if (p == NULL) {
+			p0f_db_free(p0f);
 			return fail_cfg(NULL, err);
+		}
 		e->persona = p;
 		e->limits = &cfg.limits;
 		e->bare_lf = cfg.bare_lf;
@@ -402,6 +417,7 @@ cmd_serve(int argc, char **argv)
 	sc.srv = server_new(sc.base, &cfg, cap);
 	if (sc.srv == NULL)
 		fatalx("out of memory");
+	server_set_p0f(sc.srv, p0f);
 	for (i = 0; i < cfg.nlisteners; i++) {
 		const struct listener_conf *lc = &cfg.listeners[i];
 		if (server_listen(sc.srv, lc, &envs[i], err, sizeof(err)) == -1) {
@@ -409,6 +425,7 @@ cmd_serve(int argc, char **argv)
 			kill(sc.store_pid, SIGTERM);
 			close(fd);
 			waitpid(sc.store_pid, &status, 0);
+			p0f_db_free(p0f);
 			return 1;
 		}
 	}
@@ -417,8 +434,8 @@ cmd_serve(int argc, char **argv)
 	 * Everything opened before the split. After privsep_engine() this process can open no
 	 * file, create or connect no socket and never become root again, so whatever the engine
 	 * needs for its whole life is set up above this line: the listeners, the store channel,
-	 * the signal events, and the enrichment sources (GeoIP databases, p0f signatures, the
-	 * DNS resolver's sockets) once they exist.
+	 * the p0f signatures (read with the personas), the signal events, and the enrichment
+	 * sources still to come (GeoIP databases, the DNS resolver's sockets).
 	 */
 	ev_term = evsignal_new(sc.base, SIGTERM, on_stop, &sc);
 	ev_int = evsignal_new(sc.base, SIGINT, on_stop, &sc);
@@ -433,6 +450,7 @@ cmd_serve(int argc, char **argv)
 		kill(sc.store_pid, SIGTERM);
 		close(fd);
 		waitpid(sc.store_pid, &status, 0);
+		p0f_db_free(p0f);
 		return 1;
 	}
 	privsep_log(&ps);
@@ -450,6 +468,7 @@ cmd_serve(int argc, char **argv)
 
 	/* every session left is recorded as closed, then the store gets everything */
 	server_free(sc.srv);
+	p0f_db_free(p0f);
 	capture_flush_frame(cap);
 	if (capture_drain_blocking(cap) == -1)
 		log_err("some events could not be handed to the store");

@@ -468,7 +468,7 @@ set_ident(struct config *c, const struct key_def *k, const char *v, char *err, s
 	return copy_str(c, k, v, err, errlen);
 }
 
-/* set_path - persona, persona_dir, data_dir: non-empty, no control bytes */
+/* set_path - persona, persona_dir, data_dir, p0f_fp: non-empty, no control bytes */
 static int
 set_path(struct config *c, const struct key_def *k, const char *v, char *err, size_t errlen)
 {
@@ -555,6 +555,7 @@ static const struct key_def keys[] = {
     {"user", set_ident, ST_STR, STR(user), 0, 0, "relaytrap"},
     {"group", set_ident, ST_STR, STR(group), 0, 0, "relaytrap"},
     {"chroot", set_abs_path, ST_STR, STR(chroot), 0, 0, "/var/empty/relaytrap"},
+    {"p0f_fp", set_path, ST_STR, STR(p0f_fp), 0, 0, "/etc/p0f/p0f.fp"},
     {"listen", set_listen, ST_NONE, 0, 0, 0, 0, "0.0.0.0:25"},
     {"proxy_from", set_proxy_from, ST_NONE, 0, 0, 0, 0, "10.0.0.0/8"},
     {"line_max", set_num, ST_SIZE_T, LIM(line_max), 0, 512, 1048576, "4096"},

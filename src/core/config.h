@@ -72,6 +72,7 @@ struct config {
 	char user[64];    /* unprivileged user when started as root (nobody if it is missing) */
 	char group[64];   /* its group; "" = the user's primary group */
 	char chroot[512]; /* the network engine's empty jail when started as root */
+	char p0f_fp[512]; /* p0f v3 signatures; "" = /etc/p0f/p0f.fp, then the shipped copy */
 	struct listener_conf listeners[CONFIG_MAX_LISTENERS];
 	size_t nlisteners;
 	struct cidr proxy_from[CONFIG_MAX_PROXY_FROM];

@@ -41,6 +41,27 @@ utf8_seq(const unsigned char *p, size_t n)
 	return 0;
 }
 
+size_t
+utf8_repair(const void *buf, size_t len, char *out)
+{
+	const unsigned char *p = buf;
+	size_t i = 0, o = 0, k;
+
+	while (i < len) {
+		k = utf8_seq(p + i, len - i);
+		if (k == 0) {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		} else {
+			memcpy(out + o, p + i, k);
+			o += k;
+			i += k;
+		}
+	}
+	return o;
+}
+
 bool
 utf8_valid(const void *buf, size_t len)
 {

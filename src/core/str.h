@@ -21,6 +21,9 @@
 
 /* utf8_valid - true if the bytes are well-formed UTF-8 (no overlongs, no surrogates) */
 bool utf8_valid(const void *buf, size_t len);
+/* utf8_repair - copy buf to out with every byte that is not part of well-formed UTF-8 replaced by
+ * U+FFFD; out needs 3 * len bytes; returns the bytes written (no NUL added) */
+size_t utf8_repair(const void *buf, size_t len, char *out);
 
 /* str_escape_log - printable ASCII kept, \r \n \t \\ and \xNN for anything else; always
  * NUL-terminates; returns out. Use for logs and terminals. */

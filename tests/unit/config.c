@@ -63,6 +63,7 @@ static const struct good_case good[] = {
     {"user", "_relaytrap", K_STR, C(user), 0, "_relaytrap"},
     {"group", "mail", K_STR, C(group), 0, "mail"},
     {"chroot", "/var/empty/rt jail", K_STR, C(chroot), 0, "/var/empty/rt jail"},
+    {"p0f_fp", "/opt/p0f/my p0f.fp", K_STR, C(p0f_fp), 0, "/opt/p0f/my p0f.fp"},
     {"line_max", "512", K_SIZE, L(line_max), 512, NULL},
     {"line_max", "1048576", K_SIZE, L(line_max), 1048576, NULL},
     {"max_commands", "1", K_UNS, L(max_commands), 1, NULL},
@@ -133,6 +134,8 @@ static const struct bad_case bad[] = {
     {"group", "-wheel", "group must be a name"},
     {"chroot", "var/empty", "chroot must be an absolute path"},
     {"chroot", "", "chroot must be an absolute path"},
+    {"p0f_fp", "", "p0f_fp must be a non-empty"},
+    {"p0f_fp", "/etc/p0f\tx", "p0f_fp must be a non-empty"},
     {"listen", "99999", "port must be a number between 0 and 65535"},
     {"proxy_from", "10.0.0.0/33", "proxy_from '10.0.0.0/33' is not an address or CIDR"},
     {"proxy_from", "", "proxy_from needs an address"},
@@ -355,7 +358,7 @@ test_every_key_covered(void **state)
 		CHECK(ngood > 0 && nbad > 0, "key %s: got %zu good and %zu bad cases, want both", k,
 		      ngood, nbad);
 	}
-	assert_int_equal(i, 34);
+	assert_int_equal(i, 35);
 }
 
 struct listen_case {
@@ -415,7 +418,8 @@ test_listen_bad(void **state)
 	    {NULL, "::1:25", "put an IPv6 address in brackets"},
 	    {NULL, "[::1]25", "is not [ADDR:]PORT[/PERSONA]"},
 	    {NULL, "[::1", "is not [ADDR:]PORT[/PERSONA]"},
-	    {NULL, "[::1]:", "port must be a number between 0 and 65535, 0 = any free port (got '')"},
+	    {NULL,
+	     "[::1]:", "port must be a number between 0 and 65535, 0 = any free port (got '')"},
 	    {NULL, "65536", "port must be a number between 0 and 65535"},
 	    {NULL, "smtp", "port must be a number"},
 	    {NULL, "localhost:25", "not a numeric IPv4 or IPv6 address"},

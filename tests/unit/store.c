@@ -29,6 +29,7 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "capture/bodyscan.h"
 #include "capture/frame.h"
 #include "capture/store.h"
 #include "capture/store_db.h"
@@ -336,6 +337,67 @@ count_files(const char *dir, const char *suffix)
 	return n;
 }
 
+/* count_bodies - bodies stored: .eml files plus records in pack files */
+static int
+count_bodies(const char *dir)
+{
+	char p[512];
+	struct dirent *de;
+	int n = count_files(dir, ".eml");
+	DIR *d;
+
+	snprintf(p, sizeof(p), "%s/pack", dir);
+	d = opendir(p);
+	if (d == NULL)
+		return n;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/pack/%s", dir, de->d_name);
+		n += count_lines(p, "RTB1 ");
+	}
+	closedir(d);
+	return n;
+}
+
+/* read_stored - the stored bytes of message tx of session sid, through the database's
+ * body_path / body_offset / body_len (NULL when there is none) */
+static char *
+read_stored(const char *dir, const char *db, const char *sid, int tx, size_t *len)
+{
+	char sql[256], path[256], full[512];
+	long long off, n;
+	char *buf, *out;
+	size_t flen;
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT body_path FROM messages WHERE session = '%s' AND tx = %d", sid, tx);
+	q_text(db, sql, path, sizeof(path));
+	snprintf(full, sizeof(full), "%s/%s", dir, path);
+	buf = read_all(full, &flen);
+	if (buf == NULL)
+		return NULL;
+	snprintf(sql, sizeof(sql),
+	         "SELECT coalesce(body_offset, -1) FROM messages WHERE session = '%s' AND tx = %d",
+	         sid, tx);
+	off = q_int(db, sql);
+	if (off < 0) {
+		*len = flen;
+		return buf;
+	}
+	snprintf(sql, sizeof(sql), "SELECT body_len FROM messages WHERE session = '%s' AND tx = %d",
+	         sid, tx);
+	n = q_int(db, sql);
+	assert_true(off + n + 1 <= (long long)flen);
+	assert_int_equal(buf[off + n], '\n');
+	out = malloc((size_t)n + 1);
+	assert_non_null(out);
+	memcpy(out, buf + off, (size_t)n);
+	free(buf);
+	*len = (size_t)n;
+	return out;
+}
+
 /* test_frame_header - length and type checks on the 5-byte header, table-driven */
 static void
 test_frame_header(void **state)
@@ -501,7 +563,7 @@ static void
 test_full_session(void **state)
 {
 	struct fx *f = *state;
-	char want[65], got[128], path[256], jpath[128], sql[256];
+	char want[65], got[128], jpath[128], sql[256];
 	size_t len;
 	char *buf;
 
@@ -511,12 +573,11 @@ test_full_session(void **state)
 
 	sha256_hex(body1, strlen(body1), want);
 	expect_text(f->db, "SELECT sha256 FROM messages", want);
-	snprintf(path, sizeof(path), "bodies/%.2s/%.2s/%s.eml", want, want + 2, want);
-	expect_text(f->db, "SELECT body_path FROM messages", path);
-	snprintf(path, sizeof(path), "%s/bodies/%.2s/%.2s/%s.eml", f->dir, want, want + 2, want);
-	buf = read_all(path, &len);
+	/* A small body goes to a pack, after a header line naming its digest and length. */
+	expect_int(f->db, "SELECT body_path GLOB 'bodies/pack/*.pack' FROM messages", 1);
+	buf = read_stored(f->dir, f->db, SID, 1, &len);
 	if (buf == NULL)
-		fail_msg("body file %s missing", path);
+		fail_msg("body of %s missing", SID);
 	assert_int_equal(len, strlen(body1));
 	assert_memory_equal(buf, body1, len);
 	free(buf);
@@ -572,10 +633,34 @@ test_idempotent_and_dedupe(void **state)
 	apply_session(f->s, SID2, body1, strlen(body1));
 	store_commit(f->s);
 	snprintf(bodies, sizeof(bodies), "%s/bodies", f->dir);
-	assert_int_equal(count_files(bodies, ".eml"), 1);
+	assert_int_equal(count_bodies(bodies), 1);
+	expect_int(f->db, "SELECT count(DISTINCT body_path || body_offset) FROM messages", 1);
 	expect_int(f->db, "SELECT count(DISTINCT sha256) FROM messages", 1);
+
 	expect_int(f->db, "SELECT count(*) FROM messages", 2);
 	expect_int(f->db, "SELECT count(*) FROM ip_intel", 1);
+
+	/* A body over 64 KiB is spilled to a temp file and gets its own content-addressed file. */
+	char *big = malloc(100000);
+	assert_non_null(big);
+	for (i = 0; i < 100000; i++)
+		big[i] = (char)('a' + i % 26);
+	assert_int_equal(store_body(f->s, SID2, 9, big, 60000), 0);
+	assert_int_equal(store_body(f->s, SID2, 9, big + 60000, 40000), 0);
+	put(f->s, SID2, 99, "relaytrap.message", ",\"tx\":9", 0);
+	store_commit(f->s);
+	size_t blen;
+	char *got = read_stored(f->dir, f->db, SID2, 9, &blen);
+	assert_non_null(got);
+	assert_int_equal(blen, 100000);
+	assert_memory_equal(got, big, blen);
+	expect_int(f->db,
+	           "SELECT body_path GLOB 'bodies/[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]/*.eml' FROM "
+	           "messages WHERE tx = 9",
+	           1);
+	assert_int_equal(count_files(bodies, ".eml"), 1);
+	free(got);
+	free(big);
 }
 
 /* test_import_rebuild - a second store fed events.jsonl line by line rebuilds the same rows */
@@ -958,7 +1043,7 @@ test_body_caps(void **state)
 	expect_text(f->db, "SELECT body_dropped FROM messages WHERE tx = 3", "disk_budget");
 	snprintf(jpath, sizeof(jpath), "%s/events.jsonl", f->dir);
 	assert_int_equal(count_lines(jpath, "\"body_dropped\":\"disk_budget\""), 1);
-	assert_int_equal(count_files(bodies, ".eml"), 2);
+	assert_int_equal(count_bodies(bodies), 2);
 	assert_int_equal(count_files(tmpdir, ""), 0);
 
 	/* Reopening counts what is on disk: still over budget for anything new. */
@@ -969,14 +1054,234 @@ test_body_caps(void **state)
 	expect_text(f->db, "SELECT body_dropped FROM messages WHERE session = '" SID2 "'",
 	            "disk_budget");
 
-	/* A session that closes mid-DATA leaves no temp file behind. */
+	/* A session that closes mid-DATA leaves no temp file behind: a small body is only in
+	 * memory, a large one (over 64 KiB) spills to a temp file that the close removes. */
 	f->cfg.body_disk_budget = 0;
+	f->cfg.store_body_max = 0;
 	fx_reopen(f);
-	assert_int_equal(store_body(f->s, SID2, 5, "partial", 7), 0);
+	assert_int_equal(store_body(f->s, SID2, 4, "partial", 7), 0);
+	assert_int_equal(count_files(tmpdir, ""), 0);
+	char *huge = malloc(70000);
+	assert_non_null(huge);
+	memset(huge, 'h', 70000);
+	assert_int_equal(store_body(f->s, SID2, 5, huge, 70000), 0);
+	free(huge);
 	assert_int_equal(count_files(tmpdir, ""), 1);
 	put(f->s, SID2, 9, "relaytrap.session.closed", ",\"reason\":\"client_closed\"", 0);
 	assert_int_equal(count_files(tmpdir, ""), 0);
-	assert_int_equal(count_files(bodies, ".eml"), 2);
+	assert_int_equal(count_bodies(bodies), 2);
+}
+
+/* A MIME message with a folded header, a quoted file name and an RFC 2231 one */
+static const char mime_msg[] =
+    "From: a@b.example\r\nSubject: hi\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed;\r\n\tboundary=\"XX\"\r\n\r\n"
+    "--XX\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nHello relay test\r\n"
+    "--XX\r\nContent-Type: application/zip;\r\n name=\"inv.zip\"\r\n"
+    "Content-Disposition: attachment; filename=\"invoice 2026.zip\"\r\n\r\nUEsDBA==\r\n"
+    "--XX\r\nContent-Type: Application/Octet-Stream\r\n"
+    "Content-Disposition: attachment; filename*=utf-8''r%C3%A9sum%C3%A9.exe\r\n\r\nTVqQ\r\n"
+    "--XX--\r\n";
+
+/* test_bodyscan - body_text and parts do not depend on how the body is split into chunks */
+static void
+test_bodyscan(void **state)
+{
+	struct bodyscan *bs = malloc(sizeof(*bs));
+	size_t len = strlen(mime_msg), cut, cut2;
+	const char *text = strstr(mime_msg, "\r\n\r\n") + 4;
+
+	(void)state;
+	assert_non_null(bs);
+	for (cut = 0; cut <= len; cut += 7) {
+		for (cut2 = cut; cut2 <= len; cut2 += 23) {
+			bodyscan_init(bs);
+			bodyscan_feed(bs, mime_msg, cut);
+			bodyscan_feed(bs, mime_msg + cut, cut2 - cut);
+			bodyscan_feed(bs, mime_msg + cut2, len - cut2);
+			bodyscan_finish(bs);
+			assert_int_equal(bs->text_len, strlen(text));
+			assert_memory_equal(bs->text, text, bs->text_len);
+			assert_int_equal(bs->nparts, 4);
+			assert_string_equal(bs->parts[0].type, "multipart/mixed");
+			assert_string_equal(bs->parts[0].filename, "");
+			assert_string_equal(bs->parts[1].type, "text/plain");
+			assert_string_equal(bs->parts[2].type, "application/zip");
+			/* Content-Disposition's filename wins over Content-Type's name. */
+			assert_string_equal(bs->parts[2].filename, "invoice 2026.zip");
+			assert_string_equal(bs->parts[3].type, "application/octet-stream");
+			assert_string_equal(bs->parts[3].filename, "utf-8''r%C3%A9sum%C3%A9.exe");
+		}
+	}
+
+	/* No header block end: no body text; hostile bytes; long lines; many parts capped. */
+	bodyscan_init(bs);
+	static const char hostile[] = "Subject: x\r\nContent-Type: \x01\xff/\x00zz\r\n";
+	bodyscan_feed(bs, hostile, sizeof(hostile) - 1);
+	bodyscan_finish(bs);
+	assert_int_equal(bs->text_len, 0);
+	assert_int_equal(bs->nparts, 1);
+	assert_string_equal(bs->parts[0].type, "");
+	bodyscan_init(bs);
+	bodyscan_feed(bs, "\n", 1);
+	for (int i = 0; i < 100; i++)
+		bodyscan_feed(bs, "Content-Type: text/html\n\n", 25);
+	char line[3000];
+	memset(line, 'A', sizeof(line));
+	bodyscan_feed(bs, line, sizeof(line));
+	bodyscan_finish(bs);
+	assert_int_equal(bs->nparts, BODYSCAN_PARTS_MAX);
+	assert_int_equal(bs->text_len, BODYSCAN_TEXT_MAX);
+	free(bs);
+}
+
+/* test_message_scan - the store adds body_text and parts to the message event and row */
+static void
+test_message_scan(void **state)
+{
+	struct fx *f = *state;
+	char jpath[128];
+
+	assert_int_equal(store_body(f->s, SID, 1, mime_msg, 100), 0);
+	assert_int_equal(store_body(f->s, SID, 1, mime_msg + 100, strlen(mime_msg) - 100), 0);
+	put(f->s, SID, 1, "relaytrap.message", ",\"tx\":1,\"body_text\":\"forged\"", 0);
+	/* invalid UTF-8 in the body text: U+FFFD in the string, exact bytes in the BLOB */
+	assert_int_equal(store_body(f->s, SID, 2, "S: x\r\n\r\nab\xff", 11), 0);
+	put(f->s, SID, 2, "relaytrap.message", ",\"tx\":2", 0);
+	store_commit(f->s);
+	expect_int(f->db,
+	           "SELECT body_text LIKE '--XX%Hello relay test%' FROM messages WHERE tx = 1", 1);
+	expect_text(f->db, "SELECT json_extract(parts, '$[2].filename') FROM messages WHERE tx = 1",
+	            "invoice 2026.zip");
+	expect_int(f->db, "SELECT json_array_length(parts) FROM messages WHERE tx = 1", 4);
+	expect_text(f->db, "SELECT typeof(body_text) FROM messages WHERE tx = 2", "blob");
+	expect_text(f->db, "SELECT hex(body_text) FROM messages WHERE tx = 2", "6162FF");
+	snprintf(jpath, sizeof(jpath), "%s/events.jsonl", f->dir);
+	assert_int_equal(count_lines(jpath, "\"body_text_b64\":\"YWL/\""), 1);
+	assert_int_equal(count_lines(jpath, "forged"), 0);
+}
+
+/* test_enrich - enrich events fill enrichments, history, sessions and ip_intel columns */
+static void
+test_enrich(void **state)
+{
+	struct fx *f = *state;
+
+	put(f->s, SID, 1, "relaytrap.session.connect", ",\"proxied\":false", 0);
+	put(f->s, SID, 2, "relaytrap.enrich",
+	    ",\"kind\":\"geo\",\"country_code\":\"TW\",\"country\":\"Taiwan\",\"city\":\"Taipei\","
+	    "\"latitude\":25.05,\"longitude\":121.53,\"asn\":3462,\"as_org\":\"HINET\"",
+	    0);
+	put(f->s, SID, 3, "relaytrap.enrich",
+	    ",\"kind\":\"os\",\"os_class\":\"win\",\"os_name\":\"Windows\",\"os_flavor\":\"XP\","
+	    "\"os_distance\":11,\"os_match\":\"exact\",\"syn\":{\"ttl\":117}",
+	    0);
+	put(f->s, SID, 4, "relaytrap.enrich",
+	    ",\"kind\":\"dnsbl\",\"listed\":2,\"lookup_us\":1200,\"lists\":["
+	    "{\"zone\":\"zen.spamhaus.org\",\"status\":\"listed\",\"codes\":[\"127.0.0.4\"]},"
+	    "{\"zone\":\"bl.spamcop.net\",\"status\":\"not_listed\"},"
+	    "{\"zone\":\"b.barracudacentral.org\",\"status\":\"listed\"}]",
+	    0);
+	put(f->s, SID, 5, "relaytrap.enrich",
+	    ",\"kind\":\"rdns\",\"status\":\"ok\",\"ptr\":\"118-165-91-55.dynamic.hinet.net\","
+	    "\"fcrdns\":true",
+	    0);
+	put(f->s, SID, 6, "relaytrap.enrich",
+	    ",\"kind\":\"helo\",\"name\":\"user-3i39rqqo1r\",\"status\":\"nxdomain\","
+	    "\"resolves\":false,\"matches_src\":false,\"fcrdns\":false",
+	    0);
+	/* wrong types are kept in the JSONL only */
+	put(f->s, SID, 7, "relaytrap.enrich", ",\"kind\":\"geo\",\"latitude\":\"north\"", -1);
+	put(f->s, SID, 8, "relaytrap.enrich", ",\"asn\":1", -1);
+	store_commit(f->s);
+	expect_int(f->db, "SELECT count(*) FROM enrichments", 5);
+	expect_text(f->db,
+	            "SELECT country || city || asn || os || dnsbl_listed || rdns || fcrdns ||"
+	            " helo_resolves || helo_matches || helo_fcrdns FROM sessions",
+	            "TWTaipei3462Windows XP2118-165-91-55.dynamic.hinet.net1000");
+	expect_text(f->db,
+	            "SELECT country || country_name || city || latitude || as_org || dnsbl ||"
+	            " os_class || os_distance || rdns FROM ip_intel",
+	            "TWTaiwanTaipei25.05HINET[\"zen.spamhaus.org\",\"b.barracudacentral.org\"]"
+	            "win11118-165-91-55.dynamic.hinet.net");
+	expect_int(f->db, "SELECT count(*) FROM ip_intel_history", 5);
+
+	/* The same result again (only lookup_us differs) adds no history; a change does. */
+	put(f->s, SID2, 10, "relaytrap.enrich",
+	    ",\"kind\":\"dnsbl\",\"listed\":2,\"lookup_us\":99,\"cached\":true,\"lists\":["
+	    "{\"zone\":\"zen.spamhaus.org\",\"status\":\"listed\",\"codes\":[\"127.0.0.4\"]},"
+	    "{\"zone\":\"bl.spamcop.net\",\"status\":\"not_listed\"},"
+	    "{\"zone\":\"b.barracudacentral.org\",\"status\":\"listed\"}]",
+	    0);
+	store_commit(f->s);
+	expect_int(f->db, "SELECT count(*) FROM ip_intel_history WHERE kind = 'dnsbl'", 1);
+	put(f->s, SID2, 11, "relaytrap.enrich",
+	    ",\"kind\":\"dnsbl\",\"listed\":0,\"lists\":[{\"zone\":\"zen.spamhaus.org\","
+	    "\"status\":\"not_listed\"}]",
+	    0);
+	store_commit(f->s);
+	expect_int(f->db, "SELECT count(*) FROM ip_intel_history WHERE kind = 'dnsbl'", 2);
+	expect_text(f->db, "SELECT dnsbl || dnsbl_listed FROM ip_intel", "[]0");
+	/* An older result imported later does not overwrite the latest. */
+	put(f->s, SID2, 9, "relaytrap.enrich", ",\"kind\":\"geo\",\"city\":\"Hualien\"", 0);
+	store_commit(f->s);
+	expect_text(f->db, "SELECT city FROM ip_intel", "Taipei");
+	/* Applying everything again changes nothing. */
+	put(f->s, SID, 2, "relaytrap.enrich",
+	    ",\"kind\":\"geo\",\"country_code\":\"TW\",\"country\":\"Taiwan\",\"city\":\"Taipei\","
+	    "\"latitude\":25.05,\"longitude\":121.53,\"asn\":3462,\"as_org\":\"HINET\"",
+	    0);
+	store_commit(f->s);
+	expect_int(f->db, "SELECT count(*) FROM enrichments", 7);
+	expect_int(f->db, "SELECT count(*) FROM ip_intel_history", 7);
+}
+
+/* test_migrate_v1 - a schema-1 database is migrated in place, its rows kept */
+static void
+test_migrate_v1(void **state)
+{
+	struct fx *f = *state;
+	char *msg = NULL;
+	sqlite3 *db;
+
+	store_close(f->s);
+	f->s = NULL;
+	unlink(f->db);
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(
+	        db,
+	        "CREATE TABLE sessions (session TEXT PRIMARY KEY, sensor TEXT, listener TEXT,"
+	        " persona TEXT, src_ip TEXT, src_port INTEGER, dst_ip TEXT, dst_port INTEGER,"
+	        " proxied INTEGER, proxy_version INTEGER, peer_ip TEXT, peer_port INTEGER,"
+	        " start_time TEXT, start_us INTEGER, end_time TEXT, end_us INTEGER,"
+	        " duration_us INTEGER, reason TEXT, greeting TEXT, helo TEXT, commands INTEGER,"
+	        " bad_commands INTEGER, messages INTEGER, rcpts INTEGER, auth_attempts INTEGER,"
+	        " bytes_in INTEGER, bytes_out INTEGER, stage TEXT, first_cmd_us INTEGER);"
+	        "CREATE TABLE messages (id INTEGER PRIMARY KEY, session TEXT NOT NULL,"
+	        " tx INTEGER NOT NULL, time TEXT NOT NULL, time_us INTEGER NOT NULL, via TEXT,"
+	        " size INTEGER, stored INTEGER, truncated INTEGER, complete INTEGER,"
+	        " accepted INTEGER, msgid TEXT, mail_from TEXT, rcpts TEXT, rcpt_count INTEGER,"
+	        " hdr_from TEXT, hdr_to TEXT, hdr_subject TEXT, hdr_date TEXT,"
+	        " hdr_message_id TEXT, hdr_x_mailer TEXT, sha256 TEXT, body_path TEXT,"
+	        " body_dropped TEXT, UNIQUE (session, tx));"
+	        "CREATE TABLE ip_intel (ip TEXT PRIMARY KEY NOT NULL, first_seen TEXT NOT NULL,"
+	        " first_seen_us INTEGER NOT NULL, last_seen TEXT NOT NULL,"
+	        " last_seen_us INTEGER NOT NULL, country TEXT, city TEXT, asn INTEGER,"
+	        " as_org TEXT, dnsbl TEXT, os TEXT, rdns TEXT, enriched_at TEXT);"
+	        "INSERT INTO sessions (session, src_ip) VALUES ('" SID "', '192.0.2.7');"
+	        "PRAGMA user_version = 1;",
+	        NULL, NULL, &msg),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	fx_reopen(f);
+	expect_int(f->db, "PRAGMA user_version", STORE_DB_SCHEMA_VERSION);
+	expect_int(f->db, "SELECT count(*) FROM sessions WHERE src_ip = '192.0.2.7'", 1);
+	put(f->s, SID, 2, "relaytrap.enrich", ",\"kind\":\"geo\",\"city\":\"Taipei\"", 0);
+	put(f->s, SID, 3, "relaytrap.message", ",\"tx\":1,\"parts\":[]", 0);
+	store_commit(f->s);
+	expect_text(f->db, "SELECT city FROM sessions", "Taipei");
+	expect_int(f->db, "SELECT count(*) FROM messages", 1);
 }
 
 /* test_schema_newer - a database from a newer relaytrap is refused with a clear error */
@@ -1055,6 +1360,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_rotation_and_reopen, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_body_caps, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_newer, fx_setup, fx_teardown),
+	    cmocka_unit_test(test_bodyscan),
+	    cmocka_unit_test_setup_teardown(test_message_scan, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_enrich, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_v1, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench, fx_setup, fx_teardown),
 	};
 
