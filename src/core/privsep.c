@@ -216,6 +216,7 @@ privsep_init(struct privsep *ps, const char *user, const char *group, const char
              size_t errlen)
 {
 	memset(ps, 0, sizeof(*ps));
+	ps->handed_over = -1;
 	ps->root = geteuid() == 0;
 	ps->jailed = ps->root || can_chroot();
 	preload();
@@ -277,7 +278,7 @@ hand_over(int dfd, const struct privsep *ps, int depth)
 }
 
 int
-privsep_data_dir(const struct privsep *ps, const char *dir, char *err, size_t errlen)
+privsep_data_dir(struct privsep *ps, const char *dir, char *err, size_t errlen)
 {
 	struct stat st;
 	int dfd;
@@ -312,8 +313,9 @@ privsep_data_dir(const struct privsep *ps, const char *dir, char *err, size_t er
 			close(dfd);
 		return -1;
 	}
-	log_info("data_dir %s now belongs to %s:%s (%lu entries inside handed over)", dir, ps->user,
-	         ps->group, hand_over(dfd, ps, 1));
+	/* said by privsep_log, so that a later configuration error stays the only line */
+	ps->handed_over = (long)hand_over(dfd, ps, 1);
+	strlcpy(ps->data_dir, dir, sizeof(ps->data_dir));
 	close(dfd);
 	return 0;
 }
@@ -455,6 +457,9 @@ privsep_store(const struct privsep *ps, const char *data_dir, const char **dir_a
 void
 privsep_log(const struct privsep *ps)
 {
+	if (ps->handed_over >= 0)
+		log_info("data_dir %s now belongs to %s:%s (%ld entries inside handed over)",
+		         ps->data_dir, ps->user, ps->group, ps->handed_over);
 	if (ps->user_fallback)
 		log_warn("user %s does not exist, running as %s (useradd --system --shell "
 		         "/usr/sbin/nologin %s gives relaytrap a uid of its own)",

@@ -35,6 +35,8 @@ struct privsep {
 	char jail[512];     /* the engine's empty chroot directory */
 	pid_t store_pid;    /* the store process; the engine may signal it and nobody else */
 	bool user_fallback; /* relaytrap does not exist, nobody stands in */
+	long handed_over;   /* entries of a root-owned data_dir given to the user; -1 = none */
+	char data_dir[512]; /* for that log line */
 };
 
 /* privsep_init - resolve user (relaytrap falls back to nobody when that account is missing;
@@ -47,7 +49,7 @@ int privsep_init(struct privsep *ps, const char *user, const char *group, const 
 
 /* privsep_data_dir - create the data directory if missing and make sure the unprivileged user
  * owns it (a root-owned one is handed over, contents included); 0 or -1 with err */
-int privsep_data_dir(const struct privsep *ps, const char *dir, char *err, size_t errlen);
+int privsep_data_dir(struct privsep *ps, const char *dir, char *err, size_t errlen);
 
 /* privsep_fs_user / privsep_fs_root - as root, touch files with the user's file-system identity
  * (files it creates belong to the user; no DAC override is needed) and back; no-ops otherwise */
