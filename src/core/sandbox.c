@@ -33,73 +33,40 @@
 #define MSG_MAX 160
 
 /* What may run once the process is set up. Names a kernel or architecture lacks are skipped. */
+/* clang-format off */
 static const char *const common_allow[] = {
-    "read",
-    "readv",
-    "write",
-    "writev",
-    "close",
-    "lseek",
-    "fstat",
-    "newfstatat",
-    "fcntl",
-    "poll",
-    "ppoll",
-    "brk",
-    "munmap",
-    "mremap",
-    "madvise",
-    "futex",
-    "sched_yield",
-    "getrandom",
-    "clock_gettime",
-    "clock_getres",
-    "gettimeofday",
-    "time",
-    "nanosleep",
-    "clock_nanosleep",
-    "getpid",
-    "gettid",
-    "getuid",
-    "geteuid",
-    "getgid",
-    "getegid",
-    "getresuid",
-    "getresgid",
-    "rt_sigreturn",
-    "rt_sigprocmask",
-    "rt_sigaction",
-    "sigaltstack",
-    "restart_syscall",
-    "exit",
-    "exit_group",
+	"read", "readv", "write", "writev", "close", "lseek", "fstat", "newfstatat", "fcntl",
+	"poll", "ppoll", "brk", "munmap", "mremap", "madvise", "futex", "sched_yield",
+	"getrandom", "clock_gettime", "clock_getres", "gettimeofday", "time", "nanosleep",
+	"clock_nanosleep", "getpid", "gettid", "getuid", "geteuid", "getgid", "getegid",
+	"getresuid", "getresgid", "rt_sigreturn", "rt_sigprocmask", "rt_sigaction",
+	"sigaltstack", "restart_syscall", "exit", "exit_group",
 };
 
 /* The engine: sockets it already has, the event loop, its one child. */
 static const char *const engine_allow[] = {
-    "accept",     "accept4",    "recvfrom",    "recvmsg",      "recvmmsg",    "sendto",
-    "sendmsg",    "sendmmsg",   "shutdown",    "getsockname",  "getpeername", "setsockopt",
-    "getsockopt", "epoll_wait", "epoll_pwait", "epoll_pwait2", "epoll_ctl",   "select",
-    "pselect6",   "wait4",      "waitid",
+	"accept", "accept4", "recvfrom", "recvmsg", "recvmmsg", "sendto", "sendmsg", "sendmmsg",
+	"shutdown", "getsockname", "getpeername", "setsockopt", "getsockopt", "epoll_wait",
+	"epoll_pwait", "epoll_pwait2", "epoll_ctl", "select", "pselect6", "wait4", "waitid",
 };
 
 /* The store: files beneath its data directory (chroot or Landlock say which). */
 static const char *const store_allow[] = {
-    "pread64",    "pwrite64",  "preadv",     "pwritev",  "openat",   "open",
-    "stat",       "lstat",     "statx",      "fstatfs",  "mkdir",    "mkdirat",
-    "unlink",     "unlinkat",  "rmdir",      "rename",   "renameat", "renameat2",
-    "link",       "linkat",    "getdents64", "getdents", "access",   "faccessat",
-    "faccessat2", "readlink",  "readlinkat", "getcwd",   "fsync",    "fdatasync",
-    "ftruncate",  "fallocate", "flock",      "fchmod",   "fchown",   "umask",
+	"pread64", "pwrite64", "preadv", "pwritev", "openat", "open", "stat", "lstat", "statx",
+	"fstatfs", "mkdir", "mkdirat", "unlink", "unlinkat", "rmdir", "rename", "renameat",
+	"renameat2", "link", "linkat", "getdents64", "getdents", "access", "faccessat",
+	"faccessat2", "readlink", "readlinkat", "getcwd", "fsync", "fdatasync", "ftruncate",
+	"fallocate", "flock", "fchmod", "fchown", "umask",
 };
 
 /* Refused with EPERM and logged: a clean error where the caller can carry on. */
 static const char *const engine_refuse[] = {
-    "connect", "socket", "socketpair", "bind", "listen", "open", "openat", "openat2", "creat",
+	"connect", "socket", "socketpair", "bind", "listen", "open", "openat", "openat2", "creat",
 };
 static const char *const store_refuse[] = {
-    "connect", "socket", "socketpair", "bind", "listen",
+	"connect", "socket", "socketpair", "bind", "listen",
 };
+/* clang-format on */
 
 /* For the SIGSYS handler, filled before the filter is loaded: no lookups in a handler. */
 static struct {
