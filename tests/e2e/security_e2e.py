@@ -100,7 +100,11 @@ class Daemon:
                                      stderr=self.err, env=env)
         self.pid = self.proc.pid
         self.store_pid = None
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.cleanup()  # the caller never gets an object to clean up
+            raise
 
     def _wait_ready(self):
         deadline = time.monotonic() + START_TIMEOUT
