@@ -31,6 +31,7 @@
 #include "core/log.h"
 #include "core/privsep.h"
 #include "core/util.h"
+#include "enrich/geo.h"
 #include "enrich/p0f.h"
 #include "net/listener.h"
 #include "persona/identity.h"
@@ -217,6 +218,7 @@ cmd_serve(int argc, char **argv)
 	struct event *ev_term, *ev_int, *ev_hup;
 	static uint64_t msg_counter;
 	char err[1024], idpath[600], hostname[256], domain[256], netbios[16];
+	struct geo *geo = NULL;
 	const char *cfile = NULL;
 	int ch, fd, status, verbose = 0;
 	char **cli_args;
@@ -333,6 +335,10 @@ cmd_serve(int argc, char **argv)
 	if (privsep_init(&ps, cfg.user, cfg.group, cfg.chroot, err, sizeof(err)) == -1 ||
 	    privsep_data_dir(&ps, cfg.data_dir, err, sizeof(err)) == -1)
 		return fail_cfg(cfile, err);
+	/* GeoIP databases are mapped now, while the files can still be opened; none is fine */
+	if (geo_open_config(&geo, cfg.geoip_city_db, cfg.geoip_asn_db, cfg.data_dir, err,
+	                    sizeof(err)) == -1)
+		return fail_cfg(cfile, err);
 
 	/* the install's own names, generated once and kept: identical banners give honeypots away.
 	 * A root without CAP_DAC_OVERRIDE (the systemd unit) reaches the user's directory as the
@@ -400,6 +406,8 @@ cmd_serve(int argc, char **argv)
 		e->msg_counter = &msg_counter;
 	}
 
+	/* said once every setting has been accepted, so a config error stays one line */
+	geo_log_summary(geo);
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sc, 0, sizeof(sc));
@@ -434,8 +442,8 @@ cmd_serve(int argc, char **argv)
 	 * Everything opened before the split. After privsep_engine() this process can open no
 	 * file, create or connect no socket and never become root again, so whatever the engine
 	 * needs for its whole life is set up above this line: the listeners, the store channel,
-	 * the p0f signatures (read with the personas), the signal events, and the enrichment
-	 * sources still to come (GeoIP databases, the DNS resolver's sockets).
+	 * the p0f signatures and GeoIP databases (read with the personas), the signal events,
+	 * and the DNS resolver's sockets once DNS enrichment exists.
 	 */
 	ev_term = evsignal_new(sc.base, SIGTERM, on_stop, &sc);
 	ev_int = evsignal_new(sc.base, SIGINT, on_stop, &sc);
@@ -489,6 +497,7 @@ cmd_serve(int argc, char **argv)
 		persona_free(pcache[i]);
 		free(pnames[i]);
 	}
+	geo_free(geo);
 	config_free(&cfg);
 	log_info("stopped");
 	return 0;

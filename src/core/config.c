@@ -502,6 +502,26 @@ set_abs_path(struct config *c, const struct key_def *k, const char *v, char *err
 	return copy_str(c, k, v, err, errlen);
 }
 
+/* set_geo_db - geoip_*_db: empty (automatic), "none", or a comma-separated list of paths */
+static int
+set_geo_db(struct config *c, const struct key_def *k, const char *v, char *err, size_t errlen)
+{
+	char e[ESC_MAX];
+	const char *p;
+
+	for (p = v; *p != '\0'; p++)
+		if (*p == ',' && (p == v || p[1] == '\0' || p[1] == ','))
+			break;
+	if (has_controls(v, true) || *p != '\0') {
+		snprintf(err, errlen,
+		         "%s must be empty (automatic), none, or comma-separated file paths "
+		         "such as %s (got '%s')",
+		         k->name, k->example, esc(v, e, sizeof(e)));
+		return -1;
+	}
+	return copy_str(c, k, v, err, errlen);
+}
+
 /* set_listen - the repeatable "listen" key */
 static int
 set_listen(struct config *c, const struct key_def *k, const char *v, char *err, size_t errlen)
@@ -580,6 +600,10 @@ static const struct key_def keys[] = {
     {"jsonl_rotate", set_rotate, ST_U64, OFF(jsonl_rotate_bytes), 0, 4 * KIB, TIB, "256M"},
     {"store_bodies", set_bool, ST_BOOL, OFF(store_bodies), 0, 0, 0, "yes"},
     {"log_level", set_log_level, ST_NONE, 0, 0, 0, 0, "info"},
+    {"geoip_city_db", set_geo_db, ST_STR, STR(geoip_city_db), 0, 0,
+     "/var/lib/GeoIP/GeoLite2-City.mmdb"},
+    {"geoip_asn_db", set_geo_db, ST_STR, STR(geoip_asn_db), 0, 0,
+     "/var/lib/GeoIP/GeoLite2-ASN.mmdb"},
 };
 
 /* Keys of a [listener NAME] section; the parser handles them itself. */

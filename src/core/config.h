@@ -85,7 +85,9 @@ struct config {
 	int greet_pause_ms;  /* wait before the banner to catch pre-greeting talk; 0 = off */
 	uint64_t jsonl_rotate_bytes;
 	bool store_bodies;
-	int log_level; /* enum log_level */
+	int log_level;            /* enum log_level */
+	char geoip_city_db[1024]; /* "" = automatic, "none", or comma-separated .mmdb paths */
+	char geoip_asn_db[1024]; /* "" = automatic, "none", or comma-separated .mmdb/.rtasn paths */
 };
 
 /* config_defaults - fill every field with the built-in default */

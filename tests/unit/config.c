@@ -63,6 +63,9 @@ static const struct good_case good[] = {
     {"user", "_relaytrap", K_STR, C(user), 0, "_relaytrap"},
     {"group", "mail", K_STR, C(group), 0, "mail"},
     {"chroot", "/var/empty/rt jail", K_STR, C(chroot), 0, "/var/empty/rt jail"},
+    {"geoip_city_db", "", K_STR, C(geoip_city_db), 0, ""},
+    {"geoip_city_db", "/a/x.mmdb, /b/y.mmdb", K_STR, C(geoip_city_db), 0, "/a/x.mmdb, /b/y.mmdb"},
+    {"geoip_asn_db", "none", K_STR, C(geoip_asn_db), 0, "none"},
     {"p0f_fp", "/opt/p0f/my p0f.fp", K_STR, C(p0f_fp), 0, "/opt/p0f/my p0f.fp"},
     {"line_max", "512", K_SIZE, L(line_max), 512, NULL},
     {"line_max", "1048576", K_SIZE, L(line_max), 1048576, NULL},
@@ -134,6 +137,9 @@ static const struct bad_case bad[] = {
     {"group", "-wheel", "group must be a name"},
     {"chroot", "var/empty", "chroot must be an absolute path"},
     {"chroot", "", "chroot must be an absolute path"},
+    {"geoip_city_db", "a.mmdb,", "geoip_city_db must be empty (automatic), none, or"},
+    {"geoip_asn_db", ",a.mmdb", "geoip_asn_db must be empty (automatic), none, or"},
+    {"geoip_asn_db", "a\tb", "geoip_asn_db must be empty"},
     {"p0f_fp", "", "p0f_fp must be a non-empty"},
     {"p0f_fp", "/etc/p0f\tx", "p0f_fp must be a non-empty"},
     {"listen", "99999", "port must be a number between 0 and 65535"},
@@ -358,7 +364,7 @@ test_every_key_covered(void **state)
 		CHECK(ngood > 0 && nbad > 0, "key %s: got %zu good and %zu bad cases, want both", k,
 		      ngood, nbad);
 	}
-	assert_int_equal(i, 35);
+	assert_int_equal(i, 37);
 }
 
 struct listen_case {
