@@ -10,11 +10,11 @@ CONFIG     ?=
 APT_PKGS    = meson ninja-build pkg-config gcc libevent-dev libsqlite3-dev libjansson-dev \
               libssl-dev libbsd-dev libcmocka-dev libmaxminddb-dev sqlite3 python3 swaks nmap \
               libauthen-ntlm-perl valgrind iproute2 procps zlib1g-dev chromium \
-              libmaxmind-db-writer-perl dnsmasq-base
+              libmaxmind-db-writer-perl dnsmasq-base libseccomp-dev strace gdb systemd tzdata
 MESON_OPTS ?= -Dwerror=true
 
-.PHONY: all deps geoip build run test test-unit test-e2e sanitize valgrind bench bench-geo format \
-        clean
+.PHONY: all deps geoip build run test test-unit test-e2e test-security sanitize valgrind bench \
+        bench-geo format clean
 
 # the free GeoIP databases (docs/enrichment.md): fetched into GEOIP_DIR unless CONFIG sets them
 GEOIP_FETCH = contrib/geoip-fetch.sh --dir $(GEOIP_DIR) --binary $(BUILD)/relaytrap \
@@ -63,6 +63,7 @@ test: build
 	RELAYTRAP_TEST_GEOIP_DIR=$(abspath $(GEOIP_DIR)) RELAYTRAP_TEST_GEOIP_REQUIRED=1 \
 	  meson test -C $(BUILD) --print-errorlogs --num-processes 2
 	$(MAKE) test-e2e
+	$(MAKE) test-security
 	$(MAKE) sanitize
 	$(MAKE) valgrind
 
@@ -73,6 +74,10 @@ test-e2e: build
 	python3 tests/e2e/run.py --binary $(BUILD)/relaytrap
 	python3 tests/e2e/os_e2e.py --binary $(BUILD)/relaytrap
 	python3 tests/e2e/report_e2e.py --binary $(BUILD)/relaytrap
+
+# test-security - privilege drop, chroot, seccomp, "never relays" (needs root; skips otherwise)
+test-security: build
+	python3 tests/e2e/security_e2e.py --binary $(BUILD)/relaytrap
 
 # sanitize - the unit and end-to-end suites under ASan+UBSan
 sanitize: deps

@@ -455,7 +455,7 @@ set_netbios(struct config *c, const struct key_def *k, const char *v, char *err,
 	return copy_str(c, k, v, err, errlen);
 }
 
-/* set_ident - sensor or user: a non-empty name of letters, digits, '.', '_' and '-' */
+/* set_ident - sensor, user or group: a non-empty name of letters, digits, '.', '_' and '-' */
 static int
 set_ident(struct config *c, const struct key_def *k, const char *v, char *err, size_t errlen)
 {
@@ -483,6 +483,22 @@ set_path(struct config *c, const struct key_def *k, const char *v, char *err, si
 		snprintf(err, errlen,
 		         "%s must be a non-empty name or path without control "
 		         "characters such as %s (got '%s')",
+		         k->name, k->example, esc(v, e, sizeof(e)));
+		return -1;
+	}
+	return copy_str(c, k, v, err, errlen);
+}
+
+/* set_abs_path - chroot: an absolute path without control bytes (the jail is checked at start) */
+static int
+set_abs_path(struct config *c, const struct key_def *k, const char *v, char *err, size_t errlen)
+{
+	char e[ESC_MAX];
+
+	if (*v != '/' || has_controls(v, true)) {
+		snprintf(err, errlen,
+		         "%s must be an absolute path without control characters such as %s (got "
+		         "'%s')",
 		         k->name, k->example, esc(v, e, sizeof(e)));
 		return -1;
 	}
@@ -619,6 +635,8 @@ static const struct key_def keys[] = {
     {"domain", set_host, ST_STR, STR(domain), 0, 0, "example.com"},
     {"data_dir", set_path, ST_STR, STR(data_dir), 0, 0, "/var/lib/relaytrap"},
     {"user", set_ident, ST_STR, STR(user), 0, 0, "relaytrap"},
+    {"group", set_ident, ST_STR, STR(group), 0, 0, "relaytrap"},
+    {"chroot", set_abs_path, ST_STR, STR(chroot), 0, 0, "/var/empty/relaytrap"},
     {"p0f_fp", set_path, ST_STR, STR(p0f_fp), 0, 0, "/etc/p0f/p0f.fp"},
     {"listen", set_listen, ST_NONE, 0, 0, 0, 0, "0.0.0.0:25"},
     {"proxy_from", set_proxy_from, ST_NONE, 0, 0, 0, 0, "10.0.0.0/8"},
@@ -769,6 +787,7 @@ config_defaults(struct config *c)
 	strlcpy(c->persona, "exchange2000", sizeof(c->persona));
 	strlcpy(c->persona_dir, RELAYTRAP_PERSONA_DIR, sizeof(c->persona_dir));
 	strlcpy(c->user, "relaytrap", sizeof(c->user));
+	strlcpy(c->chroot, "/var/empty/relaytrap", sizeof(c->chroot));
 
 	/* Root runs it as a service; anyone else gets a per-user XDG location. */
 	xdg = getenv("XDG_DATA_HOME");

@@ -69,7 +69,9 @@ struct config {
 	char netbios[16];      /* "" = derived from hostname */
 	char domain[256];      /* default domain; "" = hostname minus first label */
 	char data_dir[512];
-	char user[64];    /* unprivileged user when started as root */
+	char user[64];    /* unprivileged user when started as root (nobody if it is missing) */
+	char group[64];   /* its group; "" = the user's primary group */
+	char chroot[512]; /* the network engine's empty jail when started as root */
 	char p0f_fp[512]; /* p0f v3 signatures; "" = /etc/p0f/p0f.fp, then the shipped copy */
 	struct listener_conf listeners[CONFIG_MAX_LISTENERS];
 	size_t nlisteners;

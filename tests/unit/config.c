@@ -61,6 +61,8 @@ static const struct good_case good[] = {
     {"domain", "corp.example.com", K_STR, C(domain), 0, "corp.example.com"},
     {"data_dir", "/srv/relaytrap", K_STR, C(data_dir), 0, "/srv/relaytrap"},
     {"user", "_relaytrap", K_STR, C(user), 0, "_relaytrap"},
+    {"group", "mail", K_STR, C(group), 0, "mail"},
+    {"chroot", "/var/empty/rt jail", K_STR, C(chroot), 0, "/var/empty/rt jail"},
     {"geoip_city_db", "", K_STR, C(geoip_city_db), 0, ""},
     {"geoip_city_db", "/a/x.mmdb, /b/y.mmdb", K_STR, C(geoip_city_db), 0, "/a/x.mmdb, /b/y.mmdb"},
     {"geoip_asn_db", "none", K_STR, C(geoip_asn_db), 0, "none"},
@@ -149,6 +151,9 @@ static const struct bad_case bad[] = {
     {"data_dir", "", "data_dir must be a non-empty"},
     {"user", "-root", "user must be a name"},
     {"user", "", "user must be a name"},
+    {"group", "-wheel", "group must be a name"},
+    {"chroot", "var/empty", "chroot must be an absolute path"},
+    {"chroot", "", "chroot must be an absolute path"},
     {"geoip_city_db", "a.mmdb,", "geoip_city_db must be empty (automatic), none, or"},
     {"geoip_asn_db", ",a.mmdb", "geoip_asn_db must be empty (automatic), none, or"},
     {"geoip_asn_db", "a\tb", "geoip_asn_db must be empty"},
@@ -399,7 +404,7 @@ test_every_key_covered(void **state)
 		CHECK(ngood > 0 && nbad > 0, "key %s: got %zu good and %zu bad cases, want both", k,
 		      ngood, nbad);
 	}
-	assert_int_equal(i, 48);
+	assert_int_equal(i, 50);
 }
 
 struct listen_case {
