@@ -26,12 +26,16 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <sqlite3.h>
 
 #include "capture/bodyscan.h"
 #include "capture/frame.h"
 #include "capture/store_db.h"
 #include "core/log.h"
+#include "core/privsep.h"
+#include "core/sandbox.h"
 #include "core/str.h"
 #include "core/util.h"
 
@@ -846,7 +850,7 @@ store_event(struct store *s, const char *json, size_t len)
 counted:
 	if (s->pending++ == 0)
 		s->batch_start_us = now_mono_us();
-	if (s->pending >= STORE_BATCH_EVENTS)
+	if (s->pending >= (s->cfg.bulk ? STORE_BULK_EVENTS : STORE_BATCH_EVENTS))
 		store_commit(s);
 out:
 	json_decref(ev);
@@ -907,15 +911,23 @@ store_open(const struct store_config *cfg, char *err, size_t errlen)
 		goto fail;
 	}
 	s->cfg.data_dir = s->dir;
-	if (mkdir_p(s->dir) < 0 || path_join(p, sizeof(p), s->dir, "bodies/tmp") < 0 ||
-	    mkdir_p(p) < 0) {
+	s->cfg.db_path = NULL;
+	if (mkdir_p(s->dir) < 0) {
 		snprintf(err, errlen, "%s: cannot create: %s", s->dir, strerror(errno));
 		goto fail;
 	}
-	clean_tmp(p);
-	if (path_join(p, sizeof(p), s->dir, "bodies") < 0)
-		goto fail;
-	s->disk_used = disk_usage(p, 0);
+	/* Without bodies (import) the body store is left alone: its temp files may belong to a
+	 * running store process. */
+	if (cfg->store_bodies) {
+		if (path_join(p, sizeof(p), s->dir, "bodies/tmp") < 0 || mkdir_p(p) < 0) {
+			snprintf(err, errlen, "%s: cannot create: %s", s->dir, strerror(errno));
+			goto fail;
+		}
+		clean_tmp(p);
+		if (path_join(p, sizeof(p), s->dir, "bodies") < 0)
+			goto fail;
+		s->disk_used = disk_usage(p, 0);
+	}
 	s->outcap = JSON_OUT_INIT;
 	s->out = malloc(s->outcap);
 	s->jsonl_buf = malloc(JSONL_STDIO_BUF);
@@ -928,13 +940,22 @@ store_open(const struct store_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "%s/events.jsonl: %s", s->dir, strerror(errno));
 		goto fail;
 	}
-	if (path_join(p, sizeof(p), s->dir, "relaytrap.db") < 0) {
+	if (cfg->db_path != NULL) {
+		if (strlcpy(p, cfg->db_path, sizeof(p)) >= sizeof(p)) {
+			snprintf(err, errlen, "database path too long");
+			goto fail;
+		}
+	} else if (path_join(p, sizeof(p), s->dir, "relaytrap.db") < 0) {
 		snprintf(err, errlen, "data_dir too long");
 		goto fail;
 	}
 	s->db = store_db_open(p, err, errlen);
 	if (s->db == NULL)
 		goto fail;
+	if (cfg->bulk && store_db_bulk(s->db) < 0) {
+		snprintf(err, errlen, "%s: cannot apply the bulk settings", p);
+		goto fail;
+	}
 	return s;
 fail:
 	store_close(s);
@@ -987,6 +1008,22 @@ signals_setup(void)
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
+/* preload - what the libraries would open lazily, loaded before the data directory becomes
+ * the store's whole world: OpenSSL's configuration and SHA-256, jansson's hash seed (from
+ * /dev/urandom), SQLite's global state and the seed of its generator (WAL salts) */
+static void
+preload(void)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen;
+
+	OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL);
+	EVP_Digest("", 0, md, &mdlen, EVP_sha256(), NULL);
+	json_object_seed(0);
+	sqlite3_initialize();
+	sqlite3_randomness((int)sizeof(md), md);
+}
+
 /* handle_frame - dispatch one complete, header-checked frame */
 static void
 handle_frame(struct store *s, enum frame_type type, const unsigned char *p, size_t len)
@@ -1032,6 +1069,7 @@ store_run(int fd, const struct store_config *cfg)
 	const size_t cap = FRAME_HDR + FRAME_MAX + READ_SLACK;
 	unsigned char *buf = NULL;
 	struct store *s = NULL;
+	struct store_config dropped;
 	enum frame_type type;
 	struct pollfd pfd;
 	char err[512];
@@ -1041,6 +1079,19 @@ store_run(int fd, const struct store_config *cfg)
 	int rc = 1;
 
 	signals_setup();
+	if (cfg->privsep != NULL) {
+		preload();
+		dropped = *cfg;
+		if (privsep_store(cfg->privsep, cfg->data_dir, &dropped.data_dir, err,
+		                  sizeof(err)) == -1) {
+			log_err("store: cannot drop privileges: %s", err);
+			goto out;
+		}
+		log_info("store: privileges dropped; data_dir=%s%s; %s", cfg->data_dir,
+		         strcmp(dropped.data_dir, ".") == 0 ? " (its chroot)" : "",
+		         sandbox_status());
+		cfg = &dropped;
+	}
 	s = store_open(cfg, err, sizeof(err));
 	if (s == NULL) {
 		log_err("store: %s", err);
