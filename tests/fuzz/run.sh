@@ -20,7 +20,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 FUZZ_BUILD=${FUZZ_BUILD:-$ROOT/build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-1800}
 FUZZ_SHORT_SECONDS=${FUZZ_SHORT_SECONDS:-20}
-ALL_TARGETS="session addr auth proxy persona config store bodyscan"
+ALL_TARGETS="session addr auth proxy persona config store bodyscan syn"
 WORK=$FUZZ_BUILD/fuzz-work
 TALLY=$WORK/tally.tsv
 
@@ -38,7 +38,7 @@ die() {
 max_len() {
 	case $1 in
 	session | bodyscan) echo 8192 ;;
-	store) echo 65536 ;;
+	store | syn) echo 65536 ;;
 	persona) echo 16384 ;;
 	proxy | config) echo 8192 ;;
 	*) echo 4096 ;;

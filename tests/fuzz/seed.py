@@ -285,6 +285,41 @@ BODYSCAN = {
 }
 
 
+def tcp_syn(opts, win=64240, flags=0x02, seq=0x12345678, ack=0, urg=0):
+    opts += b"\0" * (-len(opts) % 4)
+    return struct.pack("!HHIIBBHHH", 40000, 25, seq, ack, (5 + len(opts) // 4) << 4, flags,
+                       win, 0, urg) + opts
+
+
+def ipv4(tcp, ttl=64, df=True, ip_id=0x1c46, tos=0, ipopts=b""):
+    ihl = 5 + len(ipopts) // 4
+    return struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, tos, ihl * 4 + len(tcp), ip_id,
+                       0x4000 if df else 0, ttl, 6, 0, bytes([192, 0, 2, 7]),
+                       bytes([198, 51, 100, 1])) + ipopts + tcp
+
+
+def ipv6(tcp, hops=64, flow=0x12345):
+    return (struct.pack("!IHBB", (6 << 28) | flow, len(tcp), 6, hops)
+            + bytes(15) + b"\1" + bytes(15) + b"\2" + tcp)
+
+
+LINUX_OPTS = b"\x02\x04\x05\xb4\x04\x02\x08\x0a\x00\x01\x02\x03\x00\x00\x00\x00\x01\x03\x03\x07"
+WIN_OPTS = b"\x02\x04\x05\xb4\x01\x03\x03\x08\x01\x01\x04\x02"
+
+# byte 0: 0 = a saved SYN, 1 = a p0f.fp file (fuzz_syn.c)
+SYN = {
+    "linux-ipv4": b"\0" + ipv4(tcp_syn(LINUX_OPTS), ip_id=0),
+    "windows-xp": b"\0" + ipv4(tcp_syn(WIN_OPTS, win=65535), ttl=128),
+    "linux-ipv6": b"\0" + ipv6(tcp_syn(b"\x02\x04\x05\xa0" + LINUX_OPTS[4:])),
+    "ipv4-options": b"\0" + ipv4(tcp_syn(b"\x02\x04\x02\x18"), ipopts=b"\x01\x01\x01\x00", df=False),
+    "nmap-like": b"\0" + ipv4(tcp_syn(b"\x03\x03\x0a\x01\x02\x04\x05\xb4\x08\x0a\xff\xff\xff\xff"
+                                       b"\x00\x00\x00\x00\x04\x02", win=1024, flags=0xc2, urg=5),
+                              ttl=41, df=False, tos=3),
+    "bad-option": b"\0" + ipv4(tcp_syn(b"\x02\x04\x05\xb4\x08\x30")),
+    "eol-padding": b"\0" + ipv4(tcp_syn(b"\x02\x04\x05\xb4\x00\x00\x01\x00")),
+}
+
+
 def write(target, name, data):
     d = os.path.join(CORPUS, target)
     os.makedirs(d, exist_ok=True)
@@ -302,6 +337,10 @@ def main():
             write("session", name + suffix, bytes([mode]) + splits + dialogue)
     for name, data in ADDR.items():
         write("addr", name, data)
+    for name, data in SYN.items():
+        write("syn", name, data)
+    with open(os.path.join(ROOT, "contrib", "p0f.fp"), "rb") as f:
+        write("syn", "p0f-shipped", b"\1" + f.read())
     for name, data in BODYSCAN.items():
         write("bodyscan", name, data)
     for name, data in AUTH.items():
