@@ -26,7 +26,7 @@
 static int memfd = -1;
 static char path[64];
 
-/* msg_ok - one line, no control bytes, starts with prefix (NULL: anything) */
+/* msg_ok - one line, no control bytes but tab, starts with prefix (NULL: anything) */
 static bool
 msg_ok(const char *msg, const char *prefix)
 {
@@ -37,7 +37,7 @@ msg_ok(const char *msg, const char *prefix)
 	if (prefix != NULL && strncmp(msg, prefix, strlen(prefix)) != 0)
 		return false;
 	for (c = msg; *c != '\0'; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+		if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
 			return false;
 	return true;
 }

@@ -34,7 +34,7 @@ static const char dialogue[] =
     "MAIL FROM:<>\r\nRCPT TO:<d@example.net>\r\nBDAT 4\r\nabcdBDAT 2 LAST\r\nef"
     "RSET\r\nFOO bar\r\nMAIL FROM:\r\nQUIT\r\n";
 
-/* err_ok - one line, names the label, no control bytes */
+/* err_ok - one line, names the label, no control bytes (a tab echoed from the file is fine) */
 static bool
 err_ok(const char *err)
 {
@@ -43,7 +43,7 @@ err_ok(const char *err)
 	if (strncmp(err, LABEL ":", strlen(LABEL ":")) != 0)
 		return false;
 	for (c = err; *c != '\0'; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+		if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
 			return false;
 	return true;
 }

@@ -12,7 +12,8 @@
  * documented maximum (P0F_SIG_STR_MAX); a match has a class and a name; the os fields are valid
  * JSON; and the signature p0f_sig_string writes for a SYN, read back as a one-line p0f file,
  * matches that SYN exactly (when its option length fits the format's 255 and its TTL is at
- * most P0F_MAX_DIST hops from the guessed initial TTL, as an exact match requires). A refused p0f file gets a one-line "fuzz.fp:LINE: ..." error.
+ * most P0F_MAX_DIST hops from the guessed initial TTL, as an exact match requires). A refused p0f
+ * file gets a one-line "fuzz.fp:LINE: ..." error.
  */
 #include "fuzz.h"
 
@@ -147,7 +148,7 @@ fz_p0f_file(const char *text, size_t len)
 	}
 	FZ_CHECK(strncmp(err, "fuzz.fp", 7) == 0);
 	for (c = err; *c != '\0'; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+		if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f) {
 			fprintf(stderr, "error message: %s\n", err);
 			fz_fail(__FILE__, __LINE__, "p0f error is not one printable line");
 		}
