@@ -12,5 +12,7 @@
 int cmd_serve(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_show(int argc, char **argv);
 
 #endif
