@@ -60,21 +60,24 @@ esc_model_str(const void *b, size_t n, size_t max)
 	if (out == NULL)
 		return NULL;
 	while (i < n) {
+		size_t step;
 		k = utf8_next(p + i, n - i, &cp);
-		if (o + (k == 0 ? 3 : k) > max) {
-			memcpy(out + o, "\xe2\x80\xa6", 3); /* … */
-			o += 3;
+		step = k == 0 ? 1 : k;
+		/* Room for this character, and for "…" unless it is the last one. */
+		if (o + (k == 0 ? 3 : k) + (i + step < n ? 3 : 0) > max) {
+			if (max >= 3) {
+				memcpy(out + o, "\xe2\x80\xa6", 3); /* … */
+				o += 3;
+			}
 			break;
 		}
 		if (k == 0) {
 			memcpy(out + o, "\xef\xbf\xbd", 3);
 			o += 3;
-			i++;
-		} else {
+		} else
 			memcpy(out + o, p + i, k);
-			o += k;
-			i += k;
-		}
+		o += k == 0 ? 0 : k;
+		i += step;
 	}
 	j = json_stringn(out, o);
 	free(out);

@@ -1237,8 +1237,8 @@ report_build(const char *db_path, const struct report_opts *o, char *err, size_t
 		goto out;
 	}
 	sqlite3_busy_timeout(r.db, 5000);
-	sqlite3_exec(r.db, "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY", NULL, NULL,
-	             NULL);
+	/* Sorts and GROUP BYs that do not fit spill to temp files rather than growing memory. */
+	sqlite3_exec(r.db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
 	if (!has_column(&r, "sessions", "session")) {
 		seterr(err, errlen, "%s: not a relaytrap database (no sessions table)", db_path);
 		goto out;
@@ -1252,10 +1252,28 @@ report_build(const char *db_path, const struct report_opts *o, char *err, size_t
 		goto out;
 	load_self(&r);
 	sec_report(&r, db_path);
-	if (sec_overview(&r) < 0 || sec_activity(&r) < 0 || sec_helo(&r) < 0 ||
-	    model_commands(&r) < 0 || sec_stages(&r) < 0 || model_messages(&r) < 0 ||
-	    sec_credentials(&r) < 0 || sec_sources(&r) < 0 || sec_dialect(&r) < 0)
-		goto out;
+	{
+		/* Each section in turn; RELAYTRAP_REPORT_TIMING=1 prints what each one cost. */
+		static const struct {
+			const char *name;
+			int (*fn)(struct rb *);
+		} secs[] = {{"overview", sec_overview},       {"activity", sec_activity},
+		            {"helo", sec_helo},               {"commands", model_commands},
+		            {"stages", sec_stages},           {"messages", model_messages},
+		            {"credentials", sec_credentials}, {"sources", sec_sources},
+		            {"dialect", sec_dialect}};
+		bool timing = getenv("RELAYTRAP_REPORT_TIMING") != NULL;
+		uint64_t t0;
+
+		for (i = 0; i < ARRAY_LEN(secs); i++) {
+			t0 = now_mono_us();
+			if (secs[i].fn(&r) < 0)
+				goto out;
+			if (timing)
+				fprintf(stderr, "report: %-12s %8.3f s\n", secs[i].name,
+				        (double)(now_mono_us() - t0) / 1e6);
+		}
+	}
 	ok = 0;
 out:
 	if (o->progress) {

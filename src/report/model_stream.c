@@ -134,9 +134,11 @@ model_commands(struct rb *r)
 	c.seqs = tally_new(STREAM_KEYS, false);
 	if (c.verbs == NULL || c.unknown == NULL || c.variants == NULL || c.seqs == NULL)
 		goto out;
-	/* AUTH continuation lines are credentials, not commands: they are left out. */
+	/* AUTH continuation lines are credentials, not commands: they are left out. The unary
+	 * plus keeps SQLite from using the (direction, verb) index, which would need a sort of
+	 * every client line; walking the (session, seq, direction) key streams them in order. */
 	st = rb_prepare(r,
-	                "SELECT session, verb, text FROM commands WHERE direction = 'C' AND %s"
+	                "SELECT session, verb, text FROM commands WHERE +direction = 'C' AND %s"
 	                " AND instr(coalesce(flags, ''), 'auth') = 0 ORDER BY session, seq",
 	                r->sc);
 	if (st == NULL)
