@@ -969,13 +969,39 @@ sec_credentials(struct rb *r)
 	return 0;
 }
 
+/* zones - ip_intel.dnsbl (a JSON array of zones) as "zone1,zone2" ("" when none, null when
+ * never checked) */
+static json_t *
+zones(sqlite3_stmt *st, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+	json_t *a, *out;
+	char buf[512] = "";
+	size_t k, n = 0;
+
+	if (t == NULL)
+		return json_null();
+	a = json_loads(t, 0, NULL);
+	for (k = 0; k < json_array_size(a) && n < sizeof(buf) - 1; k++) {
+		const char *z = json_string_value(json_array_get(a, k));
+		if (z != NULL)
+			n +=
+			    (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", n > 0 ? "," : "", z);
+	}
+	json_decref(a);
+	if (n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	out = esc_model_str(buf, n, REPORT_STR_MAX);
+	return out;
+}
+
 /* intel_for - the enrichment columns of one address into row (null = not known) */
 static void
 intel_for(struct rb *r, sqlite3_stmt *st, const char *ip, json_t *row)
 {
 	static const char *const keys[] = {"country", "city", "asn", "as_org",
 	                                   "dnsbl",   "os",   "rdns"};
-	static const char kinds[] = "ssissss";
+	static const char kinds[] = "ssiszss";
 	bool found = false;
 	size_t i;
 
@@ -990,6 +1016,8 @@ intel_for(struct rb *r, sqlite3_stmt *st, const char *ip, json_t *row)
 			jset(row, keys[i], json_null());
 		else if (kinds[i] == 'i')
 			jset(row, keys[i], col_int(st, (int)i));
+		else if (kinds[i] == 'z')
+			jset(row, keys[i], zones(st, (int)i));
 		else
 			jset(row, keys[i], col_str(st, (int)i));
 	}
@@ -1257,10 +1285,14 @@ report_build(const char *db_path, const struct report_opts *o, char *err, size_t
 		static const struct {
 			const char *name;
 			int (*fn)(struct rb *);
-		} secs[] = {{"overview", sec_overview},       {"activity", sec_activity},
-		            {"helo", sec_helo},               {"commands", model_commands},
-		            {"stages", sec_stages},           {"messages", model_messages},
-		            {"credentials", sec_credentials}, {"sources", sec_sources},
+		} secs[] = {{"overview", sec_overview},
+		            {"activity", sec_activity},
+		            {"helo", sec_helo},
+		            {"commands", model_commands},
+		            {"stages", sec_stages},
+		            {"messages", model_messages},
+		            {"credentials", sec_credentials},
+		            {"sources", sec_sources},
 		            {"dialect", sec_dialect}};
 		bool timing = getenv("RELAYTRAP_REPORT_TIMING") != NULL;
 		uint64_t t0;

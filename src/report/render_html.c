@@ -27,7 +27,8 @@ static const char css[] =
     "table{border-collapse:collapse;margin:.3em 0 1em;font-size:13px}"
     "th,td{padding:2px 8px;border-bottom:1px solid #d8dee4;text-align:left;vertical-align:top}"
     "th{background:#f0f3f6}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}"
-    "td.s{word-break:break-all;max-width:32em}table.kv td:first-child{color:#57606a}"
+    "td.s{overflow-wrap:anywhere;max-width:32em}td.t,td.k{white-space:nowrap}table.kv "
+    "td:first-child{color:#57606a}"
     ".note{color:#57606a;font-style:italic}nav a{margin-right:1em}"
     "figure{margin:.5em 0}svg text{font:11px system-ui,sans-serif;fill:#1b1f24}"
     ".meta{color:#57606a}"
@@ -284,7 +285,9 @@ html_table(FILE *f, const struct view *v, json_t *rows)
 		for (c = 0; c < VIEW_COLS && v->cols[c].key != NULL; c++) {
 			char k = v->cols[c].kind;
 			fputs(k == 'n' || k == 'p' || k == 'r' || k == 'd' ? "<td class=\"n\">"
-			      : k == 's' || k == 'K'                       ? "<td class=\"s\">"
+			      : k == 's'                                   ? "<td class=\"s\">"
+			      : k == 'K'                                   ? "<td class=\"k\">"
+			      : k == 't'                                   ? "<td class=\"t\">"
 			                                                   : "<td>",
 			      f);
 			cell(f, json_object_get(r, v->cols[c].key), k);

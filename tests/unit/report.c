@@ -304,7 +304,8 @@ test_activity(void **state)
 	}
 	assert_int_equal(sum, 5);
 	assert_int_equal(msgs, 2);
-	/* 2026-11-01 is a Sunday; four sessions started between 01:00 and 02:00 UTC, one at 03:00 */
+	/* 2026-11-01 is a Sunday; four sessions started between 01:00 and 02:00 UTC, one at 03:00
+	 */
 	r = json_array_get(json_object_get(a, "heatmap"), 6 * 24 + 1);
 	assert_string_equal(json_string_value(json_object_get(r, "weekday")), "Sun");
 	assert_int_equal(json_integer_value(json_object_get(r, "hour")), 1);
