@@ -14,6 +14,7 @@
  * into temp.sel and every query joins on it.
  */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "core/util.h"
 #include "report/esc.h"
 #include "report/model_int.h"
+#include "report/tally.h"
 
 #define US 1000000LL
 #define HOUR_US (3600LL * US)
@@ -65,6 +67,21 @@ rb_prepare(struct rb *r, const char *fmt, ...)
 		return NULL;
 	}
 	return st;
+}
+
+bool
+rb_has_index(struct rb *r, const char *name)
+{
+	sqlite3_stmt *st = rb_prepare(r, "SELECT 1 FROM sqlite_master WHERE type = 'index' AND"
+	                                 " name = ?1");
+	bool yes;
+
+	if (st == NULL)
+		return false;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	yes = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return yes;
 }
 
 int
@@ -403,6 +420,11 @@ load_self(struct rb *r)
 
 /* ---- sections ---- */
 
+struct sec {
+	const char *name;
+	int (*fn)(struct rb *);
+};
+
 static const char *const stage_names[] = {"connect", "helo", "mail", "rcpt", "data", "message"};
 
 /* sec_report - what was read, with which filters */
@@ -432,540 +454,34 @@ sec_report(struct rb *r, const char *db_path)
 	json_object_set_new(r->m, "report", o);
 }
 
-/* sec_overview - totals and the per-listener split */
-static int
-sec_overview(struct rb *r)
-{
-	json_t *o = json_object(), *ls = json_array(), *row;
-	sqlite3_stmt *st;
-
-	rb_progress(r, "overview", 0, 0);
-	json_object_set_new(r->m, "overview", o);
-	st = rb_prepare(r,
-	                "SELECT count(*), min(start_us), max(start_us),"
-	                " total(end_us IS NOT NULL AND coalesce(bytes_in, 0) = 0),"
-	                " total(end_us IS NOT NULL AND coalesce(bytes_in, 0) = 0 AND"
-	                "  coalesce(bytes_out, 0) = 0),"
-	                " total(end_us IS NULL), total(bytes_in), total(bytes_out), total(rcpts),"
-	                " total(auth_attempts), total(commands)"
-	                " FROM sessions WHERE %s",
-	                r->sc);
-	if (st == NULL || rb_step(r, st) != SQLITE_ROW)
-		goto fail;
-	r->sessions = sqlite3_column_int64(st, 0);
-	jset(o, "first", jtime(sqlite3_column_int64(st, 1)));
-	jset(o, "last", jtime(sqlite3_column_int64(st, 2)));
-	jset(o, "sessions", json_integer(r->sessions));
-	jset(o, "sources", json_integer(0)); /* filled by the sources section */
-	jset(o, "silent_sessions", json_integer((json_int_t)sqlite3_column_double(st, 3)));
-	jset(o, "port_scans", json_integer((json_int_t)sqlite3_column_double(st, 4)));
-	jset(o, "banner_grabs",
-	     json_integer(
-	         (json_int_t)(sqlite3_column_double(st, 3) - sqlite3_column_double(st, 4))));
-	jset(o, "open_sessions", json_integer((json_int_t)sqlite3_column_double(st, 5)));
-	jset(o, "bytes_in", json_integer((json_int_t)sqlite3_column_double(st, 6)));
-	jset(o, "bytes_out", json_integer((json_int_t)sqlite3_column_double(st, 7)));
-	jset(o, "recipients", json_integer((json_int_t)sqlite3_column_double(st, 8)));
-	jset(o, "auth_attempts", json_integer((json_int_t)sqlite3_column_double(st, 9)));
-	jset(o, "commands", json_integer((json_int_t)sqlite3_column_double(st, 10)));
-	json_object_set_new(o, "first_us", json_integer(sqlite3_column_int64(st, 1)));
-	json_object_set_new(o, "last_us", json_integer(sqlite3_column_int64(st, 2)));
-	sqlite3_finalize(st);
-
-	st = rb_prepare(r,
-	                "SELECT count(*), total(accepted), total(size), total(rcpt_count)"
-	                " FROM messages WHERE %s",
-	                r->sc);
-	if (st == NULL || rb_step(r, st) != SQLITE_ROW)
-		goto fail;
-	jset(o, "messages", json_integer(sqlite3_column_int64(st, 0)));
-	jset(o, "messages_accepted", json_integer((json_int_t)sqlite3_column_double(st, 1)));
-	jset(o, "message_bytes", json_integer((json_int_t)sqlite3_column_double(st, 2)));
-	sqlite3_finalize(st);
-
-	st = rb_prepare(r,
-	                "SELECT coalesce(listener, ''), coalesce(persona, ''), count(*),"
-	                " count(DISTINCT src_ip), total(messages), total(auth_attempts)"
-	                " FROM sessions WHERE %s GROUP BY 1, 2 ORDER BY 3 DESC",
-	                r->sc);
-	if (st == NULL)
-		goto fail;
-	while (rb_step(r, st) == SQLITE_ROW) {
-		row = json_object();
-		jset(row, "listener", col_str(st, 0));
-		jset(row, "persona", col_str(st, 1));
-		jset(row, "sessions", json_integer(sqlite3_column_int64(st, 2)));
-		jset(row, "sources", json_integer(sqlite3_column_int64(st, 3)));
-		jset(row, "messages", json_integer((json_int_t)sqlite3_column_double(st, 4)));
-		jset(row, "auth_attempts", json_integer((json_int_t)sqlite3_column_double(st, 5)));
-		json_array_append_new(ls, row);
-	}
-	sqlite3_finalize(st);
-	json_object_set_new(o, "listeners", ls);
-	return 0;
-fail:
-	sqlite3_finalize(st);
-	json_decref(ls);
-	return -1;
-}
-
-struct hour_row {
-	int64_t hour; /* hours since the epoch */
-	int64_t sessions, messages;
-};
-
-/* hourly - counts per hour since the epoch from one GROUP BY, appended to *v (sorted) */
-static int
-hourly(struct rb *r, const char *table, const char *col, struct hour_row **v, size_t *n,
-       size_t *cap, bool msgs)
-{
-	sqlite3_stmt *st = rb_prepare(r, "SELECT %s / %lld, count(*) FROM %s WHERE %s GROUP BY 1",
-	                              col, HOUR_US, table, r->sc);
-	size_t i = 0, k;
-	int64_t h;
-
-	if (st == NULL)
-		return -1;
-	/* Both series come sorted by hour: merge the second into the first. */
-	while (rb_step(r, st) == SQLITE_ROW) {
-		h = sqlite3_column_int64(st, 0);
-		while (i < *n && (*v)[i].hour < h)
-			i++;
-		if (i < *n && (*v)[i].hour == h) {
-			if (msgs)
-				(*v)[i].messages = sqlite3_column_int64(st, 1);
-			else
-				(*v)[i].sessions = sqlite3_column_int64(st, 1);
-			continue;
-		}
-		if (*n == *cap) {
-			struct hour_row *nv;
-			*cap = *cap ? *cap * 2 : 256;
-			nv = realloc(*v, *cap * sizeof(**v));
-			if (nv == NULL) {
-				sqlite3_finalize(st);
-				return -1;
-			}
-			*v = nv;
-		}
-		for (k = *n; k > i; k--)
-			(*v)[k] = (*v)[k - 1];
-		(*v)[i].hour = h;
-		(*v)[i].sessions = msgs ? 0 : sqlite3_column_int64(st, 1);
-		(*v)[i].messages = msgs ? sqlite3_column_int64(st, 1) : 0;
-		(*n)++;
-	}
-	sqlite3_finalize(st);
-	return 0;
-}
-
-/* sec_activity - sessions and messages per bucket (hour, day or week, from the period) and
- * the hour-of-day x weekday heat map (UTC) */
-static int
-sec_activity(struct rb *r)
-{
-	static const char *const wd[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-	struct hour_row *v = NULL;
-	size_t n = 0, cap = 0, i;
-	int64_t heat[7][24], bucket_h, b0, b, last, bs, bm;
-	json_t *o = json_object(), *series = json_array(), *hm = json_array(), *row;
-	const char *bname;
-	int d, h;
-
-	rb_progress(r, "activity", 0, 0);
-	json_object_set_new(r->m, "activity", o);
-	if (hourly(r, "sessions", "start_us", &v, &n, &cap, false) < 0 ||
-	    hourly(r, "messages", "time_us", &v, &n, &cap, true) < 0) {
-		free(v);
-		json_decref(series);
-		json_decref(hm);
-		return -1;
-	}
-	memset(heat, 0, sizeof(heat));
-	for (i = 0; i < n; i++) {
-		/* 1970-01-01 was a Thursday: day 0 is weekday 3 when Monday is 0. */
-		d = (int)(((v[i].hour / 24) + 3) % 7);
-		heat[d][v[i].hour % 24] += v[i].sessions;
-	}
-	if (n == 0 || v[n - 1].hour - v[0].hour <= 72) {
-		bucket_h = 1;
-		bname = "hour";
-	} else if (v[n - 1].hour - v[0].hour <= 24 * 180) {
-		bucket_h = 24;
-		bname = "day";
-	} else {
-		bucket_h = 24 * 7;
-		bname = "week";
-	}
-	if (n > 0) {
-		/* Weeks start on Monday: hour 0 is a Thursday, so shift by three days. */
-		int64_t shift = bucket_h == 24 * 7 ? 72 : 0;
-		b0 = ((v[0].hour + shift) / bucket_h) * bucket_h - shift;
-		last = v[n - 1].hour;
-		for (b = b0, i = 0; b <= last; b += bucket_h) {
-			bs = bm = 0;
-			while (i < n && v[i].hour < b + bucket_h) {
-				bs += v[i].sessions;
-				bm += v[i].messages;
-				i++;
-			}
-			row = json_object();
-			jset(row, "start", jtime(b * HOUR_US));
-			jset(row, "sessions", json_integer(bs));
-			jset(row, "messages", json_integer(bm));
-			json_array_append_new(series, row);
-		}
-	}
-	for (d = 0; d < 7; d++)
-		for (h = 0; h < 24; h++) {
-			row = json_object();
-			jset(row, "weekday", json_string(wd[d]));
-			jset(row, "hour", json_integer(h));
-			jset(row, "sessions", json_integer(heat[d][h]));
-			json_array_append_new(hm, row);
-		}
-	jset(o, "bucket", json_string(bname));
-	jset(o, "bucket_seconds", json_integer(bucket_h * 3600));
-	jset(o, "series", series);
-	jset(o, "heatmap", hm);
-	free(v);
-	return 0;
-}
-
-struct helo_cls {
-	int64_t names, sessions, resolves, matches, fcrdns, enriched;
-};
-
-/* helo_row - one finished name (its peer-split rows merged) into classes and the top list */
-static void
-helo_row(struct rb *r, struct topn *top, struct helo_cls *cls, const void *name, size_t len,
-         int64_t sessions, int64_t sources, enum helo_class c, const int64_t dns[4])
-{
-	json_t *row;
-
-	cls[c].names++;
-	if (!topn_wants(top, sessions))
-		return;
-	row = json_object();
-	jset(row, "name", esc_model_str(name, len, REPORT_STR_MAX));
-	jset(row, "class", json_string(helo_class_name(c)));
-	jset(row, "sessions", json_integer(sessions));
-	jset(row, "sources", json_integer(sources));
-	if (r->sess_enrich && dns[3] > 0) {
-		jset(row, "resolves", jshare(dns[0], dns[3]));
-		jset(row, "matches_src", jshare(dns[1], dns[3]));
-	} else {
-		jset(row, "resolves", json_null());
-		jset(row, "matches_src", json_null());
-	}
-	topn_add(top, sessions, row);
-}
-
-/* sec_helo - every distinct HELO/EHLO name classified once (address literals once per peer,
- * because whether the literal is the peer depends on it) */
-static int
-sec_helo(struct rb *r)
-{
-	struct helo_cls cls[HELO__COUNT];
-	struct topn top;
-	sqlite3_stmt *st;
-	json_t *o = json_object(), *ca = json_array(), *row;
-	char *prev = NULL;
-	size_t prevlen = 0;
-	int64_t ps = 0, psrc = 0, pdns[4] = {0, 0, 0, 0}, with_helo = 0, active = 0, nrows = 0;
-	enum helo_class pc = HELO_MISSING, c;
-	const char *peer;
-	int i, rc;
-
-	rb_progress(r, "HELO names", 0, 0);
-	memset(cls, 0, sizeof(cls));
-	json_object_set_new(r->m, "helo", o);
-	if (topn_init(&top, (size_t)r->top) < 0)
-		return -1;
-	st = rb_prepare(r,
-	                "SELECT CASE WHEN coalesce(greeting, '') = '' THEN NULL ELSE helo END,"
-	                " CASE WHEN substr(helo, 1, 1) = '[' THEN src_ip END,"
-	                " count(*), count(DISTINCT src_ip), %s"
-	                " FROM sessions WHERE %s AND coalesce(bytes_in, 0) > 0"
-	                " GROUP BY 1, 2 ORDER BY 1, 2",
-	                r->sess_enrich ? "total(helo_resolves), total(helo_matches),"
-	                                 " total(helo_fcrdns), count(helo_resolves)"
-	                               : "0, 0, 0, 0",
-	                r->sc);
-	if (st == NULL) {
-		topn_free(&top);
-		return -1;
-	}
-	while ((rc = rb_step(r, st)) == SQLITE_ROW) {
-		const void *name = sqlite3_column_blob(st, 0);
-		size_t len = (size_t)sqlite3_column_bytes(st, 0);
-		int64_t s = sqlite3_column_int64(st, 2);
-		int64_t dns[4];
-
-		if ((++nrows & 0xfff) == 0)
-			rb_progress(r, "HELO names", nrows, 0);
-		for (i = 0; i < 4; i++)
-			dns[i] = (int64_t)sqlite3_column_double(st, 4 + i);
-		active += s;
-		if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
-			/* Sent something, but never HELO/EHLO. */
-			cls[HELO_MISSING].sessions += s;
-			continue;
-		}
-		with_helo += s;
-		peer = (const char *)sqlite3_column_text(st, 1);
-		c = helo_classify(name != NULL ? name : "", len, peer, &r->self);
-		cls[c].sessions += s;
-		cls[c].resolves += dns[0];
-		cls[c].matches += dns[1];
-		cls[c].fcrdns += dns[2];
-		cls[c].enriched += dns[3];
-		/* Rows of one name are adjacent (ORDER BY 1); merge its per-peer rows. */
-		if (prev != NULL && prevlen == len && memcmp(prev, name, len) == 0) {
-			ps += s;
-			psrc += sqlite3_column_int64(st, 3);
-			for (i = 0; i < 4; i++)
-				pdns[i] += dns[i];
-			if (c == HELO_LITERAL_MATCH)
-				pc = c;
-			continue;
-		}
-		if (prev != NULL)
-			helo_row(r, &top, cls, prev, prevlen, ps, psrc, pc, pdns);
-		free(prev);
-		prev = malloc(len + 1);
-		if (prev == NULL)
-			break;
-		memcpy(prev, name != NULL ? name : "", len);
-		prevlen = len;
-		ps = s;
-		psrc = sqlite3_column_int64(st, 3);
-		memcpy(pdns, dns, sizeof(pdns));
-		pc = c;
-	}
-	if (prev != NULL)
-		helo_row(r, &top, cls, prev, prevlen, ps, psrc, pc, pdns);
-	free(prev);
-	sqlite3_finalize(st);
-	if (rc < 0) {
-		topn_free(&top);
-		return -1;
-	}
-	for (i = 0; i < HELO__COUNT; i++) {
-		row = json_object();
-		jset(row, "class", json_string(helo_class_name((enum helo_class)i)));
-		jset(row, "label", json_string(helo_class_label((enum helo_class)i)));
-		jset(row, "names", json_integer(cls[i].names));
-		jset(row, "sessions", json_integer(cls[i].sessions));
-		jset(row, "share", jshare(cls[i].sessions, active));
-		if (r->sess_enrich && cls[i].enriched > 0) {
-			jset(row, "dns_checked", json_integer(cls[i].enriched));
-			jset(row, "resolves", json_integer(cls[i].resolves));
-			jset(row, "matches_src", json_integer(cls[i].matches));
-			jset(row, "fcrdns", json_integer(cls[i].fcrdns));
-		} else {
-			jset(row, "dns_checked", json_integer(0));
-			jset(row, "resolves", json_null());
-			jset(row, "matches_src", json_null());
-			jset(row, "fcrdns", json_null());
-		}
-		json_array_append_new(ca, row);
-	}
-	jset(o, "active_sessions", json_integer(active));
-	jset(o, "sessions_with_helo", json_integer(with_helo));
-	{
-		int64_t names = 0;
-		for (i = 0; i < HELO__COUNT; i++)
-			names += cls[i].names;
-		jset(o, "names_distinct", json_integer(names));
-	}
-	jset(o, "enriched", json_boolean(r->sess_enrich));
-	jset(o, "classes", ca);
-	jset(o, "top", topn_array(&top));
-	topn_free(&top);
-	return 0;
-}
-
-/* sec_stages - sessions by how far they got, as a funnel */
+/* sec_stages - sessions by how far they got, as a funnel (counts from the sessions pass,
+ * sessions with an accepted message from the messages pass) */
 static int
 sec_stages(struct rb *r)
 {
 	json_t *cmds = json_object_get(r->m, "commands"), *a = json_array(), *row;
-	int64_t n[8] = {0}, reached = 0, accepted = 0;
-	sqlite3_stmt *st;
-	const char *s;
+	int64_t reached = 0;
 	int i;
 
-	st = rb_prepare(r, "SELECT stage, count(*) FROM sessions WHERE %s GROUP BY 1", r->sc);
-	if (st == NULL)
-		return -1;
-	while (rb_step(r, st) == SQLITE_ROW) {
-		s = (const char *)sqlite3_column_text(st, 0);
-		for (i = 0; i < 6; i++)
-			if (s != NULL && strcmp(s, stage_names[i]) == 0)
-				break;
-		n[i] += sqlite3_column_int64(st, 1); /* 6: still open or unknown */
-	}
-	sqlite3_finalize(st);
-	st = rb_prepare(r, "SELECT count(DISTINCT session) FROM messages WHERE accepted = 1 AND %s",
-	                r->sc);
-	if (st == NULL)
-		return -1;
-	if (rb_step(r, st) == SQLITE_ROW)
-		accepted = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
 	for (i = 5; i >= 0; i--)
-		reached += n[i];
+		reached += r->stages[i];
 	for (i = 0; i < 6; i++) {
 		row = json_object();
 		jset(row, "stage", json_string(stage_names[i]));
-		jset(row, "sessions", json_integer(n[i]));
+		jset(row, "sessions", json_integer(r->stages[i]));
 		jset(row, "reached", json_integer(reached));
 		jset(row, "share", jshare(reached, r->sessions));
 		json_array_append_new(a, row);
-		reached -= n[i];
+		reached -= r->stages[i];
 	}
 	row = json_object();
 	jset(row, "stage", json_string("accepted"));
-	jset(row, "sessions", json_integer(accepted));
-	jset(row, "reached", json_integer(accepted));
-	jset(row, "share", jshare(accepted, r->sessions));
+	jset(row, "sessions", json_integer(r->accepted_sessions));
+	jset(row, "reached", json_integer(r->accepted_sessions));
+	jset(row, "share", jshare(r->accepted_sessions, r->sessions));
 	json_array_append_new(a, row);
 	jset(cmds, "stages", a);
-	jset(cmds, "open_sessions", json_integer(n[6]));
-	return 0;
-}
-
-/* rows_into - run a query and turn every row into an object with the given keys; kinds: 's'
- * attacker string, 'i' integer, 't' time (epoch us), 'r' real */
-static int
-rows_into(struct rb *r, json_t *arr, const char *keys[], const char *kinds, sqlite3_stmt *st)
-{
-	json_t *row;
-	int i, rc;
-
-	if (st == NULL)
-		return -1;
-	while ((rc = rb_step(r, st)) == SQLITE_ROW) {
-		row = json_object();
-		for (i = 0; keys[i] != NULL; i++) {
-			json_t *v;
-			switch (kinds[i]) {
-			case 's':
-				v = col_str(st, i);
-				break;
-			case 't':
-				v = jtime(sqlite3_column_int64(st, i));
-				break;
-			case 'r':
-				v = sqlite3_column_type(st, i) == SQLITE_NULL
-				        ? json_null()
-				        : json_real(sqlite3_column_double(st, i));
-				break;
-			default:
-				v = col_int(st, i);
-			}
-			jset(row, keys[i], v);
-		}
-		json_array_append_new(arr, row);
-	}
-	sqlite3_finalize(st);
-	return rc < 0 ? -1 : 0;
-}
-
-/* sec_credentials - mechanisms, user names, passwords, pairs, and sources by attempt rate */
-static int
-sec_credentials(struct rb *r)
-{
-	json_t *o = json_object(), *a;
-	sqlite3_stmt *st;
-	int64_t attempts = 0;
-
-	rb_progress(r, "credentials", 0, 0);
-	json_object_set_new(r->m, "credentials", o);
-	st = rb_prepare(r,
-	                "SELECT count(*), count(DISTINCT a.session), count(DISTINCT s.src_ip)"
-	                " FROM auth_attempts a JOIN sessions s ON s.session = a.session"
-	                " WHERE %s",
-	                rb_cond(r, 'a'));
-	if (st == NULL || rb_step(r, st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return -1;
-	}
-	attempts = sqlite3_column_int64(st, 0);
-	jset(o, "attempts", json_integer(attempts));
-	jset(o, "sessions", json_integer(sqlite3_column_int64(st, 1)));
-	jset(o, "sources", json_integer(sqlite3_column_int64(st, 2)));
-	sqlite3_finalize(st);
-
-	a = json_array();
-	json_object_set_new(o, "mechanisms", a);
-	if (rows_into(
-	        r, a,
-	        (const char *[]){"mechanism", "attempts", "with_credentials", "supported", NULL},
-	        "siii",
-	        rb_prepare(r,
-	                   "SELECT mechanism, count(*), total(username IS NOT NULL OR"
-	                   " ntlm_user IS NOT NULL OR digest IS NOT NULL),"
-	                   " max(coalesce(supported, 0)) FROM auth_attempts WHERE %s"
-	                   " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %d",
-	                   r->sc, r->top)) < 0)
-		return -1;
-	a = json_array();
-	json_object_set_new(o, "outcomes", a);
-	if (rows_into(r, a, (const char *[]){"outcome", "attempts", NULL}, "si",
-	              rb_prepare(r,
-	                         "SELECT coalesce(outcome, ''), count(*) FROM auth_attempts"
-	                         " WHERE %s GROUP BY 1 ORDER BY 2 DESC, 1",
-	                         r->sc)) < 0)
-		return -1;
-	a = json_array();
-	json_object_set_new(o, "usernames", a);
-	if (rows_into(r, a, (const char *[]){"username", "attempts", "sources", NULL}, "sii",
-	              rb_prepare(r,
-	                         "SELECT coalesce(a.username, a.ntlm_user) AS u, count(*),"
-	                         " count(DISTINCT s.src_ip) FROM auth_attempts a"
-	                         " JOIN sessions s ON s.session = a.session"
-	                         " WHERE %s AND u IS NOT NULL GROUP BY u"
-	                         " ORDER BY 2 DESC, 1 LIMIT %d",
-	                         rb_cond(r, 'a'), r->top)) < 0)
-		return -1;
-	a = json_array();
-	json_object_set_new(o, "passwords", a);
-	if (rows_into(r, a, (const char *[]){"password", "attempts", "sources", NULL}, "sii",
-	              rb_prepare(r,
-	                         "SELECT a.password, count(*), count(DISTINCT s.src_ip)"
-	                         " FROM auth_attempts a JOIN sessions s ON s.session = a.session"
-	                         " WHERE %s AND a.password IS NOT NULL GROUP BY 1"
-	                         " ORDER BY 2 DESC, 1 LIMIT %d",
-	                         rb_cond(r, 'a'), r->top)) < 0)
-		return -1;
-	a = json_array();
-	json_object_set_new(o, "pairs", a);
-	if (rows_into(r, a, (const char *[]){"username", "password", "attempts", NULL}, "ssi",
-	              rb_prepare(r,
-	                         "SELECT username, password, count(*) FROM auth_attempts"
-	                         " WHERE %s AND username IS NOT NULL AND password IS NOT NULL"
-	                         " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT %d",
-	                         r->sc, r->top)) < 0)
-		return -1;
-	a = json_array();
-	json_object_set_new(o, "sources_by_rate", a);
-	/* Attempts per hour over the span the source was active (at least one minute), so a
-	 * burst of 100 in a minute ranks above 100 spread over a week. */
-	if (rows_into(
-	        r, a,
-	        (const char *[]){"ip", "attempts", "sessions", "first", "last", "per_hour", NULL},
-	        "siittr",
-	        rb_prepare(r,
-	                   "SELECT s.src_ip, count(*), count(DISTINCT a.session),"
-	                   " min(a.time_us), max(a.time_us),"
-	                   " round(count(*) * 3600e6 /"
-	                   "  max(max(a.time_us) - min(a.time_us), 60e6), 1) AS rate"
-	                   " FROM auth_attempts a JOIN sessions s ON s.session = a.session"
-	                   " WHERE %s GROUP BY 1 ORDER BY 2 DESC, rate DESC LIMIT %d",
-	                   rb_cond(r, 'a'), r->top)) < 0)
-		return -1;
+	jset(cmds, "open_sessions", json_integer(r->stages[6]));
 	return 0;
 }
 
@@ -995,9 +511,9 @@ zones(sqlite3_stmt *st, int i)
 	return out;
 }
 
-/* intel_for - the enrichment columns of one address into row (null = not known) */
-static void
-intel_for(struct rb *r, sqlite3_stmt *st, const char *ip, json_t *row)
+/* rb_intel_for - the enrichment columns of one address into row (null = not known) */
+void
+rb_intel_for(struct rb *r, sqlite3_stmt *st, const char *ip, json_t *row)
 {
 	static const char *const keys[] = {"country", "city", "asn", "as_org",
 	                                   "dnsbl",   "os",   "rdns"};
@@ -1023,233 +539,338 @@ intel_for(struct rb *r, sqlite3_stmt *st, const char *ip, json_t *row)
 	}
 }
 
-/* sec_sources - top addresses (with enrichment) and the distribution tables enrichment fills */
-static int
-sec_sources(struct rb *r)
+json_t *
+rb_ranked2(struct tally *t, int top, const char *kname, const char *nname)
 {
-	json_t *o = json_object(), *a, *row;
-	struct topn top;
-	sqlite3_stmt *st, *intel;
-	int64_t distinct = 0, enriched = 0;
-	size_t i;
-	int rc;
+	json_t *a = json_array(), *row;
+	size_t n, i;
+	struct tally_ent **v = tally_sorted(t, &n);
 
-	rb_progress(r, "sources", 0, 0);
-	json_object_set_new(r->m, "sources", o);
-	if (topn_init(&top, (size_t)r->top) < 0)
-		return -1;
-	st = rb_prepare(r,
-	                "SELECT src_ip, count(*), min(start_us), max(start_us), total(commands),"
-	                " total(messages), total(auth_attempts) FROM sessions WHERE %s"
-	                " GROUP BY src_ip",
-	                r->sc);
-	if (st == NULL) {
-		topn_free(&top);
-		return -1;
-	}
-	while ((rc = rb_step(r, st)) == SQLITE_ROW) {
-		int64_t n = sqlite3_column_int64(st, 1);
-		distinct++;
-		if ((distinct & 0xfff) == 0)
-			rb_progress(r, "sources", distinct, 0);
-		if (!topn_wants(&top, n))
-			continue;
+	for (i = 0; v != NULL && i < n && i < (size_t)top; i++) {
 		row = json_object();
-		jset(row, "ip", col_str(st, 0));
-		jset(row, "sessions", json_integer(n));
-		jset(row, "first", jtime(sqlite3_column_int64(st, 2)));
-		jset(row, "last", jtime(sqlite3_column_int64(st, 3)));
-		jset(row, "commands", json_integer((json_int_t)sqlite3_column_double(st, 4)));
-		jset(row, "messages", json_integer((json_int_t)sqlite3_column_double(st, 5)));
-		jset(row, "auth_attempts", json_integer((json_int_t)sqlite3_column_double(st, 6)));
-		topn_add(&top, n, row);
+		jset(row, kname, esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
+		jset(row, nname, json_integer((json_int_t)v[i]->n));
+		json_array_append_new(a, row);
 	}
-	sqlite3_finalize(st);
-	if (rc < 0) {
-		topn_free(&top);
-		return -1;
-	}
-	jset(json_object_get(r->m, "overview"), "sources", json_integer(distinct));
-	a = topn_array(&top);
-	topn_free(&top);
-	intel = rb_prepare(r, "SELECT country, city, asn, as_org, dnsbl, os, rdns, enriched_at"
-	                      " FROM ip_intel WHERE ip = ?1");
-	for (i = 0; i < json_array_size(a); i++) {
-		row = json_array_get(a, i);
-		intel_for(r, intel, json_string_value(json_object_get(row, "ip")), row);
-	}
-	sqlite3_finalize(intel);
-	jset(o, "distinct", json_integer(distinct));
-	jset(o, "top", a);
-
-	/* Enrichment: per source, from ip_intel (joined to the selection when filtered). */
-	st = rb_prepare(r,
-	                "SELECT count(*) FROM ip_intel WHERE enriched_at IS NOT NULL AND (%d OR ip"
-	                " IN (SELECT src_ip FROM sessions WHERE %s))",
-	                strcmp(r->sc, "1") == 0, r->sc);
-	if (st != NULL && rb_step(r, st) == SQLITE_ROW)
-		enriched = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	jset(o, "enriched_sources", json_integer(enriched));
-	jset(o, "enriched", json_boolean(enriched > 0 && r->sess_enrich));
-	if (!(enriched > 0 && r->sess_enrich)) {
-		const char *names[] = {"countries", "cities",   "asns", "dnsbl",
-		                       "os",        "helo_dns", "rdns"};
-		for (i = 0; i < ARRAY_LEN(names); i++)
-			jset(o, names[i], json_array());
-		return 0;
-	}
-	rb_progress(r, "enrichment", 0, 0);
-	a = json_array();
-	json_object_set_new(o, "countries", a);
-	if (rows_into(r, a, (const char *[]){"country", "sources", "sessions", NULL}, "sii",
-	              rb_prepare(r,
-	                         "SELECT country, count(DISTINCT src_ip), count(*) FROM sessions"
-	                         " WHERE %s AND country IS NOT NULL GROUP BY 1"
-	                         " ORDER BY 3 DESC, 1 LIMIT %d",
-	                         r->sc, r->top)) < 0)
-		return -1;
-	a = json_array();
-	json_object_set_new(o, "cities", a);
-	/* Cities carry a position for the map: the mean of their sources' coordinates, from one
-	 * GROUP BY over ip_intel rather than a lookup per session. */
-	if (rows_into(r, a,
-	              (const char *[]){"country", "city", "sources", "sessions", "latitude",
-	                               "longitude", NULL},
-	              "ssiirr",
-	              rb_prepare(r,
-	                         "WITH c AS (SELECT country, city, count(DISTINCT src_ip) AS src,"
-	                         " count(*) AS n FROM sessions WHERE %s AND city IS NOT NULL"
-	                         " GROUP BY 1, 2 ORDER BY n DESC, 1, 2 LIMIT %d),"
-	                         " g AS (SELECT country, city, %s FROM ip_intel"
-	                         " WHERE city IS NOT NULL GROUP BY 1, 2)"
-	                         " SELECT c.country, c.city, c.src, c.n, g.lat, g.lon FROM c"
-	                         " LEFT JOIN g ON g.country IS c.country AND g.city = c.city"
-	                         " ORDER BY c.n DESC, 1, 2",
-	                         r->sc, r->top < 200 ? 200 : r->top,
-	                         r->intel_geo ? "avg(latitude) AS lat, avg(longitude) AS lon"
-	                                      : "NULL AS lat, NULL AS lon")) < 0)
-		return -1;
-	a = json_array();
-	json_object_set_new(o, "asns", a);
-	if (rows_into(r, a, (const char *[]){"asn", "as_org", "sources", "sessions", NULL}, "isii",
-	              rb_prepare(r,
-	                         "WITH a AS (SELECT asn, min(src_ip) AS ip,"
-	                         " count(DISTINCT src_ip) AS src, count(*) AS n FROM sessions"
-	                         " WHERE %s AND asn IS NOT NULL GROUP BY 1"
-	                         " ORDER BY n DESC, 1 LIMIT %d)"
-	                         " SELECT a.asn, i.as_org, a.src, a.n FROM a"
-	                         " LEFT JOIN ip_intel i ON i.ip = a.ip ORDER BY a.n DESC, a.asn",
-	                         r->sc, r->top)) < 0)
-		return -1;
-	a = json_array();
-	json_object_set_new(o, "os", a);
-	if (rows_into(r, a, (const char *[]){"os", "sources", "sessions", NULL}, "sii",
-	              rb_prepare(r,
-	                         "SELECT os, count(DISTINCT src_ip), count(*) FROM sessions"
-	                         " WHERE %s AND os IS NOT NULL GROUP BY 1 ORDER BY 3 DESC, 1"
-	                         " LIMIT %d",
-	                         r->sc, r->top)) < 0)
-		return -1;
-	a = json_array();
-	json_object_set_new(o, "helo_dns", a);
-	if (rows_into(r, a, (const char *[]){"result", "sessions", NULL}, "si",
-	              rb_prepare(r,
-	                         "SELECT CASE WHEN helo_fcrdns = 1 THEN 'FCrDNS: PTR is the name'"
-	                         " WHEN helo_matches = 1 THEN 'resolves to the source'"
-	                         " WHEN helo_resolves = 1 THEN 'resolves, not to the source'"
-	                         " ELSE 'does not resolve' END, count(*) FROM sessions"
-	                         " WHERE %s AND helo_resolves IS NOT NULL GROUP BY 1"
-	                         " ORDER BY 2 DESC",
-	                         r->sc)) < 0)
-		return -1;
-	a = json_array();
-	json_object_set_new(o, "rdns", a);
-	if (rows_into(r, a, (const char *[]){"result", "sessions", NULL}, "si",
-	              rb_prepare(r,
-	                         "SELECT CASE WHEN fcrdns = 1 THEN 'PTR confirmed (FCrDNS)'"
-	                         " WHEN rdns IS NOT NULL THEN 'PTR, not confirmed'"
-	                         " ELSE 'no PTR' END, count(*) FROM sessions"
-	                         " WHERE %s AND (rdns IS NOT NULL OR fcrdns IS NOT NULL"
-	                         " OR country IS NOT NULL) GROUP BY 1 ORDER BY 2 DESC",
-	                         r->sc)) < 0)
-		return -1;
-	/* DNSBL hit rate per zone over the sources that were checked. */
-	a = json_array();
-	json_object_set_new(o, "dnsbl", a);
-	if (rows_into(r, a, (const char *[]){"zone", "listed", "checked", "rate", NULL}, "siir",
-	              rb_prepare(r,
-	                         "WITH ips AS (SELECT dnsbl FROM ip_intel WHERE dnsbl IS NOT NULL"
-	                         " AND json_valid(dnsbl) AND (%d OR ip IN (SELECT src_ip FROM"
-	                         " sessions WHERE %s))),"
-	                         " n AS (SELECT count(*) AS c FROM ips)"
-	                         " SELECT j.value, count(*), n.c, round(count(*) * 1.0 / n.c, 4)"
-	                         " FROM ips, json_each(ips.dnsbl) j, n GROUP BY 1"
-	                         " ORDER BY 2 DESC, 1 LIMIT %d",
-	                         strcmp(r->sc, "1") == 0, r->sc, r->top)) < 0)
-		return -1;
-	return 0;
+	free(v);
+	return a;
 }
 
-/* sec_dialect - share of sessions with each bot-dialect signal, and who sends it */
+/* sec_credentials - one pass over AUTH attempts with their source: mechanisms, outcomes,
+ * user names, passwords, pairs, and sources by attempts */
+static int
+sec_credentials(struct rb *r)
+{
+	struct tally *mech = tally_new(4096, false), *outc = tally_new(4096, false),
+	             *users = tally_new(2000000, false), *pw = tally_new(2000000, false),
+	             *pairs = tally_new(2000000, false), *srcs = tally_new(2000000, false);
+	struct hset *seen = hset_new();
+	json_t *o = json_object(), *a, *row;
+	struct tally_ent *e, **v;
+	sqlite3_stmt *st = NULL;
+	int64_t attempts = 0, sessions = 0, t;
+	char key[TALLY_KEY_MAX];
+	size_t n, i, ul, pl;
+	int rc = -1;
+
+	rb_progress(r, "credentials", 0, 0);
+	json_object_set_new(r->m, "credentials", o);
+	if (mech == NULL || outc == NULL || users == NULL || pw == NULL || pairs == NULL ||
+	    srcs == NULL || seen == NULL)
+		goto out;
+	st = rb_prepare(r,
+	                "SELECT a.mechanism, coalesce(a.username, a.ntlm_user), a.password,"
+	                " a.username IS NOT NULL OR a.ntlm_user IS NOT NULL OR a.digest IS NOT"
+	                " NULL, coalesce(a.supported, 0), coalesce(a.outcome, ''), a.time_us,"
+	                " a.session, coalesce(s.src_ip, '') FROM auth_attempts a"
+	                " JOIN sessions s ON s.session = a.session WHERE %s",
+	                rb_cond(r, 'a'));
+	if (st == NULL)
+		goto out;
+	while ((rc = rb_step(r, st)) == SQLITE_ROW) {
+		const char *ip = (const char *)sqlite3_column_text(st, 8);
+		const char *sid = (const char *)sqlite3_column_text(st, 7);
+		const char *u = sqlite3_column_blob(st, 1), *p = sqlite3_column_blob(st, 2);
+		ul = (size_t)sqlite3_column_bytes(st, 1);
+		pl = (size_t)sqlite3_column_bytes(st, 2);
+		t = sqlite3_column_int64(st, 6);
+		attempts++;
+		if (sid != NULL && hset_add(seen, hash_mix('S', 0, sid, strlen(sid))))
+			sessions++;
+		if ((e = tally_get(mech, sqlite3_column_text(st, 0),
+		                   (size_t)sqlite3_column_bytes(st, 0), NULL)) != NULL) {
+			e->n++;
+			e->n2 += sqlite3_column_int(st, 3) != 0;
+			if (sqlite3_column_int(st, 4) != 0)
+				e->aux = 1;
+		}
+		if ((e = tally_get(outc, sqlite3_column_text(st, 5),
+		                   (size_t)sqlite3_column_bytes(st, 5), NULL)) != NULL)
+			e->n++;
+		if (u != NULL && (e = tally_get(users, u, ul, NULL)) != NULL) {
+			e->n++;
+			if (hset_add(seen, hash_mix('u', (uintptr_t)e, ip, strlen(ip))))
+				e->n2++;
+		}
+		if (p != NULL && (e = tally_get(pw, p, pl, NULL)) != NULL) {
+			e->n++;
+			if (hset_add(seen, hash_mix('p', (uintptr_t)e, ip, strlen(ip))))
+				e->n2++;
+		}
+		if (u != NULL && p != NULL && sqlite3_column_type(st, 1) != SQLITE_NULL &&
+		    ul < 120 && pl < 120) {
+			/* user \0 password; lengths bounded so the pair is never cut */
+			memcpy(key, u, ul);
+			key[ul] = '\0';
+			memcpy(key + ul + 1, p, pl);
+			if ((e = tally_get(pairs, key, ul + 1 + pl, NULL)) != NULL)
+				e->n++;
+		}
+		if ((e = tally_get(srcs, ip, strlen(ip), NULL)) != NULL) {
+			e->n++;
+			if (sid != NULL &&
+			    hset_add(seen, hash_mix('s', (uintptr_t)e, sid, strlen(sid))))
+				e->n2++;
+			if (e->first == 0 || t < e->first)
+				e->first = t;
+			if (t > e->last)
+				e->last = t;
+		}
+	}
+	if (rc < 0)
+		goto out;
+	jset(o, "attempts", json_integer(attempts));
+	jset(o, "sessions", json_integer(sessions));
+	jset(o, "sources", json_integer((json_int_t)tally_count(srcs, NULL)));
+	a = json_array();
+	v = tally_sorted(mech, &n);
+	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+		row = json_object();
+		jset(row, "mechanism", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
+		jset(row, "attempts", json_integer((json_int_t)v[i]->n));
+		jset(row, "with_credentials", json_integer((json_int_t)v[i]->n2));
+		jset(row, "supported", json_integer((json_int_t)v[i]->aux));
+		json_array_append_new(a, row);
+	}
+	free(v);
+	jset(o, "mechanisms", a);
+	jset(o, "outcomes", rb_ranked2(outc, 64, "outcome", "attempts"));
+	a = json_array();
+	v = tally_sorted(users, &n);
+	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+		row = json_object();
+		jset(row, "username", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
+		jset(row, "attempts", json_integer((json_int_t)v[i]->n));
+		jset(row, "sources", json_integer((json_int_t)v[i]->n2));
+		json_array_append_new(a, row);
+	}
+	free(v);
+	jset(o, "usernames", a);
+	a = json_array();
+	v = tally_sorted(pw, &n);
+	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+		row = json_object();
+		jset(row, "password", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
+		jset(row, "attempts", json_integer((json_int_t)v[i]->n));
+		jset(row, "sources", json_integer((json_int_t)v[i]->n2));
+		json_array_append_new(a, row);
+	}
+	free(v);
+	jset(o, "passwords", a);
+	a = json_array();
+	v = tally_sorted(pairs, &n);
+	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+		ul = strlen(v[i]->key);
+		row = json_object();
+		jset(row, "username", esc_model_str(v[i]->key, ul, REPORT_STR_MAX));
+		jset(row, "password",
+		     esc_model_str(v[i]->key + ul + 1, v[i]->klen - ul - 1, REPORT_STR_MAX));
+		jset(row, "attempts", json_integer((json_int_t)v[i]->n));
+		json_array_append_new(a, row);
+	}
+	free(v);
+	jset(o, "pairs", a);
+	/* Attempts per hour over the span the source was active (at least one minute), so a
+	 * burst of 100 in a minute reads differently from 100 spread over a week. */
+	a = json_array();
+	v = tally_sorted(srcs, &n);
+	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+		double span = (double)(v[i]->last - v[i]->first);
+		if (span < 60e6)
+			span = 60e6;
+		row = json_object();
+		jset(row, "ip", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
+		jset(row, "attempts", json_integer((json_int_t)v[i]->n));
+		jset(row, "sessions", json_integer((json_int_t)v[i]->n2));
+		jset(row, "first", jtime(v[i]->first));
+		jset(row, "last", jtime(v[i]->last));
+		jset(row, "per_hour",
+		     json_real((double)(int64_t)((double)v[i]->n * 3600e6 / span * 10 + 0.5) / 10));
+		json_array_append_new(a, row);
+	}
+	free(v);
+	jset(o, "sources_by_rate", a);
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	tally_free(mech);
+	tally_free(outc);
+	tally_free(users);
+	tally_free(pw);
+	tally_free(pairs);
+	tally_free(srcs);
+	hset_free(seen);
+	return rc;
+}
+
+/* sec_dialect - one pass over signals with their source: share of sessions with each signal,
+ * distinct sources and the top three sources */
 static int
 sec_dialect(struct rb *r)
 {
-	json_t *o = json_object(), *a = json_array(), *row, *srcs;
-	sqlite3_stmt *st, *top;
-	int rc;
+	struct tally *sig = tally_new(4096, false), *sigip = tally_new(4000000, false);
+	struct hset *seen = hset_new();
+	json_t *o = json_object(), *a = json_array(), *row;
+	struct tally_ent *e, **v, **w;
+	sqlite3_stmt *st = NULL;
+	char key[TALLY_KEY_MAX];
+	size_t n, nw, i, j, sl, il;
+	int rc = -1;
 
 	rb_progress(r, "bot dialect", 0, 0);
 	json_object_set_new(r->m, "dialect", o);
 	json_object_set_new(o, "signals", a);
+	jset(o, "sessions", json_integer(r->sessions));
+	if (sig == NULL || sigip == NULL || seen == NULL)
+		goto out;
 	st = rb_prepare(r,
-	                "SELECT signal, count(*), count(DISTINCT s.src_ip) FROM signals g"
-	                " JOIN sessions s ON s.session = g.session WHERE %s"
-	                " GROUP BY 1 ORDER BY 2 DESC, 1",
+	                "SELECT g.signal, coalesce(s.src_ip, '') FROM signals g"
+	                " JOIN sessions s ON s.session = g.session WHERE %s",
 	                rb_cond(r, 'g'));
-	top = rb_prepare(r,
-	                 "SELECT s.src_ip, count(*) FROM signals g JOIN sessions s"
-	                 " ON s.session = g.session WHERE g.signal = ?1 AND %s GROUP BY 1"
-	                 " ORDER BY 2 DESC, 1 LIMIT 3",
-	                 rb_cond(r, 'g'));
-	if (st == NULL || top == NULL) {
-		sqlite3_finalize(st);
-		sqlite3_finalize(top);
-		return -1;
-	}
+	if (st == NULL)
+		goto out;
 	while ((rc = rb_step(r, st)) == SQLITE_ROW) {
+		const char *g = (const char *)sqlite3_column_text(st, 0);
+		const char *ip = (const char *)sqlite3_column_text(st, 1);
+		sl = (size_t)sqlite3_column_bytes(st, 0);
+		il = (size_t)sqlite3_column_bytes(st, 1);
+		if (g == NULL || sl > 64 || il > 64 || (e = tally_get(sig, g, sl, NULL)) == NULL)
+			continue;
+		e->n++;
+		memcpy(key, g, sl);
+		key[sl] = '\0';
+		memcpy(key + sl + 1, ip, il);
+		if ((e = tally_get(sigip, key, sl + 1 + il, NULL)) != NULL && e->n++ == 0)
+			tally_find(sig, g, sl)->n2++;
+	}
+	if (rc < 0)
+		goto out;
+	v = tally_sorted(sig, &n);
+	w = tally_sorted(sigip, &nw);
+	for (i = 0; v != NULL && i < n; i++) {
+		json_t *srcs = json_array();
 		row = json_object();
-		jset(row, "signal", col_str(st, 0));
-		jset(row, "sessions", json_integer(sqlite3_column_int64(st, 1)));
-		jset(row, "share", jshare(sqlite3_column_int64(st, 1), r->sessions));
-		jset(row, "sources", json_integer(sqlite3_column_int64(st, 2)));
-		srcs = json_array();
-		sqlite3_reset(top);
-		sqlite3_bind_value(top, 1, sqlite3_column_value(st, 0));
-		while (sqlite3_step(top) == SQLITE_ROW) {
+		jset(row, "signal", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
+		jset(row, "sessions", json_integer((json_int_t)v[i]->n));
+		jset(row, "share", jshare((int64_t)v[i]->n, r->sessions));
+		jset(row, "sources", json_integer((json_int_t)v[i]->n2));
+		for (j = 0; w != NULL && j < nw && json_array_size(srcs) < 3; j++) {
+			sl = strlen(w[j]->key);
+			if (sl != v[i]->klen || memcmp(w[j]->key, v[i]->key, sl) != 0)
+				continue;
 			json_t *t = json_object();
-			jset(t, "ip", col_str(top, 0));
-			jset(t, "sessions", json_integer(sqlite3_column_int64(top, 1)));
+			jset(
+			    t, "ip",
+			    esc_model_str(w[j]->key + sl + 1, w[j]->klen - sl - 1, REPORT_STR_MAX));
+			jset(t, "sessions", json_integer((json_int_t)w[j]->n));
 			json_array_append_new(srcs, t);
 		}
 		jset(row, "top_sources", srcs);
 		json_array_append_new(a, row);
 	}
+	free(v);
+	free(w);
+	rc = 0;
+out:
 	sqlite3_finalize(st);
-	sqlite3_finalize(top);
-	jset(o, "sessions", json_integer(r->sessions));
-	return rc < 0 ? -1 : 0;
+	tally_free(sig);
+	tally_free(sigip);
+	hset_free(seen);
+	return rc;
+}
+
+/* run_secs - run sections on one connection; RELAYTRAP_REPORT_TIMING=1 prints what each one
+ * cost (CPU time is the whole process's, so with two threads it counts both) */
+static int
+run_secs(struct rb *r, const struct sec *secs, size_t n)
+{
+	bool timing = getenv("RELAYTRAP_REPORT_TIMING") != NULL;
+	uint64_t t0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		t0 = now_mono_us();
+		if (secs[i].fn(r) < 0)
+			return -1;
+		if (timing)
+			fprintf(stderr, "report: %-12s %8.3f s\n", secs[i].name,
+			        (double)(now_mono_us() - t0) / 1e6);
+	}
+	return 0;
+}
+
+/* open_db - a read-only connection with the report's settings and the selection; 0 or -1 */
+static int
+open_db(struct rb *r, const char *db_path)
+{
+	if (sqlite3_open_v2(db_path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		seterr(r->err, r->errlen, "%s: %s", db_path, sqlite3_errmsg(r->db));
+		return -1;
+	}
+	sqlite3_busy_timeout(r->db, 5000);
+	/* Sorts and GROUP BYs that do not fit spill to temp files rather than growing memory. */
+	sqlite3_exec(r->db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
+	return 0;
+}
+
+/* The second thread's work: client lines and messages, on its own connection. */
+static const struct sec worker_secs[] = {{"commands", model_commands},
+                                         {"messages", model_messages}};
+
+/* worker - thread entry: run worker_secs on the rb it is given; its rc in w->worker_rc */
+static void *
+worker(void *arg)
+{
+	struct rb *w = arg;
+
+	w->worker_rc = run_secs(w, worker_secs, ARRAY_LEN(worker_secs));
+	return NULL;
 }
 
 json_t *
 report_build(const char *db_path, const struct report_opts *o, char *err, size_t errlen)
 {
-	struct rb r;
+	/* This thread: the sessions pass, credentials, dialect. The other: commands, messages.
+	 * Each has its own SQLite connection and its own part of the model; they share only
+	 * read-only state (options, the honeypot's names). */
+	static const struct sec main_secs[] = {{"sessions", model_sessions},
+	                                       {"credentials", sec_credentials},
+	                                       {"dialect", sec_dialect}};
+	struct rb r, w;
+	struct report_opts wo;
+	char werr[1024] = "";
 	json_t *m = NULL;
+	pthread_t th;
+	bool started = false;
+	sqlite3_stmt *st;
+	const char *k;
+	json_t *v;
 	size_t i;
 	int ok = -1;
 
 	memset(&r, 0, sizeof(r));
+	memset(&w, 0, sizeof(w));
 	r.o = o;
 	r.err = err;
 	r.errlen = errlen;
@@ -1259,14 +880,8 @@ report_build(const char *db_path, const struct report_opts *o, char *err, size_t
 		       "%s: cannot read the database (give --data-dir DIR or --db FILE)", db_path);
 		return NULL;
 	}
-	if (sqlite3_open_v2(db_path, &r.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK) {
-		seterr(err, errlen, "%s: %s", db_path, sqlite3_errmsg(r.db));
+	if (open_db(&r, db_path) < 0)
 		goto out;
-	}
-	sqlite3_busy_timeout(r.db, 5000);
-	/* Sorts and GROUP BYs that do not fit spill to temp files rather than growing memory. */
-	sqlite3_exec(r.db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
 	if (!has_column(&r, "sessions", "session")) {
 		seterr(err, errlen, "%s: not a relaytrap database (no sessions table)", db_path);
 		goto out;
@@ -1280,40 +895,67 @@ report_build(const char *db_path, const struct report_opts *o, char *err, size_t
 		goto out;
 	load_self(&r);
 	sec_report(&r, db_path);
-	{
-		/* Each section in turn; RELAYTRAP_REPORT_TIMING=1 prints what each one cost. */
-		static const struct {
-			const char *name;
-			int (*fn)(struct rb *);
-		} secs[] = {{"overview", sec_overview},
-		            {"activity", sec_activity},
-		            {"helo", sec_helo},
-		            {"commands", model_commands},
-		            {"stages", sec_stages},
-		            {"messages", model_messages},
-		            {"credentials", sec_credentials},
-		            {"sources", sec_sources},
-		            {"dialect", sec_dialect}};
-		bool timing = getenv("RELAYTRAP_REPORT_TIMING") != NULL;
-		uint64_t t0;
+	/* Shares need the number of sessions before the passes that count them. */
+	st = rb_prepare(&r, "SELECT count(*) FROM sessions WHERE %s", r.sc);
+	if (st == NULL || rb_step(&r, st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		goto out;
+	}
+	r.sessions = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
 
-		for (i = 0; i < ARRAY_LEN(secs); i++) {
-			t0 = now_mono_us();
-			if (secs[i].fn(&r) < 0)
-				goto out;
-			if (timing)
-				fprintf(stderr, "report: %-12s %8.3f s\n", secs[i].name,
-				        (double)(now_mono_us() - t0) / 1e6);
-		}
+	w = r;
+	w.db = NULL;
+	w.m = json_object();
+	w.err = werr;
+	w.errlen = sizeof(werr);
+	wo = *o;
+	wo.progress = false; /* one progress line: this thread's */
+	w.o = &wo;
+	if (open_db(&w, db_path) < 0 || select_sessions(&w) < 0) {
+		seterr(err, errlen, "%s", werr);
+		goto out;
+	}
+	if (pthread_create(&th, NULL, worker, &w) != 0) {
+		seterr(err, errlen, "cannot start a thread");
+		goto out;
+	}
+	started = true;
+	if (run_secs(&r, main_secs, ARRAY_LEN(main_secs)) < 0)
+		goto out;
+	pthread_join(th, NULL);
+	started = false;
+	if (w.worker_rc < 0) {
+		seterr(err, errlen, "%s", werr);
+		goto out;
+	}
+	json_object_foreach(w.m, k, v) json_object_set(m, k, v);
+	r.accepted_sessions = w.accepted_sessions;
+	if (sec_stages(&r) < 0)
+		goto out;
+	{
+		/* The sections in the documented order, whatever order they were built in. */
+		static const char *const order[] = {
+		    "report", "overview", "activity",    "helo",    "commands",
+		    "probes", "messages", "credentials", "sources", "dialect"};
+		json_t *sorted = json_object();
+		for (i = 0; i < ARRAY_LEN(order); i++)
+			json_object_set(sorted, order[i], json_object_get(m, order[i]));
+		json_decref(m);
+		m = sorted;
 	}
 	ok = 0;
 out:
+	if (started)
+		pthread_join(th, NULL);
 	if (o->progress) {
 		fprintf(stderr, "\r\033[K");
 		fflush(stderr);
 	}
 	for (i = 0; r.addrs[i] != NULL; i++)
 		free(r.addrs[i]);
+	json_decref(w.m);
+	sqlite3_close(w.db);
 	sqlite3_close(r.db);
 	if (ok < 0) {
 		json_decref(m);

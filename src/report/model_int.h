@@ -34,7 +34,10 @@ struct rb {
 	bool have_id;
 	struct helo_self self;
 	char *addrs[RB_SELF_ADDRS + 1];
-	int64_t sessions; /* in the selection */
+	int64_t sessions;          /* in the selection */
+	int64_t stages[7];         /* sessions that ended at each stage; [6] open or unknown */
+	int64_t accepted_sessions; /* sessions with an accepted message */
+	int worker_rc;             /* the second thread's result */
 	uint64_t prog_last_us;
 	char *err;
 	size_t errlen;
@@ -44,6 +47,8 @@ struct rb {
 const char *rb_cond(const struct rb *r, char alias);
 /* rb_prepare - prepare SQL made from fmt (printf-style, trusted text only); NULL with err */
 sqlite3_stmt *rb_prepare(struct rb *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* rb_has_index - the database has an index of that name */
+bool rb_has_index(struct rb *r, const char *name);
 /* rb_step - sqlite3_step that records an error; SQLITE_ROW, SQLITE_DONE or -1 */
 int rb_step(struct rb *r, sqlite3_stmt *st);
 /* rb_progress - a progress line on stderr (rate-limited; done = final line) */
@@ -74,6 +79,13 @@ void topn_add(struct topn *t, int64_t key, json_t *row);
 json_t *topn_array(struct topn *t);
 void topn_free(struct topn *t);
 
+struct tally;
+/* rb_intel_for - the ip_intel columns of one address into row (null = not known) */
+void rb_intel_for(struct rb *r, sqlite3_stmt *st, const char *ip, json_t *row);
+/* rb_ranked2 - the top rows of a tally as {kname: key, nname: n} */
+json_t *rb_ranked2(struct tally *t, int top, const char *kname, const char *nname);
+
+int model_sessions(struct rb *r);
 int model_commands(struct rb *r);
 int model_messages(struct rb *r);
 

@@ -124,6 +124,7 @@ model_commands(struct rb *r)
 	char prev[40] = "", word[WORD_MAX + 1], key[64];
 	size_t i, n, wl;
 	struct tally_ent **v;
+	bool client_idx;
 	int rc = -1;
 
 	memset(&c, 0, sizeof(c));
@@ -134,12 +135,16 @@ model_commands(struct rb *r)
 	c.seqs = tally_new(STREAM_KEYS, false);
 	if (c.verbs == NULL || c.unknown == NULL || c.variants == NULL || c.seqs == NULL)
 		goto out;
-	/* AUTH continuation lines are credentials, not commands: they are left out. The unary
-	 * plus keeps SQLite from using the (direction, verb) index, which would need a sort of
-	 * every client line; walking the (session, seq, direction) key streams them in order. */
+	/* AUTH continuation lines are credentials, not commands: they are left out. Lines are
+	 * read in (session, seq) order, one session's state at a time: from the partial index
+	 * commands_client when the database has it (no table access at all), else by walking
+	 * the (session, seq, direction) key; the unary plus keeps SQLite from choosing the
+	 * (direction, verb) index, which would mean sorting every client line. */
+	client_idx = rb_has_index(r, "commands_client");
 	st = rb_prepare(r,
-	                "SELECT session, verb, text FROM commands WHERE +direction = 'C' AND %s"
+	                "SELECT session, verb, text FROM commands %s WHERE %sdirection = 'C' AND %s"
 	                " AND instr(coalesce(flags, ''), 'auth') = 0 ORDER BY session, seq",
+	                client_idx ? "INDEXED BY commands_client" : "", client_idx ? "" : "+",
 	                r->sc);
 	if (st == NULL)
 		goto out;
@@ -839,6 +844,30 @@ out_messages(struct rb *r, struct msg_pass *p)
 	return o;
 }
 
+/* rcpt_flags - the routing tricks in one recipient address: a %-hack or bang path in the
+ * local part, a source route ("@a,@b:user@c"), a quoted local part */
+static unsigned
+rcpt_flags(const char *a)
+{
+	const char *at = strrchr(a, '@');
+	unsigned f = 0;
+	size_t i;
+
+	if (a[0] == '<')
+		a++;
+	if (a[0] == '@')
+		f |= PROBE_RCPT_SOURCE_ROUTE;
+	if (a[0] == '"')
+		f |= PROBE_RCPT_QUOTED;
+	for (i = 0; a + i < (at != NULL ? at : a + strlen(a)); i++) {
+		if (a[i] == '%')
+			f |= PROBE_RCPT_PERCENT;
+		else if (a[i] == '!')
+			f |= PROBE_RCPT_BANG;
+	}
+	return f;
+}
+
 /* col_bytes - a column's bytes and length (NULL when SQL NULL) */
 static const char *
 col_bytes(sqlite3_stmt *st, int i, size_t *len)
@@ -885,9 +914,7 @@ model_messages(struct rb *r)
 	}
 	st = rb_prepare(r,
 	                "SELECT m.session, m.time_us, m.hdr_subject, %s, m.mail_from, m.rcpts,"
-	                " m.hdr_from, m.hdr_to, s.src_ip, s.helo, m.size, m.accepted, %s,"
-	                " (SELECT group_concat(x.flags) FROM recipients x"
-	                "  WHERE x.session = m.session AND x.tx = m.tx)"
+	                " m.hdr_from, m.hdr_to, s.src_ip, s.helo, m.size, m.accepted, %s"
 	                " FROM messages m JOIN sessions s ON s.session = m.session"
 	                " WHERE %s ORDER BY m.time_us",
 	                r->msg_body ? "m.body_text" : "NULL", r->msg_body ? "m.parts" : "NULL",
@@ -929,12 +956,12 @@ model_messages(struct rb *r)
 		m.parts = NULL;
 		if ((rf = (const char *)sqlite3_column_text(st, 12)) != NULL)
 			m.parts = json_loads(rf, JSON_DECODE_ANY, NULL);
-		if ((rf = (const char *)sqlite3_column_text(st, 13)) != NULL) {
-			m.rflags |= strstr(rf, "percent") ? PROBE_RCPT_PERCENT : 0;
-			m.rflags |= strstr(rf, "bang") ? PROBE_RCPT_BANG : 0;
-			m.rflags |= strstr(rf, "source_route") ? PROBE_RCPT_SOURCE_ROUTE : 0;
-			m.rflags |= strstr(rf, "quoted") ? PROBE_RCPT_QUOTED : 0;
-		}
+		/* Routing tricks show in the recipients as the server echoed them; reading them
+		 * here saves a lookup in recipients for every message. */
+		for (i = 0; i < m.nr; i++)
+			m.rflags |= rcpt_flags(m.rcpts[i]);
+		if (m.accepted && hset_add(p.pairs, hash_mix('A', 0, m.session, strlen(m.session))))
+			r->accepted_sessions++;
 		memset(&in, 0, sizeof(in));
 		in.subject = m.subject;
 		in.subject_len = m.subject_len;

@@ -17,7 +17,19 @@ struct tally {
 	bool free_p;
 };
 
-/* hash - FNV-1a 64 */
+/* mix - a 64-bit finaliser (splitmix64's): FNV-1a's low bits depend only on the low bits of
+ * the input bytes, and tables index by the low bits, so without this they cluster */
+static uint64_t
+mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/* hash - FNV-1a 64, finalised */
 static uint64_t
 hash(const void *key, size_t len)
 {
@@ -29,7 +41,7 @@ hash(const void *key, size_t len)
 		h ^= p[i];
 		h *= 1099511628211ull;
 	}
-	return h;
+	return mix(h);
 }
 
 struct tally *
@@ -228,7 +240,7 @@ hset_free(struct hset *s)
 static bool
 hset_put(uint64_t *v, size_t cap, uint64_t h)
 {
-	size_t j = (size_t)(h ^ (h >> 29)) & (cap - 1);
+	size_t j = (size_t)h & (cap - 1); /* members come from hash_mix: already mixed */
 
 	while (v[j] != 0) {
 		if (v[j] == h)
@@ -276,5 +288,5 @@ hash_mix(char tag, uint64_t id, const void *b, size_t n)
 		h = (h ^ ((id >> (8 * i)) & 0xff)) * 1099511628211ull;
 	for (i = 0; i < n; i++)
 		h = (h ^ p[i]) * 1099511628211ull;
-	return h;
+	return mix(h);
 }

@@ -25,6 +25,7 @@ struct tally_ent {
 	uint64_t n2, n3;     /* more counts (sessions, sources, …) */
 	int64_t first, last; /* times (epoch us), 0 = unset */
 	uint64_t aux;        /* caller data: a mask, an id, a hash */
+	uint64_t mask;       /* caller data: bits */
 	void *p;             /* caller data it owns (freed by tally_free when free_p is set) */
 };
 
