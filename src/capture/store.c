@@ -26,12 +26,16 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <sqlite3.h>
 
 #include "capture/bodyscan.h"
 #include "capture/frame.h"
 #include "capture/store_db.h"
 #include "core/log.h"
+#include "core/privsep.h"
+#include "core/sandbox.h"
 #include "core/str.h"
 #include "core/util.h"
 
@@ -39,6 +43,10 @@
 /* A body is kept in memory up to this size and written once, complete, when its message event
  * arrives; a larger one spills to a temp file. Most spam is far smaller. */
 #define BODY_MEM_MAX (64u * 1024u)
+/* In-memory bodies are appended to pack files (one write per batch instead of a file per body);
+ * a pack is closed at this size and a new one started. */
+#define PACK_MAX (256ull * 1024u * 1024u)
+#define PACK_STDIO_BUF (256u * 1024u)
 #define JSONL_STDIO_BUF (1u << 20)
 #define JSON_OUT_INIT 4096
 #define READ_SLACK (64u * 1024u)
@@ -66,6 +74,10 @@ struct store {
 	uint8_t buckets_made[65536 / 8];
 	FILE *jsonl;
 	char *jsonl_buf; /* stdio buffer of the JSONL stream */
+	FILE *pack;      /* the pack file small bodies are appended to, opened on first use */
+	char *pack_buf;
+	char pack_rel[64]; /* its path under the data directory */
+	uint64_t pack_off;
 	uint64_t jsonl_bytes;
 	char *out; /* serialised event, reused */
 	size_t outcap;
@@ -505,42 +517,99 @@ body_move_tmp(struct store *s, struct body *b, const char *dst)
 	return 0;
 }
 
-/* body_write_mem - store an in-memory body at its content address dst: nothing to do when an
- * identical body is there; else the bytes go to an unnamed file (O_TMPFILE) that is linked in
- * only once complete, so a crash can never leave a partial file under a digest. 0 or -1. */
+/* pack_close - flush and close the current pack; -1 if buffered bytes could not be written */
 static int
-body_write_mem(struct store *s, struct body *b, const char *dst)
+pack_close(struct store *s)
 {
-	char tmpdir[PATH_MAX], proc[64];
-	struct stat st;
-	int fd, rc;
+	int rc = 0;
 
-	if (stat(dst, &st) == 0) {
-		s->disk_used -= b->written;
+	if (s->pack == NULL)
 		return 0;
+	if (fclose(s->pack) != 0) {
+		log_err("store: closing %s: %s", s->pack_rel, strerror(errno));
+		rc = -1;
 	}
-	if (path_join(tmpdir, sizeof(tmpdir), s->dir, "bodies/tmp") < 0)
-		return -1;
-	fd = open(tmpdir, O_WRONLY | O_TMPFILE | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		/* Filesystems without O_TMPFILE: the named temp file path. */
-		if (body_spill(s, b) < 0)
-			return -1;
-		return body_move_tmp(s, b, dst);
-	}
-	rc = write_all(fd, b->mem, b->memlen);
-	if (rc == 0) {
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		rc = linkat(AT_FDCWD, proc, AT_FDCWD, dst, AT_SYMLINK_FOLLOW);
-		if (rc < 0 && errno == EEXIST) { /* stored meanwhile: the same bytes */
-			s->disk_used -= b->written;
-			rc = 0;
-		}
-	}
-	if (rc < 0)
-		log_err("store: storing %s: %s", dst, strerror(errno));
-	close(fd);
+	s->pack = NULL;
 	return rc;
+}
+
+/* pack_open - start a new pack, bodies/pack/<UTC time>[-n].pack; never reuses a file, so a
+ * record cut short by a crash stays at the end of an old pack */
+static int
+pack_open(struct store *s)
+{
+	char dir[PATH_MAX], p[PATH_MAX], stamp[32];
+	time_t now = (time_t)(now_real_us() / 1000000u);
+	struct tm tm;
+	int fd = -1, i;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	if (path_join(dir, sizeof(dir), s->dir, "bodies/pack") < 0 ||
+	    (mkdir(dir, 0750) < 0 && errno != EEXIST))
+		return -1;
+	for (i = 0; i < ROTATE_TRIES && fd < 0; i++) {
+		if (i == 0)
+			snprintf(s->pack_rel, sizeof(s->pack_rel), "bodies/pack/%s.pack", stamp);
+		else
+			snprintf(s->pack_rel, sizeof(s->pack_rel), "bodies/pack/%s-%d.pack", stamp,
+			         i);
+		if (path_join(p, sizeof(p), s->dir, s->pack_rel) < 0)
+			return -1;
+		fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0 || (s->pack = fdopen(fd, "a")) == NULL) {
+		log_err("store: creating a pack file: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	setvbuf(s->pack, s->pack_buf, _IOFBF, PACK_STDIO_BUF);
+	s->pack_off = 0;
+	return 0;
+}
+
+/* body_pack - store an in-memory body in a pack: a record "RTB1 <sha256> <len>\n<bytes>\n" that
+ * anyone can walk without the database, or nothing when the same body is packed already. Sets
+ * sha256, body_path, body_offset (of the bytes) and body_len in the event. 0 or -1. */
+static int
+body_pack(struct store *s, struct body *b, const char *hex, json_t *ev)
+{
+	char path[128], hdr[96];
+	int64_t off = 0;
+	int hlen, found;
+
+	found = store_db_body_find(s->db, hex, path, sizeof(path), &off);
+	if (found == 1) {
+		s->disk_used -= b->written;
+	} else {
+		if (s->pack != NULL && s->pack_off >= PACK_MAX)
+			pack_close(s);
+		if (s->pack == NULL && pack_open(s) < 0)
+			return -1;
+		hlen = snprintf(hdr, sizeof(hdr), "RTB1 %s %zu\n", hex, b->memlen);
+		if (fwrite(hdr, 1, (size_t)hlen, s->pack) != (size_t)hlen ||
+		    fwrite(b->mem, 1, b->memlen, s->pack) != b->memlen ||
+		    putc('\n', s->pack) == EOF) {
+			log_err("store: writing %s: %s", s->pack_rel, strerror(errno));
+			return -1;
+		}
+		off = (int64_t)s->pack_off + hlen;
+		/* disk_used counts body bytes only (the ~80 bytes of each record header are
+		 * counted when a restart walks bodies/, so the budget only errs on the safe side).
+		 */
+		s->pack_off += (uint64_t)hlen + b->memlen + 1;
+		strlcpy(path, s->pack_rel, sizeof(path));
+	}
+	b->written = 0;
+	json_object_set_new(ev, "sha256", json_string(hex));
+	json_object_set_new(ev, "body_path", json_string(path));
+	json_object_set_new(ev, "body_offset", json_integer(off));
+	json_object_set_new(ev, "body_len", json_integer((json_int_t)b->memlen));
+	json_object_del(ev, "body_dropped");
+	return 0;
 }
 
 /* body_finalize - hash, move the temp to its content address (or drop it as a duplicate) and
@@ -556,6 +625,8 @@ body_finalize(struct store *s, struct body *b, json_t *ev)
 	if (EVP_DigestFinal_ex(b->md, md, &mdlen) != 1 || mdlen != 32)
 		return -1;
 	hex_encode(md, mdlen, hex, sizeof(hex));
+	if (b->mem != NULL)
+		return body_pack(s, b, hex, ev);
 	unsigned bucket = (unsigned)md[0] << 8 | md[1];
 	if (!(s->buckets_made[bucket >> 3] & (1u << (bucket & 7)))) {
 		snprintf(rel, sizeof(rel), "bodies/%.2s", hex);
@@ -571,10 +642,7 @@ body_finalize(struct store *s, struct body *b, json_t *ev)
 	body_path_for(hex, rel, sizeof(rel));
 	if (path_join(dst, sizeof(dst), s->dir, rel) < 0)
 		return -1;
-	if (b->mem != NULL)
-		lrc = body_write_mem(s, b, dst);
-	else
-		lrc = body_move_tmp(s, b, dst);
+	lrc = body_move_tmp(s, b, dst);
 	if (lrc < 0)
 		return -1;
 	b->written = 0;
@@ -645,6 +713,35 @@ message_scan(json_t *ev, struct bodyscan *bs)
 	json_object_set_new(ev, "parts", parts);
 }
 
+/* pack_path_valid - "bodies/pack/" + [0-9A-Z-]+ + ".pack", as pack_open names them */
+static bool
+pack_path_valid(const char *p)
+{
+	size_t n, i;
+
+	if (strncmp(p, "bodies/pack/", 12) != 0)
+		return false;
+	p += 12;
+	n = strlen(p);
+	if (n < 6 || n > 40 || strcmp(p + n - 5, ".pack") != 0)
+		return false;
+	for (i = 0; i < n - 5; i++) {
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'A' && p[i] <= 'Z') || p[i] == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* body_fields_del - remove every field through which a message names its stored body */
+static void
+body_fields_del(json_t *ev)
+{
+	json_object_del(ev, "sha256");
+	json_object_del(ev, "body_path");
+	json_object_del(ev, "body_offset");
+	json_object_del(ev, "body_len");
+}
+
 /* message_body - attach the stored body to a relaytrap.message event. Without an open body the
  * event is a re-import or carries its own claims: sha256/body_path are kept only when they
  * describe a well-formed content address, so an engine cannot point readers at other files. */
@@ -663,17 +760,20 @@ message_body(struct store *s, json_t *ev, const char *sid, uint32_t tx)
 			return;
 		if (h != NULL && bp != NULL && hex64(h)) {
 			body_path_for(h, want, sizeof(want));
-			if (strcmp(want, bp) == 0)
+			if (strcmp(want, bp) == 0 && json_object_get(ev, "body_offset") == NULL)
+				return;
+			if (pack_path_valid(bp) &&
+			    json_integer_value(json_object_get(ev, "body_offset")) > 0 &&
+			    json_is_integer(json_object_get(ev, "body_len")) &&
+			    json_integer_value(json_object_get(ev, "body_len")) >= 0)
 				return;
 		}
 		log_warn("store: session=%s tx=%u message names a body it does not have", sid, tx);
-		json_object_del(ev, "sha256");
-		json_object_del(ev, "body_path");
+		body_fields_del(ev);
 		return;
 	}
 	b = body_take(s, (size_t)i);
-	json_object_del(ev, "sha256");
-	json_object_del(ev, "body_path");
+	body_fields_del(ev);
 	json_object_del(ev, "body_text");
 	json_object_del(ev, "body_text_b64");
 	json_object_del(ev, "parts");
@@ -750,7 +850,7 @@ store_event(struct store *s, const char *json, size_t len)
 counted:
 	if (s->pending++ == 0)
 		s->batch_start_us = now_mono_us();
-	if (s->pending >= STORE_BATCH_EVENTS)
+	if (s->pending >= (s->cfg.bulk ? STORE_BULK_EVENTS : STORE_BATCH_EVENTS))
 		store_commit(s);
 out:
 	json_decref(ev);
@@ -763,6 +863,11 @@ store_commit(struct store *s)
 {
 	int rc = 0;
 
+	/* Body bytes first, then the events naming them, then the database rows. */
+	if (s->pack != NULL && fflush(s->pack) != 0) {
+		log_err("store: flushing %s: %s", s->pack_rel, strerror(errno));
+		rc = -1;
+	}
 	if (s->jsonl != NULL && fflush(s->jsonl) != 0) {
 		log_err("store: flushing events.jsonl: %s", strerror(errno));
 		rc = -1;
@@ -806,19 +911,28 @@ store_open(const struct store_config *cfg, char *err, size_t errlen)
 		goto fail;
 	}
 	s->cfg.data_dir = s->dir;
-	if (mkdir_p(s->dir) < 0 || path_join(p, sizeof(p), s->dir, "bodies/tmp") < 0 ||
-	    mkdir_p(p) < 0) {
+	s->cfg.db_path = NULL;
+	if (mkdir_p(s->dir) < 0) {
 		snprintf(err, errlen, "%s: cannot create: %s", s->dir, strerror(errno));
 		goto fail;
 	}
-	clean_tmp(p);
-	if (path_join(p, sizeof(p), s->dir, "bodies") < 0)
-		goto fail;
-	s->disk_used = disk_usage(p, 0);
+	/* Without bodies (import) the body store is left alone: its temp files may belong to a
+	 * running store process. */
+	if (cfg->store_bodies) {
+		if (path_join(p, sizeof(p), s->dir, "bodies/tmp") < 0 || mkdir_p(p) < 0) {
+			snprintf(err, errlen, "%s: cannot create: %s", s->dir, strerror(errno));
+			goto fail;
+		}
+		clean_tmp(p);
+		if (path_join(p, sizeof(p), s->dir, "bodies") < 0)
+			goto fail;
+		s->disk_used = disk_usage(p, 0);
+	}
 	s->outcap = JSON_OUT_INIT;
 	s->out = malloc(s->outcap);
 	s->jsonl_buf = malloc(JSONL_STDIO_BUF);
-	if (s->out == NULL || s->jsonl_buf == NULL) {
+	s->pack_buf = malloc(PACK_STDIO_BUF);
+	if (s->out == NULL || s->jsonl_buf == NULL || s->pack_buf == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -826,13 +940,22 @@ store_open(const struct store_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "%s/events.jsonl: %s", s->dir, strerror(errno));
 		goto fail;
 	}
-	if (path_join(p, sizeof(p), s->dir, "relaytrap.db") < 0) {
+	if (cfg->db_path != NULL) {
+		if (strlcpy(p, cfg->db_path, sizeof(p)) >= sizeof(p)) {
+			snprintf(err, errlen, "database path too long");
+			goto fail;
+		}
+	} else if (path_join(p, sizeof(p), s->dir, "relaytrap.db") < 0) {
 		snprintf(err, errlen, "data_dir too long");
 		goto fail;
 	}
 	s->db = store_db_open(p, err, errlen);
 	if (s->db == NULL)
 		goto fail;
+	if (cfg->bulk && store_db_bulk(s->db) < 0) {
+		snprintf(err, errlen, "%s: cannot apply the bulk settings", p);
+		goto fail;
+	}
 	return s;
 fail:
 	store_close(s);
@@ -849,8 +972,10 @@ store_close(struct store *s)
 		store_commit(s);
 	while (s->nbodies > 0)
 		body_free(s, body_take(s, 0));
+	pack_close(s);
 	jsonl_close(s);
 	store_db_close(s->db);
+	free(s->pack_buf);
 	free(s->jsonl_buf);
 	free(s->out);
 	free(s);
@@ -881,6 +1006,22 @@ signals_setup(void)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* preload - what the libraries would open lazily, loaded before the data directory becomes
+ * the store's whole world: OpenSSL's configuration and SHA-256, jansson's hash seed (from
+ * /dev/urandom), SQLite's global state and the seed of its generator (WAL salts) */
+static void
+preload(void)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen;
+
+	OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL);
+	EVP_Digest("", 0, md, &mdlen, EVP_sha256(), NULL);
+	json_object_seed(0);
+	sqlite3_initialize();
+	sqlite3_randomness((int)sizeof(md), md);
 }
 
 /* handle_frame - dispatch one complete, header-checked frame */
@@ -928,6 +1069,7 @@ store_run(int fd, const struct store_config *cfg)
 	const size_t cap = FRAME_HDR + FRAME_MAX + READ_SLACK;
 	unsigned char *buf = NULL;
 	struct store *s = NULL;
+	struct store_config dropped;
 	enum frame_type type;
 	struct pollfd pfd;
 	char err[512];
@@ -937,6 +1079,19 @@ store_run(int fd, const struct store_config *cfg)
 	int rc = 1;
 
 	signals_setup();
+	if (cfg->privsep != NULL) {
+		preload();
+		dropped = *cfg;
+		if (privsep_store(cfg->privsep, cfg->data_dir, &dropped.data_dir, err,
+		                  sizeof(err)) == -1) {
+			log_err("store: cannot drop privileges: %s", err);
+			goto out;
+		}
+		log_info("store: privileges dropped; data_dir=%s%s; %s", cfg->data_dir,
+		         strcmp(dropped.data_dir, ".") == 0 ? " (its chroot)" : "",
+		         sandbox_status());
+		cfg = &dropped;
+	}
 	s = store_open(cfg, err, sizeof(err));
 	if (s == NULL) {
 		log_err("store: %s", err);

@@ -5,8 +5,8 @@
  *
  * Owns: struct store_db: the sqlite3 handle, one prepared statement per table operation, the
  *       batch flag and a scratch buffer for base64-decoded attacker bytes.
- * Public: store_db_open, store_db_close, store_db_check, store_db_apply, store_db_commit,
- *         store_db_time_parse.
+ * Public: store_db_open, store_db_bulk, store_db_close, store_db_check, store_db_apply,
+ *         store_db_commit, store_db_time_parse.
  * Limits: STORE_FIELD_MAX bytes per string field, STORE_ARRAY_MAX items per array,
  *         STORE_OBJECT_MAX keys per object; anything larger makes the event invalid for the DB.
  *
@@ -73,6 +73,7 @@ enum stmt_id {
 	ST_ENRICH_HISTORY,
 	ST_ENRICH_SESS,
 	ST_ENRICH_IP,
+	ST_BODY_FIND,
 	ST__COUNT
 };
 
@@ -131,7 +132,8 @@ static const char *const schema_sql[] = {
     " truncated INTEGER, complete INTEGER, accepted INTEGER, msgid TEXT, mail_from TEXT,"
     " rcpts TEXT, rcpt_count INTEGER, hdr_from TEXT, hdr_to TEXT, hdr_subject TEXT,"
     " hdr_date TEXT, hdr_message_id TEXT, hdr_x_mailer TEXT, sha256 TEXT, body_path TEXT,"
-    " body_dropped TEXT, body_text TEXT, parts TEXT, UNIQUE (session, tx));",
+    " body_dropped TEXT, body_text TEXT, parts TEXT, body_offset INTEGER, body_len INTEGER,"
+    " UNIQUE (session, tx));",
     "CREATE TABLE IF NOT EXISTS auth_attempts ("
     " id INTEGER PRIMARY KEY, session TEXT NOT NULL, time TEXT NOT NULL,"
     " time_us INTEGER NOT NULL, mechanism TEXT NOT NULL, supported INTEGER, username TEXT,"
@@ -198,6 +200,8 @@ static const char *const migrate_1_2[] = {
     "ALTER TABLE sessions ADD COLUMN helo_fcrdns INTEGER",
     "ALTER TABLE messages ADD COLUMN body_text TEXT",
     "ALTER TABLE messages ADD COLUMN parts TEXT",
+    "ALTER TABLE messages ADD COLUMN body_offset INTEGER",
+    "ALTER TABLE messages ADD COLUMN body_len INTEGER",
     "ALTER TABLE ip_intel ADD COLUMN country_name TEXT",
     "ALTER TABLE ip_intel ADD COLUMN region TEXT",
     "ALTER TABLE ip_intel ADD COLUMN latitude REAL",
@@ -306,8 +310,8 @@ static const char *const stmt_sql[ST__COUNT] = {
         "INSERT OR IGNORE INTO messages (session, tx, time, time_us, via, size, stored,"
         " truncated, complete, accepted, msgid, mail_from, rcpts, rcpt_count, hdr_from, hdr_to,"
         " hdr_subject, hdr_date, hdr_message_id, hdr_x_mailer, sha256, body_path, body_dropped,"
-        " body_text, parts)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " body_text, parts, body_offset, body_len) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+        " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_AUTH] = "INSERT OR IGNORE INTO auth_attempts (session, time, time_us, mechanism,"
                 " supported, username, password, authzid, digest, ntlm_domain, ntlm_user,"
                 " ntlm_workstation, ntlm_lm, ntlm_nt, ntlm_challenge, crack, outcome)"
@@ -330,6 +334,9 @@ static const char *const stmt_sql[ST__COUNT] = {
     /* Built at open from sess_cols / ip_cols (enrich_sql). */
     [ST_ENRICH_SESS] = NULL,
     [ST_ENRICH_IP] = NULL,
+    /* The batch is on this connection, so bodies packed moments ago are found too. */
+    [ST_BODY_FIND] = "SELECT body_path, body_offset FROM messages WHERE sha256 = ?"
+                     " AND body_offset IS NOT NULL LIMIT 1",
 };
 
 /* The table macros stay one line each so that the tables below read as tables. */
@@ -402,6 +409,8 @@ static const struct field f_message[] = {
     F("body_dropped", FT_STR),
     F("body_text", FT_BYTES),
     F("parts", FT_ARR),
+    F("body_offset", FT_INT),
+    F("body_len", FT_INT),
     FEND,
 };
 static const struct field f_enrich[] = {
@@ -518,6 +527,8 @@ static const struct bind b_message[] = {
     BF("body_dropped"),
     BF("body_text"),
     BF("parts"),
+    BF("body_offset"),
+    BF("body_len"),
     BEND,
 };
 static const struct bind b_auth[] = {
@@ -1122,6 +1133,29 @@ store_db_apply(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 	return rc;
 }
 
+/* store_db_body_find - where a packed body with this digest is; 1 found, 0 not, -1 error */
+int
+store_db_body_find(struct store_db *db, const char *sha256, char *path, size_t pathlen,
+                   int64_t *offset)
+{
+	sqlite3_stmt *st = db->st[ST_BODY_FIND];
+	const unsigned char *p;
+	int rc;
+
+	sqlite3_bind_text(st, 1, sha256, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && (p = sqlite3_column_text(st, 0)) != NULL &&
+	    strlcpy(path, (const char *)p, pathlen) < pathlen) {
+		*offset = sqlite3_column_int64(st, 1);
+		rc = 1;
+	} else {
+		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc;
+}
+
 /* store_db_commit - end the batch; on failure roll back so the next batch starts clean */
 int
 store_db_commit(struct store_db *db)
@@ -1314,6 +1348,23 @@ store_db_open(const char *path, char *err, size_t errlen)
 fail:
 	store_db_close(db);
 	return NULL;
+}
+
+/* store_db_bulk - trade durability for speed on this connection while importing */
+int
+store_db_bulk(struct store_db *db)
+{
+	char *msg = NULL;
+
+	/* 256 MiB of page cache keeps the indexes of a million sessions in memory; without
+	 * fsync a batch commit costs only the WAL write. */
+	if (sqlite3_exec(db->db, "PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;", NULL,
+	                 NULL, &msg) != SQLITE_OK) {
+		log_err("store: bulk settings: %s", msg ? msg : sqlite3_errmsg(db->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
 }
 
 /* store_db_close - commit, finalize statements, close; NULL is a no-op */

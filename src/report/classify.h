@@ -51,7 +51,7 @@ enum helo_class helo_classify(const char *name, size_t len, const char *peer_ip,
                               const struct helo_self *self);
 
 /* name_looks_random - a label that looks machine-generated (documented heuristic in
- * docs/report.md); score in [0,1] when score != NULL */
+ * docs/classification.md); score in [0,1] when score != NULL */
 bool name_looks_random(const char *label, size_t len, double *score);
 
 /* Relay-probe reasons, bit flags; X(name, bit, label) */

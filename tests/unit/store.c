@@ -337,6 +337,67 @@ count_files(const char *dir, const char *suffix)
 	return n;
 }
 
+/* count_bodies - bodies stored: .eml files plus records in pack files */
+static int
+count_bodies(const char *dir)
+{
+	char p[512];
+	struct dirent *de;
+	int n = count_files(dir, ".eml");
+	DIR *d;
+
+	snprintf(p, sizeof(p), "%s/pack", dir);
+	d = opendir(p);
+	if (d == NULL)
+		return n;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/pack/%s", dir, de->d_name);
+		n += count_lines(p, "RTB1 ");
+	}
+	closedir(d);
+	return n;
+}
+
+/* read_stored - the stored bytes of message tx of session sid, through the database's
+ * body_path / body_offset / body_len (NULL when there is none) */
+static char *
+read_stored(const char *dir, const char *db, const char *sid, int tx, size_t *len)
+{
+	char sql[256], path[256], full[512];
+	long long off, n;
+	char *buf, *out;
+	size_t flen;
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT body_path FROM messages WHERE session = '%s' AND tx = %d", sid, tx);
+	q_text(db, sql, path, sizeof(path));
+	snprintf(full, sizeof(full), "%s/%s", dir, path);
+	buf = read_all(full, &flen);
+	if (buf == NULL)
+		return NULL;
+	snprintf(sql, sizeof(sql),
+	         "SELECT coalesce(body_offset, -1) FROM messages WHERE session = '%s' AND tx = %d",
+	         sid, tx);
+	off = q_int(db, sql);
+	if (off < 0) {
+		*len = flen;
+		return buf;
+	}
+	snprintf(sql, sizeof(sql), "SELECT body_len FROM messages WHERE session = '%s' AND tx = %d",
+	         sid, tx);
+	n = q_int(db, sql);
+	assert_true(off + n + 1 <= (long long)flen);
+	assert_int_equal(buf[off + n], '\n');
+	out = malloc((size_t)n + 1);
+	assert_non_null(out);
+	memcpy(out, buf + off, (size_t)n);
+	free(buf);
+	*len = (size_t)n;
+	return out;
+}
+
 /* test_frame_header - length and type checks on the 5-byte header, table-driven */
 static void
 test_frame_header(void **state)
@@ -502,7 +563,7 @@ static void
 test_full_session(void **state)
 {
 	struct fx *f = *state;
-	char want[65], got[128], path[256], jpath[128], sql[256];
+	char want[65], got[128], jpath[128], sql[256];
 	size_t len;
 	char *buf;
 
@@ -512,12 +573,11 @@ test_full_session(void **state)
 
 	sha256_hex(body1, strlen(body1), want);
 	expect_text(f->db, "SELECT sha256 FROM messages", want);
-	snprintf(path, sizeof(path), "bodies/%.2s/%.2s/%s.eml", want, want + 2, want);
-	expect_text(f->db, "SELECT body_path FROM messages", path);
-	snprintf(path, sizeof(path), "%s/bodies/%.2s/%.2s/%s.eml", f->dir, want, want + 2, want);
-	buf = read_all(path, &len);
+	/* A small body goes to a pack, after a header line naming its digest and length. */
+	expect_int(f->db, "SELECT body_path GLOB 'bodies/pack/*.pack' FROM messages", 1);
+	buf = read_stored(f->dir, f->db, SID, 1, &len);
 	if (buf == NULL)
-		fail_msg("body file %s missing", path);
+		fail_msg("body of %s missing", SID);
 	assert_int_equal(len, strlen(body1));
 	assert_memory_equal(buf, body1, len);
 	free(buf);
@@ -573,10 +633,34 @@ test_idempotent_and_dedupe(void **state)
 	apply_session(f->s, SID2, body1, strlen(body1));
 	store_commit(f->s);
 	snprintf(bodies, sizeof(bodies), "%s/bodies", f->dir);
-	assert_int_equal(count_files(bodies, ".eml"), 1);
+	assert_int_equal(count_bodies(bodies), 1);
+	expect_int(f->db, "SELECT count(DISTINCT body_path || body_offset) FROM messages", 1);
 	expect_int(f->db, "SELECT count(DISTINCT sha256) FROM messages", 1);
+
 	expect_int(f->db, "SELECT count(*) FROM messages", 2);
 	expect_int(f->db, "SELECT count(*) FROM ip_intel", 1);
+
+	/* A body over 64 KiB is spilled to a temp file and gets its own content-addressed file. */
+	char *big = malloc(100000);
+	assert_non_null(big);
+	for (i = 0; i < 100000; i++)
+		big[i] = (char)('a' + i % 26);
+	assert_int_equal(store_body(f->s, SID2, 9, big, 60000), 0);
+	assert_int_equal(store_body(f->s, SID2, 9, big + 60000, 40000), 0);
+	put(f->s, SID2, 99, "relaytrap.message", ",\"tx\":9", 0);
+	store_commit(f->s);
+	size_t blen;
+	char *got = read_stored(f->dir, f->db, SID2, 9, &blen);
+	assert_non_null(got);
+	assert_int_equal(blen, 100000);
+	assert_memory_equal(got, big, blen);
+	expect_int(f->db,
+	           "SELECT body_path GLOB 'bodies/[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]/*.eml' FROM "
+	           "messages WHERE tx = 9",
+	           1);
+	assert_int_equal(count_files(bodies, ".eml"), 1);
+	free(got);
+	free(big);
 }
 
 /* test_import_rebuild - a second store fed events.jsonl line by line rebuilds the same rows */
@@ -959,7 +1043,7 @@ test_body_caps(void **state)
 	expect_text(f->db, "SELECT body_dropped FROM messages WHERE tx = 3", "disk_budget");
 	snprintf(jpath, sizeof(jpath), "%s/events.jsonl", f->dir);
 	assert_int_equal(count_lines(jpath, "\"body_dropped\":\"disk_budget\""), 1);
-	assert_int_equal(count_files(bodies, ".eml"), 2);
+	assert_int_equal(count_bodies(bodies), 2);
 	assert_int_equal(count_files(tmpdir, ""), 0);
 
 	/* Reopening counts what is on disk: still over budget for anything new. */
@@ -985,7 +1069,7 @@ test_body_caps(void **state)
 	assert_int_equal(count_files(tmpdir, ""), 1);
 	put(f->s, SID2, 9, "relaytrap.session.closed", ",\"reason\":\"client_closed\"", 0);
 	assert_int_equal(count_files(tmpdir, ""), 0);
-	assert_int_equal(count_files(bodies, ".eml"), 2);
+	assert_int_equal(count_bodies(bodies), 2);
 }
 
 /* A MIME message with a folded header, a quoted file name and an RFC 2231 one */
@@ -1032,7 +1116,8 @@ test_bodyscan(void **state)
 
 	/* No header block end: no body text; hostile bytes; long lines; many parts capped. */
 	bodyscan_init(bs);
-	bodyscan_feed(bs, "Subject: x\r\nContent-Type: \x01\xff/\x00zz\r\n", 38);
+	static const char hostile[] = "Subject: x\r\nContent-Type: \x01\xff/\x00zz\r\n";
+	bodyscan_feed(bs, hostile, sizeof(hostile) - 1);
 	bodyscan_finish(bs);
 	assert_int_equal(bs->text_len, 0);
 	assert_int_equal(bs->nparts, 1);
