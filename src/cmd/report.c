@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +37,7 @@ report_usage(FILE *f)
 	    "Summarise a capture: overview, activity over time, HELO/EHLO identities, commands,\n"
 	    "open-relay probes, messages and campaigns, credentials, sources and bot dialect.\n\n"
 	    "options:\n"
-	    "  --data-dir DIR     data directory (relaytrap.db, identity); default as serve\n"
+	    "  --data-dir DIR     data directory (its relaytrap.db); default as serve\n"
 	    "  --db FILE          the database file itself\n"
 	    "  --since, --until TIME\n"
 	    "                     sessions that started in [since, until): 2026-11-27,\n"
@@ -78,18 +77,15 @@ fmt_from(const char *s, bool ext)
 	return -1;
 }
 
-/* resolve_paths - the database and identity paths from --data-dir / --db / the default */
+/* resolve_path - the database path from --data-dir / --db / the default data directory */
 static void
-resolve_paths(const char *data_dir, const char *db, char *dbp, size_t dblen, char *idp,
-              size_t idlen)
+resolve_path(const char *data_dir, const char *db, char *dbp, size_t dblen)
 {
 	struct config cfg;
 	char tmp[1024];
 
 	if (db != NULL) {
 		snprintf(dbp, dblen, "%s", db);
-		snprintf(tmp, sizeof(tmp), "%s", db);
-		snprintf(idp, idlen, "%.900s/identity", dirname(tmp));
 		return;
 	}
 	if (data_dir == NULL) {
@@ -98,10 +94,9 @@ resolve_paths(const char *data_dir, const char *db, char *dbp, size_t dblen, cha
 		config_free(&cfg);
 		data_dir = tmp;
 	}
-	/* Paths that do not fit are cut; opening them then fails with the path in the message. */
-	if (snprintf(dbp, dblen, "%.900s/relaytrap.db", data_dir) < 0 ||
-	    snprintf(idp, idlen, "%.900s/identity", data_dir) < 0)
-		dbp[0] = idp[0] = '\0';
+	/* A path that does not fit is cut; opening it then fails with the path in the message. */
+	if (snprintf(dbp, dblen, "%.900s/relaytrap.db", data_dir) < 0)
+		dbp[0] = '\0';
 }
 
 /* cmd_report - the report subcommand: 0 written, 1 runtime failure, 2 usage error */
@@ -141,7 +136,7 @@ cmd_report(int argc, char **argv)
 	};
 	struct report_opts o;
 	const char *data_dir = NULL, *db = NULL, *out = NULL, *why;
-	char dbp[1024], idp[1024], err[2048];
+	char dbp[1024], err[2048];
 	int ch, fmt = -1, colour = -1, rc = 1;
 	bool quiet = false;
 	long long top;
@@ -246,8 +241,7 @@ cmd_report(int argc, char **argv)
 	if (fmt < 0)
 		fmt = FMT_TEXT;
 	setlocale(LC_CTYPE, "");
-	resolve_paths(data_dir, db, dbp, sizeof(dbp), idp, sizeof(idp));
-	o.identity_path = idp;
+	resolve_path(data_dir, db, dbp, sizeof(dbp));
 	o.progress = !quiet && isatty(STDERR_FILENO);
 
 	m = report_build(dbp, &o, err, sizeof(err));

@@ -14,6 +14,7 @@
  * into temp.sel and every query joins on it.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -385,25 +386,43 @@ has_column(struct rb *r, const char *table, const char *col)
 	return yes;
 }
 
-/* load_self - the honeypot's names (identity file) and the addresses it was reached on */
+/* load_self - the honeypot's names and the addresses it was reached on, from the capture
+ * itself (its 220 banner and the sessions' destination addresses), so that the same events
+ * give the same report wherever the database was built (live, or by relaytrap import) */
 static void
 load_self(struct rb *r)
 {
 	sqlite3_stmt *st;
-	char err[256];
-	size_t n = 0;
-	FILE *f;
+	const char *t, *e;
+	size_t n = 0, i;
 
-	if (r->o->identity_path != NULL && (f = fopen(r->o->identity_path, "r")) != NULL) {
-		fclose(f);
-		/* identity_load_or_create only creates when the file is missing; it exists here. */
-		if (identity_load_or_create(r->o->identity_path, &r->id, err, sizeof(err)) == 0) {
+	st = rb_prepare(r, "SELECT text FROM commands WHERE direction = 'S' AND code = 220"
+	                   " AND seq = 0 AND typeof(text) = 'text' LIMIT 1");
+	if (st != NULL && sqlite3_step(st) == SQLITE_ROW &&
+	    (t = (const char *)sqlite3_column_text(st, 0)) != NULL && strncmp(t, "220 ", 4) == 0) {
+		/* "220 exch01.corp.example.com Microsoft ESMTP MAIL Service, …" */
+		t += 4;
+		for (e = t; *e != '\0' && *e != ' ' && (size_t)(e - t) < sizeof(r->fqdn) - 1 &&
+		            (strchr(".-", *e) != NULL || (*e >= 'a' && *e <= 'z') ||
+		             (*e >= 'A' && *e <= 'Z') || (*e >= '0' && *e <= '9'));
+		     e++)
+			;
+		if (e > t && (*e == ' ' || *e == '\0') && memchr(t, '.', (size_t)(e - t)) != NULL) {
+			memcpy(r->fqdn, t, (size_t)(e - t));
+			r->fqdn[e - t] = '\0';
+			/* NetBIOS name: the first label, upper case, at most 15; domain: the rest
+			 */
+			for (i = 0; r->fqdn[i] != '.' && i < 15; i++)
+				r->netbios[i] = (char)toupper((unsigned char)r->fqdn[i]);
+			r->netbios[i] = '\0';
+			snprintf(r->domain, sizeof(r->domain), "%s", strchr(r->fqdn, '.') + 1);
 			r->have_id = true;
-			r->self.hostname = r->id.fqdn;
-			r->self.netbios = r->id.netbios;
-			r->self.domain = r->id.domain;
+			r->self.hostname = r->fqdn;
+			r->self.netbios = r->netbios;
+			r->self.domain = r->domain;
 		}
 	}
+	sqlite3_finalize(st);
 	st = rb_prepare(r,
 	                "SELECT DISTINCT dst_ip FROM sessions WHERE dst_ip IS NOT NULL "
 	                "LIMIT %d",
@@ -450,7 +469,7 @@ sec_report(struct rb *r, const char *db_path)
 	jset(fl, "src", f->src != NULL ? json_string(f->src) : json_null());
 	jset(o, "filters", fl);
 	jset(o, "top", json_integer(r->top));
-	jset(o, "honeypot", r->have_id ? json_string(r->id.fqdn) : json_null());
+	jset(o, "honeypot", r->have_id ? json_string(r->fqdn) : json_null());
 	json_object_set_new(r->m, "report", o);
 }
 

@@ -12,7 +12,6 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
-#include "persona/identity.h"
 #include "report/classify.h"
 #include "report/report.h"
 
@@ -30,7 +29,7 @@ struct rb {
 	bool msg_body;        /* messages.body_text, parts */
 	bool has_enrichments; /* the enrichments table */
 	/* the honeypot as the classifiers see it */
-	struct identity id;
+	char fqdn[256], netbios[16], domain[256]; /* from the capture's 220 banner */
 	bool have_id;
 	struct helo_self self;
 	char *addrs[RB_SELF_ADDRS + 1];

@@ -43,9 +43,8 @@ struct report_filter {
 
 struct report_opts {
 	struct report_filter filter;
-	int top;                   /* rows per ranking table */
-	const char *identity_path; /* DATA_DIR/identity for "impersonates honeypot"; may be NULL */
-	bool progress;             /* progress lines on stderr (a TTY) */
+	int top;       /* rows per ranking table */
+	bool progress; /* progress lines on stderr (a TTY) */
 };
 
 /* report_build - open db_path read-only and build the model; NULL with err */
