@@ -18,6 +18,7 @@
 
 #define BAR_MAX 15
 #define LABEL_CHARS 34
+#define HTML_ROWS_MAX 1000
 
 static const char css[] =
     "body{font:14px/1.4 system-ui,sans-serif;color:#1b1f24;margin:2em auto;max-width:1100px;"
@@ -262,11 +263,21 @@ chart_map(FILE *f, json_t *rows)
 	fputs("</svg></figure>\n", f);
 }
 
-/* html_table - one view's rows */
+/* html_table - one view's rows (at most HTML_ROWS_MAX: the page stays readable) */
 static void
 html_table(FILE *f, const struct view *v, json_t *rows)
 {
-	size_t i, c;
+	size_t i, c, n = json_array_size(rows);
+	char buf[128];
+
+	if (n > HTML_ROWS_MAX) {
+		snprintf(buf, sizeof(buf), "The first %d of %zu rows; CSV and JSON have them all.",
+		         HTML_ROWS_MAX, n);
+		fputs("<p class=\"note\">", f);
+		ht(f, buf);
+		fputs("</p>\n", f);
+		n = HTML_ROWS_MAX;
+	}
 
 	fputs("<table><thead><tr>", f);
 	for (c = 0; c < VIEW_COLS && v->cols[c].key != NULL; c++) {
@@ -279,7 +290,7 @@ html_table(FILE *f, const struct view *v, json_t *rows)
 		fputs("</th>", f);
 	}
 	fputs("</tr></thead><tbody>\n", f);
-	for (i = 0; i < json_array_size(rows); i++) {
+	for (i = 0; i < n; i++) {
 		json_t *r = json_array_get(rows, i);
 		fputs("<tr>", f);
 		for (c = 0; c < VIEW_COLS && v->cols[c].key != NULL; c++) {

@@ -23,6 +23,7 @@ struct tx {
 	FILE *f;
 	int width;
 	bool colour, utf8;
+	size_t top; /* rows per table (report.top) */
 };
 
 /* cell_text - one cell as escaped terminal text (at most maxw columns); returns its width */
@@ -141,6 +142,11 @@ table(const struct tx *t, const struct view *v, json_t *rows)
 		first = nrow - TEXT_SERIES_MAX;
 		fprintf(t->f, "  (the last %d of %zu rows; HTML, CSV and JSON have them all)\n",
 		        TEXT_SERIES_MAX, nrow);
+	} else if (!v->text_tail && t->top > 0 && nrow > t->top) {
+		/* long lists (relay-test sessions) stop at --top rows here */
+		fprintf(t->f, "  (the first %zu of %zu rows; CSV and JSON have them all)\n", t->top,
+		        nrow);
+		nrow = t->top;
 	}
 	for (c = 0; c < ncol; c++) {
 		cap[c] = cols[c]->width > 0 ? (size_t)cols[c]->width : (size_t)t->width;
@@ -203,13 +209,14 @@ table(const struct tx *t, const struct view *v, json_t *rows)
 int
 report_write_text(json_t *m, FILE *f, int width, bool colour)
 {
-	struct tx t = {f, width >= 40 ? width : 80, colour, false};
+	struct tx t = {f, width >= 40 ? width : 80, colour, false, 0};
 	json_t *rep = json_object_get(m, "report"), *fl, *sec, *rows, *need;
 	const char *cs = nl_langinfo(CODESET);
 	char line[CELL_MAX], esc[CELL_MAX];
 	size_t s, i;
 
 	t.utf8 = cs != NULL && strcmp(cs, "UTF-8") == 0;
+	t.top = (size_t)json_integer_value(json_object_get(rep, "top"));
 	heading(&t, "relaytrap report", true);
 	snprintf(line, sizeof(line), "database %s",
 	         json_string_value(json_object_get(rep, "database")));
