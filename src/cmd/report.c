@@ -30,7 +30,7 @@ report_usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: relaytrap report [--data-dir DIR | --db FILE] [--since TIME] [--until TIME]\n"
+	    "usage: relaytrap report [--data-dir DIR | --db FILE] [--since T] [--until T]\n"
 	    "                        [--sensor NAME] [--listener NAME] [--src CIDR]\n"
 	    "                        [--format text|html|json|csv] [-o FILE|DIR] [--top N]\n"
 	    "                        [--color|--no-color] [-q] [--help]\n\n"
