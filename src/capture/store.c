@@ -5,7 +5,8 @@
  *
  * Owns: struct store: the JSONL stream and its buffer, the store_db handle, the table of open
  *       per-transaction temp bodies with their running SHA-256, the disk usage counter.
- * Public: store_open, store_event, store_body, store_commit, store_reopen, store_close, store_run.
+ * Public: store_open, store_event, store_parse, store_apply, store_parsed_clear, store_body,
+ *         store_commit, store_reopen, store_close, store_run.
  * Limits: an event is at most FRAME_MAX bytes; at most STORE_BODIES_MAX bodies are open at once
  *         (chunks for more are dropped and logged); a body keeps at most store_body_max bytes
  *         (0 = no cap); bodies/ holds at most body_disk_budget bytes (0 = no cap).
@@ -795,61 +796,99 @@ session_bodies_discard(struct store *s, const char *sid)
 	}
 }
 
-/* store_event - parse, validate, write to the JSONL and apply to SQLite within the batch */
+/* store_parse - parse and check one event; touches nothing but p, so it may run on another
+ * thread than the store's */
 int
-store_event(struct store *s, const char *json, size_t len)
+store_parse(struct store_parsed *p, const char *json, size_t len)
 {
 	char why[160], esc[256];
-	struct store_db_ev info;
 	json_error_t jerr;
-	json_t *ev, *tx;
-	bool modified = false;
-	int rc = -1;
 
+	p->ev = NULL;
+	p->valid = false;
 	if (len > FRAME_MAX) {
 		log_warn("store: event of %zu bytes refused (max %u)", len, FRAME_MAX);
 		return -1;
 	}
 	/* Events carry \u0000 for NUL bytes the attacker sent, so NUL must be allowed. */
-	ev = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
-	if (ev == NULL) {
+	p->ev = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	if (p->ev == NULL) {
 		log_warn("store: malformed event refused: %s",
 		         str_escape_log(jerr.text, strlen(jerr.text), esc, sizeof(esc)));
 		return -1;
 	}
-	if (!json_is_object(ev)) {
+	if (!json_is_object(p->ev)) {
 		log_warn("store: event is not a JSON object, refused");
-		goto out;
+		store_parsed_clear(p);
+		return -1;
 	}
-	if (store_db_check(ev, &info, why, sizeof(why)) < 0) {
+	if (store_db_check(p->ev, &p->info, why, sizeof(why)) < 0) {
 		/* Kept in the log of record so nothing the engine saw is lost, but not in SQLite.
 		 */
 		log_warn("store: invalid event kept in JSONL only: %s",
 		         str_escape_log(why, strlen(why), esc, sizeof(esc)));
+		return 0;
+	}
+	p->valid = true;
+	return 0;
+}
+
+/* store_parsed_clear - release the parsed event; a cleared or never-filled one is a no-op */
+void
+store_parsed_clear(struct store_parsed *p)
+{
+	json_decref(p->ev);
+	p->ev = NULL;
+	p->valid = false;
+}
+
+/* store_apply - attach bodies, write to the JSONL and apply to SQLite within the batch */
+int
+store_apply(struct store *s, struct store_parsed *p, const char *json, size_t len)
+{
+	json_t *ev = p->ev, *tx;
+	bool modified = false;
+	int rc = -1;
+
+	if (ev == NULL)
+		return -1;
+	if (!p->valid) {
 		jsonl_write(s, ev, json, len);
 		goto counted;
 	}
-	if (strcmp(info.eventid, "relaytrap.message") == 0) {
+	if (strcmp(p->info.eventid, "relaytrap.message") == 0) {
 		/* The store adds or removes sha256, body_path and body_dropped here. */
 		modified = true;
 		tx = json_object_get(ev, "tx");
-		message_body(s, ev, info.session, (uint32_t)json_integer_value(tx));
-	} else if (strcmp(info.eventid, "relaytrap.session.closed") == 0) {
-		session_bodies_discard(s, info.session);
+		message_body(s, ev, p->info.session, (uint32_t)json_integer_value(tx));
+	} else if (strcmp(p->info.eventid, "relaytrap.session.closed") == 0) {
+		session_bodies_discard(s, p->info.session);
 	}
 	rc = 0;
 	if (jsonl_write(s, ev, modified ? NULL : json, len) < 0)
 		rc = -1;
-	/* The message's info points into ev, which lives until the end of this function. */
-	if (store_db_apply(s->db, ev, &info) < 0)
+	/* The message's info points into ev, which the caller keeps until it clears p. */
+	if (store_db_apply(s->db, ev, &p->info) < 0)
 		rc = -1;
 counted:
 	if (s->pending++ == 0)
 		s->batch_start_us = now_mono_us();
 	if (s->pending >= (s->cfg.bulk ? STORE_BULK_EVENTS : STORE_BATCH_EVENTS))
 		store_commit(s);
-out:
-	json_decref(ev);
+	return rc;
+}
+
+/* store_event - parse, validate, write to the JSONL and apply to SQLite within the batch */
+int
+store_event(struct store *s, const char *json, size_t len)
+{
+	struct store_parsed p;
+	int rc;
+
+	if (store_parse(&p, json, len) < 0)
+		return -1;
+	rc = store_apply(s, &p, json, len);
+	store_parsed_clear(&p);
 	return rc;
 }
 

@@ -5,7 +5,8 @@
  * socketpair; the same store_event() serves `relaytrap import` later.
  *
  * Owns: struct store, its open files, its SQLite handle, the per-transaction temp bodies.
- * Public: store_open, store_event, store_body, store_commit, store_reopen, store_close, store_run.
+ * Public: store_open, store_event, store_parse, store_apply, store_parsed_clear, store_body,
+ *         store_commit, store_reopen, store_close, store_run.
  * Limits: events over FRAME_MAX bytes are refused; string fields over STORE_FIELD_MAX make an
  *   event JSONL-only; at most 1024 bodies open at once; store_body_max and body_disk_budget
  *   of 0 mean no cap.
@@ -25,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "capture/store_db.h"
+
 #define STORE_BATCH_EVENTS 2000
 #define STORE_BATCH_MS 200
 /* bulk (import): one transaction per this many events */
@@ -43,10 +46,28 @@ struct store_config {
 
 struct store;
 
+/* struct store_parsed - one event parsed and checked by store_parse, applied by store_apply.
+ * Parsing touches no store state, so import parses on one thread while another applies. */
+struct store_parsed {
+	json_t *ev; /* owned; NULL after store_parsed_clear */
+	bool valid; /* passed store_db_check: goes to SQLite, else only to the JSONL */
+	struct store_db_ev info;
+};
+
 /* store_open - create data_dir layout and open everything; NULL with err */
 struct store *store_open(const struct store_config *cfg, char *err, size_t errlen);
 /* store_event - apply one event (JSON text, len bytes, untrusted); 0 or -1 (malformed, logged) */
 int store_event(struct store *s, const char *json, size_t len);
+/* store_parse - parse and check one event (JSON text, untrusted) into p without touching any
+ * store; 0 (p->valid says whether SQLite takes it), or -1 when it is refused outright (too
+ * long, not JSON, not an object; logged). The caller clears p with store_parsed_clear. */
+int store_parse(struct store_parsed *p, const char *json, size_t len);
+/* store_apply - apply a parsed event: bodies, JSONL (json, len is its text, or NULL to
+ * serialise it), SQLite within the batch; 0, or -1 when it was refused or not mirrored in
+ * SQLite. Does not clear p. */
+int store_apply(struct store *s, struct store_parsed *p, const char *json, size_t len);
+/* store_parsed_clear - free what store_parse made; a cleared p is a no-op */
+void store_parsed_clear(struct store_parsed *p);
 /* store_body - append body bytes for (session, tx); 0 or -1 */
 int store_body(struct store *s, const char *session, uint32_t tx, const void *data, size_t len);
 /* store_commit - commit the pending batch (JSONL flushed, SQLite COMMIT) */
