@@ -6,7 +6,7 @@
  * Owns: struct store: the JSONL stream and its buffer, the store_db handle, the table of open
  *       per-transaction temp bodies with their running SHA-256, the disk usage counter.
  * Public: store_open, store_event, store_parse, store_apply, store_parsed_clear, store_body,
- *         store_commit, store_reopen, store_close, store_run.
+ *         store_commit, store_bulk_fresh, store_bulk_end, store_reopen, store_close, store_run.
  * Limits: an event is at most FRAME_MAX bytes; at most STORE_BODIES_MAX bodies are open at once
  *         (chunks for more are dropped and logged); a body keeps at most store_body_max bytes
  *         (0 = no cap); bodies/ holds at most body_disk_budget bytes (0 = no cap).
@@ -910,6 +910,24 @@ store_commit(struct store *s)
 	if (store_db_commit(s->db) < 0)
 		rc = -1;
 	s->pending = 0;
+	return rc;
+}
+
+/* store_bulk_fresh - whether a bulk store loads a new database with the fresh-load shortcuts */
+bool
+store_bulk_fresh(const struct store *s)
+{
+	return store_db_bulk_fresh(s->db);
+}
+
+/* store_bulk_end - commit, and end a fresh load (indexes built, WAL back on) */
+int
+store_bulk_end(struct store *s)
+{
+	int rc = store_commit(s);
+
+	if (store_db_bulk_end(s->db) < 0)
+		rc = -1;
 	return rc;
 }
 

@@ -6,7 +6,7 @@
  *
  * Owns: struct store, its open files, its SQLite handle, the per-transaction temp bodies.
  * Public: store_open, store_event, store_parse, store_apply, store_parsed_clear, store_body,
- *         store_commit, store_reopen, store_close, store_run.
+ *         store_commit, store_bulk_fresh, store_bulk_end, store_reopen, store_close, store_run.
  * Limits: events over FRAME_MAX bytes are refused; string fields over STORE_FIELD_MAX make an
  *   event JSONL-only; at most 1024 bodies open at once; store_body_max and body_disk_budget
  *   of 0 mean no cap.
@@ -72,6 +72,12 @@ void store_parsed_clear(struct store_parsed *p);
 int store_body(struct store *s, const char *session, uint32_t tx, const void *data, size_t len);
 /* store_commit - commit the pending batch (JSONL flushed, SQLite COMMIT) */
 int store_commit(struct store *s);
+/* store_bulk_fresh - true when a bulk store found a new, empty database and loads it without
+ * journal and secondary indexes under an exclusive lock (store_db_bulk_fresh) */
+bool store_bulk_fresh(const struct store *s);
+/* store_bulk_end - commit the last batch and end a fresh load: build the indexes, turn WAL
+ * back on; 0 or -1. store_close does the same, without telling. */
+int store_bulk_end(struct store *s);
 /* store_reopen - reopen events.jsonl (SIGHUP, log rotation by an outside tool) */
 int store_reopen(struct store *s);
 /* store_close - commit, drop unfinished temp bodies, close everything; NULL is a no-op */

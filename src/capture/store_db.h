@@ -5,14 +5,16 @@
  * inside one transaction per batch. Used only by store.c.
  *
  * Owns: struct store_db (the sqlite3 handle, its prepared statements, a scratch buffer).
- * Public: store_db_open, store_db_bulk, store_db_close, store_db_check, store_db_apply,
- *         store_db_commit, store_db_time_parse.
+ * Public: store_db_open, store_db_bulk, store_db_bulk_fresh, store_db_bulk_end, store_db_close,
+ *         store_db_check, store_db_apply, store_db_commit, store_db_body_find,
+ *         store_db_time_parse.
  * Limits: string fields the DB reads are at most STORE_FIELD_MAX bytes (the event is refused
  *         otherwise); applying an event is idempotent (UNIQUE keys, INSERT OR IGNORE, upserts).
  */
 #ifndef RT_STORE_DB_H
 #define RT_STORE_DB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +40,12 @@ struct store_db *store_db_open(const char *path, char *err, size_t errlen);
  * cache for this connection only; an OS crash may then corrupt the database, which import can
  * rebuild from the JSONL. 0 or -1 */
 int store_db_bulk(struct store_db *db);
+/* store_db_bulk_fresh - true when store_db_bulk found a new, empty database and loads it
+ * without journal, WAL and secondary indexes, under an exclusive lock (docs/database.md) */
+bool store_db_bulk_fresh(const struct store_db *db);
+/* store_db_bulk_end - end a fresh load: commit, build the indexes, WAL on, lock released;
+ * 0 or -1. A no-op otherwise; store_db_close calls it too. */
+int store_db_bulk_end(struct store_db *db);
 /* store_db_close - commit what is pending and close; NULL is a no-op */
 void store_db_close(struct store_db *db);
 /* store_db_check - validate common and per-event fields; 0, or -1 with why set */

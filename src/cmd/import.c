@@ -107,6 +107,7 @@ struct import {
 
 	/* the applier's */
 	struct store *store;
+	bool fresh;    /* a new database, loaded with the fresh-load shortcuts */
 	bool progress; /* stderr is a terminal and not -q */
 	uint64_t applied, rejected;
 	struct reject shown[IMPORT_REJECTS_SHOWN];
@@ -554,6 +555,9 @@ summary(const struct import *im, int ninputs, double apply_cpu)
 	/* Which side limits the rate: on an idle machine the larger of the two is the wall time. */
 	printf("relaytrap import: CPU %.2f s reading and parsing, %.2f s applying\n", im->read_cpu,
 	       apply_cpu);
+	if (im->fresh)
+		printf("relaytrap import: new database: loaded without journal under an exclusive "
+		       "lock, indexes built at the end\n");
 }
 
 /* cmd_import - the import subcommand */
@@ -662,6 +666,7 @@ cmd_import(int argc, char **argv)
 	pthread_mutex_init(&im.mu, NULL);
 	pthread_cond_init(&im.cv_full, NULL);
 	pthread_cond_init(&im.cv_free, NULL);
+	im.fresh = store_bulk_fresh(im.store);
 	im.inputs = argv + optind;
 	im.ninputs = argc - optind;
 	im.t0 = now_mono_us();
@@ -669,8 +674,11 @@ cmd_import(int argc, char **argv)
 		rc = 1;
 	if (im.rc != 0)
 		rc = 1;
-	if (store_commit(im.store) < 0) {
-		fprintf(stderr, "relaytrap import: committing to the database failed\n");
+	if (store_bulk_end(im.store) < 0) {
+		fprintf(stderr, "relaytrap import: committing to the database failed%s\n",
+		        im.fresh ? " (a new database loaded without journal: delete it and import "
+		                   "again)"
+		                 : "");
 		rc = 1;
 	}
 	store_close(im.store);

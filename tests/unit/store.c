@@ -704,6 +704,85 @@ test_import_rebuild(void **state)
 	nftw(dir2, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* test_bulk_fresh - a bulk load into a new database runs without journal and indexes, ends in
+ * WAL with every index, with the rows of a normal load; an existing database is loaded as it is,
+ * and store_parse + store_apply on another thread's parse give the same rows */
+static void
+test_bulk_fresh(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = f->cfg;
+	char jpath[128], dir2[64], db2[128], err[256], *buf, *line, *save = NULL;
+	long long a[10], b[10];
+	struct store_parsed p;
+	struct store *s2;
+	size_t len, i;
+	int pass;
+
+	apply_session(f->s, SID, body1, strlen(body1));
+	apply_session(f->s, SID2, body1, strlen(body1));
+	store_commit(f->s);
+	table_counts(f->db, a);
+	snprintf(jpath, sizeof(jpath), "%s/events.jsonl", f->dir);
+
+	make_tmpdir(dir2, sizeof(dir2), "/tmp/rt_store_bulk_");
+	snprintf(db2, sizeof(db2), "%s/relaytrap.db", dir2);
+	cfg.data_dir = dir2;
+	cfg.write_jsonl = false;
+	cfg.store_bodies = false;
+	cfg.bulk = true;
+	for (pass = 0; pass < 2; pass++) {
+		s2 = store_open(&cfg, err, sizeof(err));
+		if (s2 == NULL)
+			fail_msg("store_open: %s", err);
+		/* Only the first open sees an empty file. */
+		assert_int_equal(store_bulk_fresh(s2), pass == 0);
+		if (pass == 0) {
+			/* Nobody else may read it meanwhile: the exclusive lock is held. */
+			sqlite3 *h = NULL;
+			sqlite3_stmt *st = NULL;
+
+			assert_int_equal(sqlite3_open_v2(db2, &h, SQLITE_OPEN_READONLY, NULL),
+			                 SQLITE_OK);
+			if (sqlite3_prepare_v2(h, "SELECT count(*) FROM sessions", -1, &st, NULL) ==
+			    SQLITE_OK)
+				assert_int_equal(sqlite3_step(st), SQLITE_BUSY);
+			else
+				assert_int_equal(sqlite3_errcode(h), SQLITE_BUSY);
+			sqlite3_finalize(st);
+			sqlite3_close(h);
+		}
+		buf = read_all(jpath, &len);
+		assert_non_null(buf);
+		for (line = strtok_r(buf, "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save)) {
+			assert_int_equal(store_parse(&p, line, strlen(line)), 0);
+			assert_true(p.valid);
+			assert_int_equal(store_apply(s2, &p, NULL, 0), 0);
+			store_parsed_clear(&p);
+			store_parsed_clear(&p);
+		}
+		free(buf);
+		assert_int_equal(store_bulk_end(s2), 0);
+		store_close(s2);
+		table_counts(db2, b);
+		for (i = 0; i < 10; i++) {
+			if (a[i] != b[i])
+				fail_msg("pass %d table %zu: got %lld rows, want %lld", pass, i,
+				         b[i], a[i]);
+		}
+		expect_text(db2, "PRAGMA journal_mode", "wal");
+		expect_int(db2, "SELECT count(*) FROM sqlite_master WHERE type = 'index'",
+		           q_int(f->db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"));
+		expect_text(db2, "PRAGMA integrity_check", "ok");
+	}
+	/* A refused line: nothing to apply, clearing is a no-op. */
+	assert_int_equal(store_parse(&p, "{not json", 9), -1);
+	assert_null(p.ev);
+	store_parsed_clear(&p);
+	nftw(dir2, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* test_hostile_events - malformed, mistyped, oversized and lying events never crash */
 static void
 test_hostile_events(void **state)
@@ -1467,6 +1546,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_message_scan, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_enrich, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_json_columns, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_bulk_fresh, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_v1, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench, fx_setup, fx_teardown),
 	};
