@@ -84,6 +84,14 @@ fail_cfg(const char *what, const char *err)
 	return 2;
 }
 
+/* fail_cfg_geo - fail_cfg once the GeoIP databases are open: they are released first */
+static int
+fail_cfg_geo(struct geo *geo, const char *what, const char *err)
+{
+	geo_free(geo);
+	return fail_cfg(what, err);
+}
+
 /* on_grace - during shutdown: stop once every session is closed or the grace time is over */
 static void
 on_grace(evutil_socket_t fd, short what, void *arg)
@@ -351,12 +359,12 @@ cmd_serve(int argc, char **argv)
 	if (identity_load_or_create(idpath, &id, err, sizeof(err)) == -1) {
 		int r;
 		if (!ps.root)
-			return fail_cfg(idpath, err);
+			return fail_cfg_geo(geo, idpath, err);
 		privsep_fs_user(&ps);
 		r = identity_load_or_create(idpath, &id, err, sizeof(err));
 		privsep_fs_root(&ps);
 		if (r == -1)
-			return fail_cfg(idpath, err);
+			return fail_cfg_geo(geo, idpath, err);
 	}
 	strlcpy(hostname, cfg.hostname[0] ? cfg.hostname : id.fqdn, sizeof(hostname));
 	strlcpy(netbios, cfg.netbios[0] ? cfg.netbios : id.netbios, sizeof(netbios));
@@ -377,7 +385,7 @@ cmd_serve(int argc, char **argv)
 	 * optional and a missing file only costs the os fields */
 	p0f = p0f_db_open(cfg.p0f_fp, &p0f_path, err, sizeof(err));
 	if (p0f == NULL && cfg.p0f_fp[0] != '\0')
-		return fail_cfg("p0f_fp", err);
+		return fail_cfg_geo(geo, "p0f_fp", err);
 	if (p0f == NULL)
 		log_warn("%s; OS fingerprints off", err);
 	else
@@ -390,7 +398,7 @@ cmd_serve(int argc, char **argv)
 		struct persona *p = persona_for(pn, &cfg, pcache, pnames, &np, err, sizeof(err));
 		if (p == NULL) {
 			p0f_db_free(p0f);
-			return fail_cfg(NULL, err);
+			return fail_cfg_geo(geo, NULL, err);
 		}
 		e->persona = p;
 		e->limits = &cfg.limits;
