@@ -27,12 +27,16 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <sqlite3.h>
 
 #include "capture/bodyscan.h"
 #include "capture/frame.h"
 #include "capture/store_db.h"
 #include "core/log.h"
+#include "core/privsep.h"
+#include "core/sandbox.h"
 #include "core/str.h"
 #include "core/util.h"
 
@@ -1061,6 +1065,22 @@ signals_setup(void)
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
+/* preload - what the libraries would open lazily, loaded before the data directory becomes
+ * the store's whole world: OpenSSL's configuration and SHA-256, jansson's hash seed (from
+ * /dev/urandom), SQLite's global state and the seed of its generator (WAL salts) */
+static void
+preload(void)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen;
+
+	OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL);
+	EVP_Digest("", 0, md, &mdlen, EVP_sha256(), NULL);
+	json_object_seed(0);
+	store_db_init();
+	sqlite3_randomness((int)sizeof(md), md);
+}
+
 /* handle_frame - dispatch one complete, header-checked frame */
 static void
 handle_frame(struct store *s, enum frame_type type, const unsigned char *p, size_t len)
@@ -1106,6 +1126,7 @@ store_run(int fd, const struct store_config *cfg)
 	const size_t cap = FRAME_HDR + FRAME_MAX + READ_SLACK;
 	unsigned char *buf = NULL;
 	struct store *s = NULL;
+	struct store_config dropped;
 	enum frame_type type;
 	struct pollfd pfd;
 	char err[512];
@@ -1115,6 +1136,19 @@ store_run(int fd, const struct store_config *cfg)
 	int rc = 1;
 
 	signals_setup();
+	if (cfg->privsep != NULL) {
+		preload();
+		dropped = *cfg;
+		if (privsep_store(cfg->privsep, cfg->data_dir, &dropped.data_dir, err,
+		                  sizeof(err)) == -1) {
+			log_err("store: cannot drop privileges: %s", err);
+			goto out;
+		}
+		log_info("store: privileges dropped; data_dir=%s%s; %s", cfg->data_dir,
+		         strcmp(dropped.data_dir, ".") == 0 ? " (its chroot)" : "",
+		         sandbox_status());
+		cfg = &dropped;
+	}
 	s = store_open(cfg, err, sizeof(err));
 	if (s == NULL) {
 		log_err("store: %s", err);

@@ -5,8 +5,8 @@
  * inside one transaction per batch. Used only by store.c.
  *
  * Owns: struct store_db (the sqlite3 handle, its prepared statements, a scratch buffer).
- * Public: store_db_open, store_db_bulk, store_db_bulk_fresh, store_db_bulk_end, store_db_close,
- *         store_db_check, store_db_apply, store_db_commit, store_db_body_find,
+ * Public: store_db_init, store_db_open, store_db_bulk, store_db_bulk_fresh, store_db_bulk_end,
+ * store_db_close, store_db_check, store_db_apply, store_db_commit, store_db_body_find,
  *         store_db_time_parse.
  * Limits: string fields the DB reads are at most STORE_FIELD_MAX bytes (the event is refused
  *         otherwise); applying an event is idempotent (UNIQUE keys, INSERT OR IGNORE, upserts).
@@ -34,6 +34,9 @@ struct store_db_ev {
 	const char *session;
 };
 
+/* store_db_init - SQLite's process-wide settings and initialisation; store_db_open calls it, a
+ * process that uses SQLite earlier calls it first */
+void store_db_init(void);
 /* store_db_open - open or create the database at path; NULL with err (e.g. newer schema) */
 struct store_db *store_db_open(const char *path, char *err, size_t errlen);
 /* store_db_bulk - settings for a bulk load (import): synchronous = OFF and a larger page

@@ -3,8 +3,11 @@
  * serve - `relaytrap serve`: configuration, identity, personas, the store process, the
  * listeners and the event loop; graceful shutdown on SIGTERM/SIGINT, SIGHUP reopens the log.
  *
- * Owns: the process layout. The store runs in a child process fed over a socketpair
- * (src/capture/store.c); this process runs the network engine in one libevent loop.
+ * Owns: the process layout and the start-up order. The store runs in a child process fed over
+ * a socketpair (src/capture/store.c); this process runs the network engine in one libevent
+ * loop. Started as root, everything is opened first, then both processes drop for good
+ * (core/privsep.c): the engine into an empty chroot, the store into the data directory, both
+ * as the unprivileged user under a seccomp filter. See docs/security.md.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -26,7 +29,11 @@
 #include "cmd/cmd.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/privsep.h"
 #include "core/util.h"
+#include "enrich/dns.h"
+#include "enrich/enrich.h"
+#include "enrich/geo.h"
 #include "enrich/p0f.h"
 #include "net/listener.h"
 #include "persona/identity.h"
@@ -75,6 +82,14 @@ fail_cfg(const char *what, const char *err)
 {
 	fprintf(stderr, "relaytrap serve: %s%s%s\n", what ? what : "", what ? ": " : "", err);
 	return 2;
+}
+
+/* fail_cfg_geo - fail_cfg once the GeoIP databases are open: they are released first */
+static int
+fail_cfg_geo(struct geo *geo, const char *what, const char *err)
+{
+	geo_free(geo);
+	return fail_cfg(what, err);
 }
 
 /* on_grace - during shutdown: stop once every session is closed or the grace time is over */
@@ -126,9 +141,10 @@ raise_nofile(void)
 	}
 }
 
-/* start_store - fork the store process; returns its pid and the engine's end in *fd */
+/* start_store - fork the store process, which drops its privileges first thing (see
+ * store_run); returns its pid and the engine's end of the socketpair in *fd */
 static pid_t
-start_store(const struct config *cfg, int *fd)
+start_store(const struct config *cfg, const struct privsep *ps, int *fd)
 {
 	struct store_config scfg;
 	int sv[2];
@@ -153,6 +169,7 @@ start_store(const struct config *cfg, int *fd)
 		scfg.jsonl_rotate_bytes = cfg->jsonl_rotate_bytes;
 		scfg.store_body_max = cfg->limits.store_body_max;
 		scfg.body_disk_budget = cfg->limits.body_disk_budget;
+		scfg.privsep = ps;
 		_exit(store_run(sv[1], &scfg));
 	}
 	close(sv[1]);
@@ -205,11 +222,15 @@ cmd_serve(int argc, char **argv)
 	struct identity id;
 	struct serve_ctx sc;
 	struct capture *cap;
+	struct enrich *enrich;
+	struct dns_stats dst;
+	struct privsep ps;
 	struct p0f_db *p0f;
 	const char *p0f_path = NULL;
 	struct event *ev_term, *ev_int, *ev_hup;
 	static uint64_t msg_counter;
 	char err[1024], idpath[600], hostname[256], domain[256], netbios[16];
+	struct geo *geo = NULL;
 	const char *cfile = NULL;
 	int ch, fd, status, verbose = 0;
 	char **cli_args;
@@ -322,14 +343,29 @@ cmd_serve(int argc, char **argv)
 	}
 	if (config_check(&cfg, err, sizeof(err)) == -1)
 		return fail_cfg(cfile, err);
-	if (mkdir_p(cfg.data_dir) == -1)
-		return fail_cfg("--data-dir", strerror(errno));
+	/* who we become, where the engine is jailed; the time zone is loaded here for good */
+	if (privsep_init(&ps, cfg.user, cfg.group, cfg.chroot, err, sizeof(err)) == -1 ||
+	    privsep_data_dir(&ps, cfg.data_dir, err, sizeof(err)) == -1)
+		return fail_cfg(cfile, err);
+	/* GeoIP databases are mapped now, while the files can still be opened; none is fine */
+	if (geo_open_config(&geo, cfg.geoip_city_db, cfg.geoip_asn_db, cfg.data_dir, err,
+	                    sizeof(err)) == -1)
+		return fail_cfg(cfile, err);
 
-	/* the install's own names, generated once and kept: identical banners give honeypots away
-	 */
+	/* the install's own names, generated once and kept: identical banners give honeypots away.
+	 * A root without CAP_DAC_OVERRIDE (the systemd unit) reaches the user's directory as the
+	 * user. */
 	snprintf(idpath, sizeof(idpath), "%s/identity", cfg.data_dir);
-	if (identity_load_or_create(idpath, &id, err, sizeof(err)) == -1)
-		return fail_cfg(idpath, err);
+	if (identity_load_or_create(idpath, &id, err, sizeof(err)) == -1) {
+		int r;
+		if (!ps.root)
+			return fail_cfg_geo(geo, idpath, err);
+		privsep_fs_user(&ps);
+		r = identity_load_or_create(idpath, &id, err, sizeof(err));
+		privsep_fs_root(&ps);
+		if (r == -1)
+			return fail_cfg_geo(geo, idpath, err);
+	}
 	strlcpy(hostname, cfg.hostname[0] ? cfg.hostname : id.fqdn, sizeof(hostname));
 	strlcpy(netbios, cfg.netbios[0] ? cfg.netbios : id.netbios, sizeof(netbios));
 	if (cfg.hostname[0] && !cfg.netbios[0]) {
@@ -349,7 +385,7 @@ cmd_serve(int argc, char **argv)
 	 * optional and a missing file only costs the os fields */
 	p0f = p0f_db_open(cfg.p0f_fp, &p0f_path, err, sizeof(err));
 	if (p0f == NULL && cfg.p0f_fp[0] != '\0')
-		return fail_cfg("p0f_fp", err);
+		return fail_cfg_geo(geo, "p0f_fp", err);
 	if (p0f == NULL)
 		log_warn("%s; OS fingerprints off", err);
 	else
@@ -362,7 +398,7 @@ cmd_serve(int argc, char **argv)
 		struct persona *p = persona_for(pn, &cfg, pcache, pnames, &np, err, sizeof(err));
 		if (p == NULL) {
 			p0f_db_free(p0f);
-			return fail_cfg(NULL, err);
+			return fail_cfg_geo(geo, NULL, err);
 		}
 		e->persona = p;
 		e->limits = &cfg.limits;
@@ -382,10 +418,13 @@ cmd_serve(int argc, char **argv)
 		e->msg_counter = &msg_counter;
 	}
 
+	/* said once every setting has been accepted, so a config error stays one line */
+	geo_log_summary(geo);
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sc, 0, sizeof(sc));
-	sc.store_pid = start_store(&cfg, &fd);
+	sc.store_pid = start_store(&cfg, &ps, &fd);
+	ps.store_pid = sc.store_pid;
 
 	sc.base = event_base_new();
 	if (sc.base == NULL)
@@ -395,28 +434,47 @@ cmd_serve(int argc, char **argv)
 		fatalx("cannot set up the capture channel");
 	for (i = 0; i < cfg.nlisteners; i++)
 		envs[i].cap = cap;
+	/* enrichment opens what it needs now: the resolver's sockets (connected UDP) and the
+	 * local databases; nothing later creates a socket, so a sandbox may forbid it */
+	enrich = enrich_new(sc.base, cap, &cfg, p0f, geo, err, sizeof(err));
+	if (enrich == NULL) {
+		log_err("%s", err);
+		kill(sc.store_pid, SIGTERM);
+		close(fd);
+		waitpid(sc.store_pid, &status, 0);
+		p0f_db_free(p0f);
+		geo_free(geo);
+		return 1;
+	}
+	if (cfg.enrich_dns)
+		log_info("enrichment: dns on (resolver %s, dnsbl_zones %s)", cfg.resolver,
+		         cfg.dnsbl_zones);
 	sc.srv = server_new(sc.base, &cfg, cap);
 	if (sc.srv == NULL)
 		fatalx("out of memory");
 	server_set_p0f(sc.srv, p0f);
+	server_set_enrich(sc.srv, enrich);
 	for (i = 0; i < cfg.nlisteners; i++) {
 		const struct listener_conf *lc = &cfg.listeners[i];
 		if (server_listen(sc.srv, lc, &envs[i], err, sizeof(err)) == -1) {
 			log_err("%s", err);
+			enrich_free(enrich);
 			kill(sc.store_pid, SIGTERM);
 			close(fd);
 			waitpid(sc.store_pid, &status, 0);
 			p0f_db_free(p0f);
+			geo_free(geo);
 			return 1;
 		}
-		log_info("ready listener=%s address=%s port=%d persona=%s proxy_protocol=%s",
-		         lc->name,
-		         lc->address[0] ? lc->address : "::", server_bound_port(sc.srv, i),
-		         persona_name(envs[i].persona), lc->proxy_protocol ? "yes" : "no");
 	}
-	log_info("relaytrap %s serving: hostname=%s data_dir=%s sensor=%s store_pid=%ld",
-	         RELAYTRAP_VERSION, hostname, cfg.data_dir, cfg.sensor, (long)sc.store_pid);
 
+	/*
+	 * Everything opened before the split. After privsep_engine() this process can open no
+	 * file, create or connect no socket and never become root again, so whatever the engine
+	 * needs for its whole life is set up above this line: the listeners, the store channel,
+	 * the p0f signatures and GeoIP databases (read with the personas), the signal events,
+	 * and the DNS resolver's sockets once DNS enrichment exists.
+	 */
 	ev_term = evsignal_new(sc.base, SIGTERM, on_stop, &sc);
 	ev_int = evsignal_new(sc.base, SIGINT, on_stop, &sc);
 	ev_hup = evsignal_new(sc.base, SIGHUP, on_hup, &sc);
@@ -425,10 +483,49 @@ cmd_serve(int argc, char **argv)
 	event_add(ev_int, NULL);
 	event_add(ev_hup, NULL);
 
+	if (privsep_engine(&ps, err, sizeof(err)) == -1) {
+		log_err("cannot drop privileges: %s", err);
+		kill(sc.store_pid, SIGTERM);
+		close(fd);
+		waitpid(sc.store_pid, &status, 0);
+		p0f_db_free(p0f);
+		return 1;
+	}
+	privsep_log(&ps);
+	for (i = 0; i < cfg.nlisteners; i++) {
+		const struct listener_conf *lc = &cfg.listeners[i];
+		log_info("ready listener=%s address=%s port=%d persona=%s proxy_protocol=%s",
+		         lc->name,
+		         lc->address[0] ? lc->address : "::", server_bound_port(sc.srv, i),
+		         persona_name(envs[i].persona), lc->proxy_protocol ? "yes" : "no");
+	}
+	log_info("relaytrap %s serving: hostname=%s data_dir=%s sensor=%s store_pid=%ld",
+	         RELAYTRAP_VERSION, hostname, cfg.data_dir, cfg.sensor, (long)sc.store_pid);
+
 	event_base_dispatch(sc.base);
 
-	/* every session left is recorded as closed, then the store gets everything */
+	/* every session left is recorded as closed, then the store gets everything; lookups
+	 * still pending are dropped */
 	server_free(sc.srv);
+	/* enrich_free runs the loop once more so that evdns hands back its requests: nothing
+	 * that touches the freed server may fire then (signals are ignored from here on) */
+	event_del(ev_term);
+	event_del(ev_int);
+	event_del(ev_hup);
+	event_del(sc.grace);
+	/* a repeated SIGTERM/SIGINT while the last events drain to the store must not kill the
+	 * process halfway (that would lose them); the drain is bounded on its own */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	if (enrich_dns_stats(enrich, &dst))
+		log_info(
+		    "dns: queries=%llu sent=%llu cache_hits=%llu joined=%llu rate_limited=%llu "
+		    "timeouts=%llu",
+		    (unsigned long long)dst.queries, (unsigned long long)dst.sent,
+		    (unsigned long long)dst.hits, (unsigned long long)dst.joined,
+		    (unsigned long long)dst.rate_limited, (unsigned long long)dst.timeouts);
+	enrich_free(enrich);
 	p0f_db_free(p0f);
 	capture_flush_frame(cap);
 	if (capture_drain_blocking(cap) == -1)
@@ -450,6 +547,7 @@ cmd_serve(int argc, char **argv)
 		persona_free(pcache[i]);
 		free(pnames[i]);
 	}
+	geo_free(geo);
 	config_free(&cfg);
 	log_info("stopped");
 	return 0;
