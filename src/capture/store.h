@@ -27,6 +27,8 @@
 
 #define STORE_BATCH_EVENTS 2000
 #define STORE_BATCH_MS 200
+/* store_run's exit status when a write or commit failed (EX_TEMPFAIL): start it again */
+#define STORE_EXIT_RETRY 75
 
 struct store_config {
 	const char *data_dir;
@@ -35,6 +37,8 @@ struct store_config {
 	uint64_t jsonl_rotate_bytes; /* 0 = never */
 	uint64_t store_body_max;     /* bytes kept of one body */
 	uint64_t body_disk_budget; /* 0 = unlimited; over it new bodies are not stored (recorded) */
+	uint64_t disk_min_free;    /* 0 = no check; under it new bodies are not stored (recorded) */
+	bool fsync;                /* fdatasync packs and events.jsonl before each SQLite COMMIT */
 };
 
 struct store;
@@ -45,14 +49,18 @@ struct store *store_open(const struct store_config *cfg, char *err, size_t errle
 int store_event(struct store *s, const char *json, size_t len);
 /* store_body - append body bytes for (session, tx); 0 or -1 */
 int store_body(struct store *s, const char *session, uint32_t tx, const void *data, size_t len);
-/* store_commit - commit the pending batch (JSONL flushed, SQLite COMMIT) */
+/* store_commit - commit the pending batch (packs and JSONL flushed and, with fsync, synced;
+ * SQLite COMMIT), then acknowledge it to the engine (store_run); 0, or -1 when the batch may not
+ * be durable */
 int store_commit(struct store *s);
 /* store_reopen - reopen events.jsonl (SIGHUP, log rotation by an outside tool) */
 int store_reopen(struct store *s);
 /* store_close - commit, drop unfinished temp bodies, close everything; NULL is a no-op */
 void store_close(struct store *s);
-/* store_run - the store process's main loop over frames read from fd until EOF or SIGTERM;
- * returns the process exit code */
+/* store_run - the store process's main loop over frames read from fd until EOF, acknowledging
+ * each commit back over fd (FRAME_ACK); returns the process exit code: 0, 1 when it could not
+ * start, STORE_EXIT_RETRY when a write or commit failed (nothing unacknowledged is lost: the
+ * engine sends it again to the next store) */
 int store_run(int fd, const struct store_config *cfg);
 
 #endif

@@ -5,6 +5,10 @@
  *
  * Owns: the process layout. The store runs in a child process fed over a socketpair
  * (src/capture/store.c); this process runs the network engine in one libevent loop.
+ * Supervision: when the store process dies (SIGCHLD), the capture keeps every frame the store
+ * had not acknowledged as committed; a new store is started on a new socketpair (at once, or
+ * after a back-off when it keeps dying) and the capture resumes the stream with it. At shutdown
+ * the engine waits until the store has acknowledged everything, starting it again if it has to.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -33,14 +37,25 @@
 #include "smtp/session.h"
 
 #define SHUTDOWN_GRACE_MS 1500
+#define STORE_FINISH_MS 30000    /* at shutdown: how long the store may take to commit the rest */
+#define STORE_FINISH_TRIES 3     /* stores started at shutdown to get everything committed */
+#define STORE_BACKOFF_MIN_MS 100 /* a store that died within STORE_STABLE_MS of its start */
+#define STORE_BACKOFF_MAX_MS 5000
+#define STORE_STABLE_MS 10000
 
 struct serve_ctx {
 	struct event_base *base;
 	struct server *srv;
+	struct capture *cap;
+	const struct config *cfg;
 	pid_t store_pid;
 	int stopping;
 	uint64_t stop_deadline_us;
 	struct event *grace;
+	struct event *restart;   /* starts a new store after a back-off */
+	uint64_t store_start_us; /* when the current store was started */
+	unsigned backoff_ms;     /* next back-off when the store dies young */
+	unsigned store_restarts;
 };
 
 static void
@@ -125,7 +140,8 @@ raise_nofile(void)
 	}
 }
 
-/* start_store - fork the store process; returns its pid and the engine's end in *fd */
+/* start_store - fork a store process on a new socketpair; its pid and the engine's end in *fd,
+ * or -1 (logged) */
 static pid_t
 start_store(const struct config *cfg, int *fd)
 {
@@ -133,17 +149,31 @@ start_store(const struct config *cfg, int *fd)
 	int sv[2];
 	pid_t pid;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
-		fatal("socketpair");
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_err("store: socketpair: %s", strerror(errno));
+		return -1;
+	}
 	/* the socket buffers smooth bursts; the engine buffers the rest (bounded) */
 	int sz = 4 * 1024 * 1024;
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	pid = fork();
-	if (pid == -1)
-		fatal("fork");
-	if (pid == 0) {
+	if (pid == -1) {
+		log_err("store: fork: %s", strerror(errno));
 		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* A store started again inherits the engine's listeners and connections: drop
+		 * them, so that a client's connection never outlives the engine's end of it. */
+		signal(SIGCHLD, SIG_DFL);
+		if (sv[1] != 3) {
+			if (dup2(sv[1], 3) == -1)
+				_exit(1);
+			sv[1] = 3;
+		}
+		closefrom(4);
 		log_init("relaytrap-store", (enum log_level)cfg->log_level);
 		memset(&scfg, 0, sizeof(scfg));
 		scfg.data_dir = cfg->data_dir;
@@ -152,11 +182,125 @@ start_store(const struct config *cfg, int *fd)
 		scfg.jsonl_rotate_bytes = cfg->jsonl_rotate_bytes;
 		scfg.store_body_max = cfg->limits.store_body_max;
 		scfg.body_disk_budget = cfg->limits.body_disk_budget;
+		scfg.disk_min_free = cfg->disk_min_free;
+		scfg.fsync = cfg->fsync;
 		_exit(store_run(sv[1], &scfg));
 	}
 	close(sv[1]);
 	*fd = sv[0];
 	return pid;
+}
+
+/* describe_status - "killed by signal 9", "exited with status 75" */
+static void
+describe_status(int status, char *out, size_t outlen)
+{
+	if (WIFSIGNALED(status))
+		snprintf(out, outlen, "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(out, outlen, "exited with status %d", WEXITSTATUS(status));
+}
+
+/* on_restart - start a new store and hand the capture to it; try again later on failure */
+static void
+on_restart(evutil_socket_t unused, short what, void *arg)
+{
+	struct serve_ctx *sc = arg;
+	struct timeval tv = {1, 0};
+	int fd;
+
+	if (sc->stopping || sc->store_pid > 0)
+		return;
+	sc->store_pid = start_store(sc->cfg, &fd);
+	if (sc->store_pid > 0 && capture_attach(sc->cap, sc->base, fd) == -1) {
+		log_err("store: cannot attach the capture to the new store");
+		close(fd);
+		kill(sc->store_pid, SIGKILL);
+	}
+	if (sc->store_pid <= 0) {
+		sc->store_pid = -1;
+		evtimer_add(sc->restart, &tv);
+		return;
+	}
+	sc->store_start_us = now_mono_us();
+	sc->store_restarts++;
+	log_warn("store restarted: pid=%ld; %zu bytes of events it had not committed are sent "
+	         "again",
+	         (long)sc->store_pid, capture_pending(sc->cap));
+}
+
+/* on_chld - reap children; a dead store is replaced (at once, or after a growing back-off
+ * when it keeps dying young) while the capture keeps its events */
+static void
+on_chld(evutil_socket_t sig, short what, void *arg)
+{
+	struct serve_ctx *sc = arg;
+	char why[64];
+	struct timeval tv;
+	uint64_t age_ms;
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid != sc->store_pid)
+			continue;
+		sc->store_pid = -1;
+		describe_status(status, why, sizeof(why));
+		capture_detach(sc->cap);
+		if (sc->stopping)
+			continue;
+		age_ms = (now_mono_us() - sc->store_start_us) / 1000u;
+		if (age_ms >= STORE_STABLE_MS) {
+			sc->backoff_ms = 0;
+		} else {
+			sc->backoff_ms =
+			    sc->backoff_ms == 0 ? STORE_BACKOFF_MIN_MS : sc->backoff_ms * 2;
+			if (sc->backoff_ms > STORE_BACKOFF_MAX_MS)
+				sc->backoff_ms = STORE_BACKOFF_MAX_MS;
+		}
+		log_err("store process %ld %s after %llu ms; starting a new one in %u ms "
+		        "(%zu bytes wait for it)",
+		        (long)pid, why, (unsigned long long)age_ms, sc->backoff_ms,
+		        capture_pending(sc->cap));
+		tv.tv_sec = sc->backoff_ms / 1000;
+		tv.tv_usec = (suseconds_t)(sc->backoff_ms % 1000) * 1000;
+		evtimer_add(sc->restart, &tv);
+	}
+}
+
+/* finish_store - at shutdown: have a store commit everything the engine holds, starting a new
+ * one when the store is gone or fails; then wait for it to exit */
+static void
+finish_store(struct serve_ctx *sc)
+{
+	char why[64];
+	int status, fd, tries;
+
+	for (tries = 0; tries < STORE_FINISH_TRIES; tries++) {
+		if (!capture_attached(sc->cap)) {
+			if (sc->store_pid > 0) {
+				kill(sc->store_pid, SIGKILL);
+				waitpid(sc->store_pid, &status, 0);
+			}
+			sc->store_pid = start_store(sc->cfg, &fd);
+			if (sc->store_pid <= 0)
+				continue;
+			if (capture_attach(sc->cap, sc->base, fd) == -1) {
+				close(fd);
+				continue;
+			}
+			log_info("store started again to commit %zu bytes before exiting",
+			         capture_pending(sc->cap));
+		}
+		if (capture_finish(sc->cap, STORE_FINISH_MS) == 0)
+			break;
+	}
+	if (sc->store_pid > 0 && waitpid(sc->store_pid, &status, 0) > 0 &&
+	    !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+		describe_status(status, why, sizeof(why));
+		log_err("store process %s at shutdown", why);
+	}
+	sc->store_pid = -1;
 }
 
 /* persona_for - load (once) the persona a listener uses */
@@ -204,7 +348,8 @@ cmd_serve(int argc, char **argv)
 	struct identity id;
 	struct serve_ctx sc;
 	struct capture *cap;
-	struct event *ev_term, *ev_int, *ev_hup;
+	struct event *ev_term, *ev_int, *ev_hup, *ev_chld;
+	uint64_t accepted, unanswered;
 	static uint64_t msg_counter;
 	char err[1024], idpath[600], hostname[256], domain[256], netbios[16];
 	const char *cfile = NULL;
@@ -370,7 +515,11 @@ cmd_serve(int argc, char **argv)
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sc, 0, sizeof(sc));
+	sc.cfg = &cfg;
 	sc.store_pid = start_store(&cfg, &fd);
+	if (sc.store_pid <= 0)
+		fatalx("cannot start the store process");
+	sc.store_start_us = now_mono_us();
 
 	sc.base = event_base_new();
 	if (sc.base == NULL)
@@ -378,6 +527,7 @@ cmd_serve(int argc, char **argv)
 	cap = capture_new(cfg.sensor, NULL, NULL);
 	if (cap == NULL || capture_attach(cap, sc.base, fd) == -1)
 		fatalx("cannot set up the capture channel");
+	sc.cap = cap;
 	for (i = 0; i < cfg.nlisteners; i++)
 		envs[i].cap = cap;
 	sc.srv = server_new(sc.base, &cfg, cap);
@@ -388,7 +538,7 @@ cmd_serve(int argc, char **argv)
 		if (server_listen(sc.srv, lc, &envs[i], err, sizeof(err)) == -1) {
 			log_err("%s", err);
 			kill(sc.store_pid, SIGTERM);
-			close(fd);
+			capture_free(cap);
 			waitpid(sc.store_pid, &status, 0);
 			return 1;
 		}
@@ -403,29 +553,36 @@ cmd_serve(int argc, char **argv)
 	ev_term = evsignal_new(sc.base, SIGTERM, on_stop, &sc);
 	ev_int = evsignal_new(sc.base, SIGINT, on_stop, &sc);
 	ev_hup = evsignal_new(sc.base, SIGHUP, on_hup, &sc);
+	ev_chld = evsignal_new(sc.base, SIGCHLD, on_chld, &sc);
 	sc.grace = event_new(sc.base, -1, EV_PERSIST, on_grace, &sc);
+	sc.restart = evtimer_new(sc.base, on_restart, &sc);
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
 	event_add(ev_hup, NULL);
+	event_add(ev_chld, NULL);
 
 	event_base_dispatch(sc.base);
 
-	/* every session left is recorded as closed, then the store gets everything */
+	/* every session left is recorded as closed, then the store commits everything */
+	sc.stopping = 1;
+	accepted = server_accepted(sc.srv, &unanswered);
 	server_free(sc.srv);
 	capture_flush_frame(cap);
-	if (capture_drain_blocking(cap) == -1)
-		log_err("some events could not be handed to the store");
-	if (capture_dropped(cap) > 0)
-		log_warn("%llu capture frames were dropped",
-		         (unsigned long long)capture_dropped(cap));
-	close(fd);
-	if (waitpid(sc.store_pid, &status, 0) > 0 &&
-	    !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-		log_err("store process ended abnormally (status %d)", status);
+	finish_store(&sc);
+	log_info("capture: connections=%llu unanswered=%llu events=%llu dropped=%llu "
+	         "unconfirmed_bytes=%llu store_restarts=%u",
+	         (unsigned long long)accepted, (unsigned long long)unanswered,
+	         (unsigned long long)capture_events(cap), (unsigned long long)capture_dropped(cap),
+	         (unsigned long long)capture_unacked(cap), sc.store_restarts);
+	if (capture_unacked(cap) > 0)
+		log_err("%llu bytes of events could not be committed by the store",
+		        (unsigned long long)capture_unacked(cap));
 	capture_free(cap);
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);
+	event_free(ev_chld);
+	event_free(sc.restart);
 	event_free(sc.grace);
 	event_base_free(sc.base);
 	for (i = 0; i < np; i++) {
