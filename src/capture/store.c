@@ -69,6 +69,7 @@ struct store {
 	struct store_config cfg;
 	int ack_fd;          /* store_run: the engine channel acknowledgements go to, else -1 */
 	uint64_t stream_off; /* the engine's stream offset just past the last frame applied */
+	uint64_t ack_off;    /* stream_off when it was last acknowledged */
 	uint64_t jsonl_ino;  /* inode of the open events.jsonl */
 	bool resumed;        /* started mid-stream: bodies begun before may arrive incomplete */
 	bool failed;         /* a write or commit failed: this batch is not durable */
@@ -905,7 +906,8 @@ store_event(struct store *s, const char *json, size_t len)
 			s->failed = true;
 	}
 counted:
-	if (s->pending++ == 0)
+	/* store_run starts the batch clock at the frame (stream_off moved); import here */
+	if (s->pending++ == 0 && s->stream_off == s->ack_off)
 		s->batch_start_us = now_mono_us();
 	/* Rotation happens between two commits, so an acknowledgement always names one file. */
 	if (s->cfg.jsonl_rotate_bytes > 0 && s->jsonl != NULL &&
@@ -936,6 +938,14 @@ store_ack(struct store *s)
 	frame_put_u64(f + FRAME_HDR + 16, s->jsonl_bytes);
 	if (write_all(s->ack_fd, f, sizeof(f)) < 0 && errno != EPIPE)
 		log_warn("store: acknowledging to the engine: %s", strerror(errno));
+	s->ack_off = s->stream_off;
+}
+
+/* uncommitted - events, or frames of any kind (body chunks), not yet acknowledged */
+static bool
+uncommitted(const struct store *s)
+{
+	return s->pending > 0 || s->stream_off != s->ack_off;
 }
 
 /* disk_check - free space against disk_min_free: below it bodies are no longer stored (events
@@ -1203,7 +1213,7 @@ poll_timeout(const struct store *s)
 {
 	uint64_t age;
 
-	if (s->pending == 0)
+	if (!uncommitted(s))
 		return STORE_BATCH_MS;
 	age = (now_mono_us() - s->batch_start_us) / 1000u;
 	return age >= STORE_BATCH_MS ? 0 : (int)(STORE_BATCH_MS - age);
@@ -1254,7 +1264,7 @@ store_run(int fd, const struct store_config *cfg)
 			term_seen = true;
 			log_info("store: SIGTERM, draining until the engine closes the socket");
 		}
-		if (s->pending > 0 && poll_timeout(s) == 0)
+		if (uncommitted(s) && poll_timeout(s) == 0)
 			store_commit(s);
 		pfd.fd = fd;
 		pfd.events = POLLIN;
@@ -1294,8 +1304,11 @@ store_run(int fd, const struct store_config *cfg)
 				break;
 			/* A frame counts as applied once handled: a commit inside it includes it.
 			 */
-			if (type != FRAME_START)
+			if (type != FRAME_START) {
+				if (!uncommitted(s))
+					s->batch_start_us = now_mono_us();
 				s->stream_off += FRAME_HDR + len;
+			}
 			handle_frame(s, type, buf + off + FRAME_HDR, len);
 		}
 		/* What remains is less than one whole frame, so the buffer always has room. */

@@ -25,9 +25,16 @@
 #include "net/proxy.h"
 #include "persona/persona.h"
 
-#define CAPTURE_HIGH_WATER (64u * 1024u * 1024u) /* stop accepting above this backlog */
-#define CAPTURE_LOW_WATER (16u * 1024u * 1024u)  /* and start again below this */
+/* The store's backlog (capture_pending), a ladder: above SHED new sessions are answered with
+ * the persona's 421 (recorded, limit store_backlog) until it is below SHED_END; above PAUSE
+ * accepting stops until it is below PAUSE_END. (Further up the capture itself drops body
+ * chunks, then events: see emit.h.) */
+#define CAPTURE_SHED (64u * 1024u * 1024u)
+#define CAPTURE_SHED_END (16u * 1024u * 1024u)
+#define CAPTURE_PAUSE (192u * 1024u * 1024u)
+#define CAPTURE_PAUSE_END (64u * 1024u * 1024u)
 #define OVERLOAD_SLACK 1024 /* connections beyond max_sessions still answered 421 */
+#define LISTEN_BACKLOG 4096
 #define TRIM_AFTER 256      /* give freed memory back once idle after this many sessions */
 #define IPTAB_SIZE 65536    /* per-IP counters: open addressing, power of two */
 #define PROXY_TIMEOUT_MS 5000
@@ -87,6 +94,7 @@ struct server {
 	struct event *resume; /* EMFILE backoff */
 	struct event *housekeep;
 	bool paused_backlog;
+	bool shedding; /* the store is behind: new sessions get 421 */
 	bool paused_emfile;
 	bool stopping;
 	bool stress;         /* stress mode: short idle and command timeouts */
@@ -354,6 +362,10 @@ conn_start_session(struct conn *c)
 	}
 	if (srv->nconns > cfg->limits.max_sessions) {
 		smtp_session_overload(c->sess, "max_sessions", cfg->limits.max_sessions);
+		return;
+	}
+	if (srv->shedding) {
+		smtp_session_overload(c->sess, "store_backlog", CAPTURE_SHED / (1024u * 1024u));
 		return;
 	}
 	slot = ip_slot(srv, c->ipkey);
@@ -708,12 +720,19 @@ housekeep_cb(evutil_socket_t fd, short what, void *arg)
 #endif
 	}
 
-	if (!srv->paused_backlog && pend > CAPTURE_HIGH_WATER) {
+	if (!srv->shedding && pend > CAPTURE_SHED) {
+		log_warn("store is %zu bytes behind; answering new sessions with 421", pend);
+		srv->shedding = true;
+	} else if (srv->shedding && pend < CAPTURE_SHED_END) {
+		log_info("store caught up; taking new sessions again");
+		srv->shedding = false;
+	}
+	if (!srv->paused_backlog && pend > CAPTURE_PAUSE) {
 		log_warn("store is %zu bytes behind; pausing accepts", pend);
 		srv->paused_backlog = true;
 		server_pause(srv, true);
-	} else if (srv->paused_backlog && pend < CAPTURE_LOW_WATER) {
-		log_info("store caught up; accepting again");
+	} else if (srv->paused_backlog && pend < CAPTURE_PAUSE_END) {
+		log_info("store less behind; accepting again");
 		srv->paused_backlog = false;
 		if (!srv->paused_emfile && !srv->stopping)
 			server_pause(srv, false);
@@ -788,7 +807,9 @@ server_listen(struct server *srv, const struct listener_conf *lc, const struct s
 		if (ss.ss_family == AF_INET6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof(ttl));
 	}
-	if (bind(fd, (struct sockaddr *)&ss, sl) == -1 || listen(fd, 1024) == -1) {
+	/* A deep accept queue: a flood of connections waits there for a moment of CPU instead
+	 * of being dropped unrecorded by the kernel (the kernel caps it at somaxconn). */
+	if (bind(fd, (struct sockaddr *)&ss, sl) == -1 || listen(fd, LISTEN_BACKLOG) == -1) {
 		snprintf(err, errlen, "listener %s: cannot listen on %s port %d: %s%s", lc->name,
 		         addr, lc->port, strerror(errno),
 		         errno == EACCES ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"

@@ -9,8 +9,9 @@
  * timer (never blocking the loop), one reply per write; timeouts: idle (no bytes), whole
  * command, session lifetime. Admission: max_sessions and max_per_ip are answered with the
  * persona's 421 and recorded (beyond max_sessions + 1024 closed without a reply, still
- * recorded); EMFILE pauses accepting for a moment; when the store falls behind (capture backlog
- * over a high-water mark) accepting pauses until it catches up. Stress mode: from
+ * recorded); EMFILE pauses accepting for a moment; when the store falls behind (capture
+ * backlog over 64 MiB) new sessions get the persona's 421 (limit store_backlog), over 192 MiB
+ * accepting pauses until it catches up. Stress mode: from
  * stress_sessions open sessions on, idle and command timeouts drop to stress_timeout.
  */
 #ifndef RT_LISTENER_H

@@ -40,9 +40,10 @@ def free_port(host="127.0.0.1"):
 class Daemon:
     """A relaytrap serve process on 127.0.0.1 with its log in data/../serve.log."""
 
-    def __init__(self, binary, data, extra=(), port=None, host="127.0.0.1"):
-        self.binary, self.data, self.host = binary, data, host
+    def __init__(self, binary, data, extra=(), port=None, host="127.0.0.1", config=None):
+        self.binary, self.data, self.host, self.config = binary, data, host, config
         self.port = port or free_port(host)
+        self.probes = []  # (address, port) of connections the start-up probe established
         self.log_path = data.rstrip("/") + ".log"
         self.extra = list(extra)
         self.proc = None
@@ -50,8 +51,10 @@ class Daemon:
     def start(self, timeout=20.0):
         os.makedirs(self.data, exist_ok=True)
         self.logf = open(self.log_path, "ab")
-        args = [self.binary, "serve", "--listen", f"{self.host}:{self.port}", "--data-dir",
-                self.data, "--sensor", "durability"] + FAST + self.extra
+        where = (["-c", self.config] if self.config else
+                 ["--listen", f"{self.host}:{self.port}"])
+        args = [self.binary, "serve"] + where + ["--data-dir", self.data, "--sensor",
+                                                 "durability"] + FAST + self.extra
         self.proc = subprocess.Popen(args, stdout=self.logf, stderr=self.logf,
                                      start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -60,6 +63,7 @@ class Daemon:
                 raise RuntimeError(f"relaytrap exited at start: {self.log()[-2000:]}")
             try:
                 with socket.create_connection((self.host, self.port), timeout=1) as s:
+                    self.probes.append(s.getsockname())
                     s.settimeout(5)
                     if s.recv(512).startswith(b"220"):
                         return self
