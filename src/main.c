@@ -14,7 +14,9 @@ static const struct {
 } cmds[] = {
     {"serve", cmd_serve, "run the honeypot in the foreground"},
     {"check-config", cmd_check_config, "validate a configuration file"},
+    {"import", cmd_import, "build a database from events.jsonl logs"},
     {"version", cmd_version, "print the version and build features"},
+    {"geo", cmd_geo, "look addresses up in the GeoIP city and ASN databases"},
 };
 
 /* usage - the top-level help; subcommands print their own with --help */

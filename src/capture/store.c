@@ -914,7 +914,7 @@ counted:
 	    s->jsonl_bytes >= s->cfg.jsonl_rotate_bytes) {
 		if (store_commit(s) == 0 && jsonl_rotate(s) == 0)
 			store_ack(s);
-	} else if (s->pending >= STORE_BATCH_EVENTS) {
+	} else if (s->pending >= (s->cfg.bulk ? STORE_BULK_EVENTS : STORE_BATCH_EVENTS)) {
 		store_commit(s);
 	}
 out:
@@ -1051,15 +1051,23 @@ store_open(const struct store_config *cfg, char *err, size_t errlen)
 		goto fail;
 	}
 	s->cfg.data_dir = s->dir;
-	if (mkdir_p(s->dir) < 0 || path_join(p, sizeof(p), s->dir, "bodies/tmp") < 0 ||
-	    mkdir_p(p) < 0) {
+	s->cfg.db_path = NULL;
+	if (mkdir_p(s->dir) < 0) {
 		snprintf(err, errlen, "%s: cannot create: %s", s->dir, strerror(errno));
 		goto fail;
 	}
-	clean_tmp(p);
-	if (path_join(p, sizeof(p), s->dir, "bodies") < 0)
-		goto fail;
-	s->disk_used = disk_usage(p, 0);
+	/* Without bodies (import) the body store is left alone: its temp files may belong to a
+	 * running store process. */
+	if (cfg->store_bodies) {
+		if (path_join(p, sizeof(p), s->dir, "bodies/tmp") < 0 || mkdir_p(p) < 0) {
+			snprintf(err, errlen, "%s: cannot create: %s", s->dir, strerror(errno));
+			goto fail;
+		}
+		clean_tmp(p);
+		if (path_join(p, sizeof(p), s->dir, "bodies") < 0)
+			goto fail;
+		s->disk_used = disk_usage(p, 0);
+	}
 	s->outcap = JSON_OUT_INIT;
 	s->out = malloc(s->outcap);
 	s->jsonl_buf = malloc(JSONL_STDIO_BUF);
@@ -1072,7 +1080,12 @@ store_open(const struct store_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "%s/events.jsonl: %s", s->dir, strerror(errno));
 		goto fail;
 	}
-	if (path_join(p, sizeof(p), s->dir, "relaytrap.db") < 0) {
+	if (cfg->db_path != NULL) {
+		if (strlcpy(p, cfg->db_path, sizeof(p)) >= sizeof(p)) {
+			snprintf(err, errlen, "database path too long");
+			goto fail;
+		}
+	} else if (path_join(p, sizeof(p), s->dir, "relaytrap.db") < 0) {
 		snprintf(err, errlen, "data_dir too long");
 		goto fail;
 	}
@@ -1080,6 +1093,10 @@ store_open(const struct store_config *cfg, char *err, size_t errlen)
 	if (s->db == NULL)
 		goto fail;
 	disk_check(s);
+	if (cfg->bulk && store_db_bulk(s->db) < 0) {
+		snprintf(err, errlen, "%s: cannot apply the bulk settings", p);
+		goto fail;
+	}
 	return s;
 fail:
 	store_close(s);

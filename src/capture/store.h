@@ -15,8 +15,8 @@
  *   relaytrap.db (+ -wal, -shm)
  *   bodies/ab/cd/<sha256>.eml (ab, cd = first two bytes of the hex digest), bodies/tmp/
  * Batching: events are written to the JSONL and inserted into SQLite inside one transaction
- * per batch; a batch is committed when STORE_BATCH_EVENTS events are pending, when
- * STORE_BATCH_MS have passed, on a FLUSH frame, and on close.
+ * per batch; a batch is committed when STORE_BATCH_EVENTS (bulk: STORE_BULK_EVENTS) events
+ * are pending, when STORE_BATCH_MS have passed, on a FLUSH frame, and on close.
  */
 #ifndef RT_STORE_H
 #define RT_STORE_H
@@ -29,11 +29,15 @@
 #define STORE_BATCH_MS 200
 /* store_run's exit status when a write or commit failed (EX_TEMPFAIL): start it again */
 #define STORE_EXIT_RETRY 75
+/* bulk (import): one transaction per this many events */
+#define STORE_BULK_EVENTS 100000
 
 struct store_config {
 	const char *data_dir;
-	bool write_jsonl; /* false for import */
-	bool store_bodies;
+	const char *db_path; /* NULL = data_dir/relaytrap.db */
+	bool write_jsonl;    /* false for import */
+	bool store_bodies;   /* false: bodies/ is neither created nor scanned nor cleaned */
+	bool bulk; /* import: STORE_BULK_EVENTS per transaction, synchronous = OFF, big cache */
 	uint64_t jsonl_rotate_bytes; /* 0 = never */
 	uint64_t store_body_max;     /* bytes kept of one body */
 	uint64_t body_disk_budget; /* 0 = unlimited; over it new bodies are not stored (recorded) */

@@ -5,8 +5,8 @@
  * inside one transaction per batch. Used only by store.c.
  *
  * Owns: struct store_db (the sqlite3 handle, its prepared statements, a scratch buffer).
- * Public: store_db_open, store_db_close, store_db_check, store_db_apply, store_db_commit,
- *         store_db_time_parse.
+ * Public: store_db_open, store_db_bulk, store_db_close, store_db_check, store_db_apply,
+ *         store_db_commit, store_db_time_parse.
  * Limits: string fields the DB reads are at most STORE_FIELD_MAX bytes (the event is refused
  *         otherwise); applying an event is idempotent (UNIQUE keys, INSERT OR IGNORE, upserts).
  */
@@ -35,6 +35,10 @@ struct store_db_ev {
 
 /* store_db_open - open or create the database at path; NULL with err (e.g. newer schema) */
 struct store_db *store_db_open(const char *path, char *err, size_t errlen);
+/* store_db_bulk - settings for a bulk load (import): synchronous = OFF and a larger page
+ * cache for this connection only; an OS crash may then corrupt the database, which import can
+ * rebuild from the JSONL. 0 or -1 */
+int store_db_bulk(struct store_db *db);
 /* store_db_close - commit what is pending and close; NULL is a no-op */
 void store_db_close(struct store_db *db);
 /* store_db_check - validate common and per-event fields; 0, or -1 with why set */

@@ -31,6 +31,8 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "enrich/geo.h"
+#include "enrich/p0f.h"
 #include "net/listener.h"
 #include "persona/identity.h"
 #include "persona/persona.h"
@@ -348,10 +350,13 @@ cmd_serve(int argc, char **argv)
 	struct identity id;
 	struct serve_ctx sc;
 	struct capture *cap;
+	struct p0f_db *p0f;
+	const char *p0f_path = NULL;
 	struct event *ev_term, *ev_int, *ev_hup, *ev_chld;
 	uint64_t accepted, unanswered;
 	static uint64_t msg_counter;
 	char err[1024], idpath[600], hostname[256], domain[256], netbios[16];
+	struct geo *geo = NULL;
 	const char *cfile = NULL;
 	int ch, fd, status, verbose = 0;
 	char **cli_args;
@@ -466,6 +471,10 @@ cmd_serve(int argc, char **argv)
 		return fail_cfg(cfile, err);
 	if (mkdir_p(cfg.data_dir) == -1)
 		return fail_cfg("--data-dir", strerror(errno));
+	/* GeoIP databases are mapped now, while the files can still be opened; none is fine */
+	if (geo_open_config(&geo, cfg.geoip_city_db, cfg.geoip_asn_db, cfg.data_dir, err,
+	                    sizeof(err)) == -1)
+		return fail_cfg(cfile, err);
 
 	/* the install's own names, generated once and kept: identical banners give honeypots away
 	 */
@@ -487,13 +496,25 @@ cmd_serve(int argc, char **argv)
 	else
 		strlcpy(domain, id.domain, sizeof(domain));
 
+	/* OS signatures, read once: a configured file must load; without one, fingerprints are
+	 * optional and a missing file only costs the os fields */
+	p0f = p0f_db_open(cfg.p0f_fp, &p0f_path, err, sizeof(err));
+	if (p0f == NULL && cfg.p0f_fp[0] != '\0')
+		return fail_cfg("p0f_fp", err);
+	if (p0f == NULL)
+		log_warn("%s; OS fingerprints off", err);
+	else
+		log_info("os signatures: %zu from %s", p0f_db_count(p0f), p0f_path);
+
 	for (i = 0; i < cfg.nlisteners; i++) {
 		const char *pn =
 		    cfg.listeners[i].persona[0] ? cfg.listeners[i].persona : cfg.persona;
 		struct smtp_env *e = &envs[i];
 		struct persona *p = persona_for(pn, &cfg, pcache, pnames, &np, err, sizeof(err));
-		if (p == NULL)
+		if (p == NULL) {
+			p0f_db_free(p0f);
 			return fail_cfg(NULL, err);
+		}
 		e->persona = p;
 		e->limits = &cfg.limits;
 		e->bare_lf = cfg.bare_lf;
@@ -512,6 +533,8 @@ cmd_serve(int argc, char **argv)
 		e->msg_counter = &msg_counter;
 	}
 
+	/* said once every setting has been accepted, so a config error stays one line */
+	geo_log_summary(geo);
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sc, 0, sizeof(sc));
@@ -533,6 +556,7 @@ cmd_serve(int argc, char **argv)
 	sc.srv = server_new(sc.base, &cfg, cap);
 	if (sc.srv == NULL)
 		fatalx("out of memory");
+	server_set_p0f(sc.srv, p0f);
 	for (i = 0; i < cfg.nlisteners; i++) {
 		const struct listener_conf *lc = &cfg.listeners[i];
 		if (server_listen(sc.srv, lc, &envs[i], err, sizeof(err)) == -1) {
@@ -540,6 +564,7 @@ cmd_serve(int argc, char **argv)
 			kill(sc.store_pid, SIGTERM);
 			capture_free(cap);
 			waitpid(sc.store_pid, &status, 0);
+			p0f_db_free(p0f);
 			return 1;
 		}
 		log_info("ready listener=%s address=%s port=%d persona=%s proxy_protocol=%s",
@@ -567,6 +592,7 @@ cmd_serve(int argc, char **argv)
 	sc.stopping = 1;
 	accepted = server_accepted(sc.srv, &unanswered);
 	server_free(sc.srv);
+	p0f_db_free(p0f);
 	capture_flush_frame(cap);
 	finish_store(&sc);
 	log_info("capture: connections=%llu unanswered=%llu events=%llu dropped=%llu "
@@ -589,6 +615,7 @@ cmd_serve(int argc, char **argv)
 		persona_free(pcache[i]);
 		free(pnames[i]);
 	}
+	geo_free(geo);
 	config_free(&cfg);
 	log_info("stopped");
 	return 0;

@@ -468,7 +468,7 @@ set_ident(struct config *c, const struct key_def *k, const char *v, char *err, s
 	return copy_str(c, k, v, err, errlen);
 }
 
-/* set_path - persona, persona_dir, data_dir: non-empty, no control bytes */
+/* set_path - persona, persona_dir, data_dir, p0f_fp: non-empty, no control bytes */
 static int
 set_path(struct config *c, const struct key_def *k, const char *v, char *err, size_t errlen)
 {
@@ -480,6 +480,26 @@ set_path(struct config *c, const struct key_def *k, const char *v, char *err, si
 		snprintf(err, errlen,
 		         "%s must be a non-empty name or path without control "
 		         "characters such as %s (got '%s')",
+		         k->name, k->example, esc(v, e, sizeof(e)));
+		return -1;
+	}
+	return copy_str(c, k, v, err, errlen);
+}
+
+/* set_geo_db - geoip_*_db: empty (automatic), "none", or a comma-separated list of paths */
+static int
+set_geo_db(struct config *c, const struct key_def *k, const char *v, char *err, size_t errlen)
+{
+	char e[ESC_MAX];
+	const char *p;
+
+	for (p = v; *p != '\0'; p++)
+		if (*p == ',' && (p == v || p[1] == '\0' || p[1] == ','))
+			break;
+	if (has_controls(v, true) || *p != '\0') {
+		snprintf(err, errlen,
+		         "%s must be empty (automatic), none, or comma-separated file paths "
+		         "such as %s (got '%s')",
 		         k->name, k->example, esc(v, e, sizeof(e)));
 		return -1;
 	}
@@ -537,6 +557,7 @@ static const struct key_def keys[] = {
     {"domain", set_host, ST_STR, STR(domain), 0, 0, "example.com"},
     {"data_dir", set_path, ST_STR, STR(data_dir), 0, 0, "/var/lib/relaytrap"},
     {"user", set_ident, ST_STR, STR(user), 0, 0, "relaytrap"},
+    {"p0f_fp", set_path, ST_STR, STR(p0f_fp), 0, 0, "/etc/p0f/p0f.fp"},
     {"listen", set_listen, ST_NONE, 0, 0, 0, 0, "0.0.0.0:25"},
     {"proxy_from", set_proxy_from, ST_NONE, 0, 0, 0, 0, "10.0.0.0/8"},
     {"line_max", set_num, ST_SIZE_T, LIM(line_max), 0, 512, 1048576, "4096"},
@@ -565,6 +586,10 @@ static const struct key_def keys[] = {
     {"fsync", set_bool, ST_BOOL, OFF(fsync), 0, 0, 0, "yes"},
     {"disk_min_free", set_size, ST_U64, OFF(disk_min_free), 0, 0, 1024 * TIB, "256M"},
     {"log_level", set_log_level, ST_NONE, 0, 0, 0, 0, "info"},
+    {"geoip_city_db", set_geo_db, ST_STR, STR(geoip_city_db), 0, 0,
+     "/var/lib/GeoIP/GeoLite2-City.mmdb"},
+    {"geoip_asn_db", set_geo_db, ST_STR, STR(geoip_asn_db), 0, 0,
+     "/var/lib/GeoIP/GeoLite2-ASN.mmdb"},
 };
 
 /* Keys of a [listener NAME] section; the parser handles them itself. */

@@ -71,7 +71,8 @@ struct config {
 	char netbios[16];      /* "" = derived from hostname */
 	char domain[256];      /* default domain; "" = hostname minus first label */
 	char data_dir[512];
-	char user[64]; /* unprivileged user when started as root */
+	char user[64];    /* unprivileged user when started as root */
+	char p0f_fp[512]; /* p0f v3 signatures; "" = /etc/p0f/p0f.fp, then the shipped copy */
 	struct listener_conf listeners[CONFIG_MAX_LISTENERS];
 	size_t nlisteners;
 	struct cidr proxy_from[CONFIG_MAX_PROXY_FROM];
@@ -86,7 +87,9 @@ struct config {
 	bool store_bodies;
 	bool fsync;             /* fdatasync events.jsonl and packs before each SQLite commit */
 	uint64_t disk_min_free; /* bytes free in data_dir under which bodies are not stored */
-	int log_level;          /* enum log_level */
+	int log_level;            /* enum log_level */
+	char geoip_city_db[1024]; /* "" = automatic, "none", or comma-separated .mmdb paths */
+	char geoip_asn_db[1024]; /* "" = automatic, "none", or comma-separated .mmdb/.rtasn paths */
 };
 
 /* config_defaults - fill every field with the built-in default */

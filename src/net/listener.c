@@ -22,6 +22,8 @@
 #include "capture/emit.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "enrich/p0f.h"
+#include "enrich/syn.h"
 #include "net/proxy.h"
 #include "persona/persona.h"
 
@@ -67,6 +69,8 @@ struct conn {
 	struct event *deadline; /* whole-command and lifetime deadlines */
 	struct outq *q_head, *q_tail;
 	struct smtp_conn info;
+	unsigned char *syn; /* the peer's SYN, IP + TCP headers (TCP_SAVED_SYN); NULL if none */
+	size_t syn_len;
 	unsigned char ipkey[16];
 	uint64_t t_start_ms;
 	uint64_t cmd_start_ms; /* 0 = no command in progress */
@@ -93,6 +97,7 @@ struct server {
 	struct ipslot *iptab;
 	struct event *resume; /* EMFILE backoff */
 	struct event *housekeep;
+	const struct p0f_db *p0f; /* for the debug log of each SYN; may be NULL */
 	bool paused_backlog;
 	bool shedding; /* the store is behind: new sessions get 421 */
 	bool paused_emfile;
@@ -498,6 +503,7 @@ conn_free(struct conn *c)
 	if (c->counted)
 		ip_release(srv, c->ipkey);
 	smtp_session_free(c->sess);
+	free(c->syn);
 	while (c->q_head) {
 		struct outq *q = c->q_head;
 		c->q_head = q->next;
@@ -507,6 +513,42 @@ conn_free(struct conn *c)
 	event_free(c->deadline);
 	bufferevent_free(c->bev);
 	free(c);
+}
+
+/* conn_save_syn - take the peer's SYN the kernel kept for this connection (TCP_SAVE_SYN on
+ * the listener); the kernel hands it out once and frees it. It is the TCP peer's: a proxy's
+ * when a PROXY header follows. */
+static void
+conn_save_syn(struct conn *c, int fd)
+{
+	unsigned char buf[SYN_BYTES_MAX];
+	socklen_t len = sizeof(buf);
+	struct syn_info si;
+	struct p0f_match m;
+	const char *why = NULL;
+	char sig[P0F_SIG_STR_MAX];
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_SAVED_SYN, buf, &len) == -1 || len == 0)
+		return;
+	c->syn = malloc(len);
+	if (c->syn == NULL)
+		return;
+	memcpy(c->syn, buf, len);
+	c->syn_len = len;
+	if (log_get_level() < LOG_LVL_DEBUG)
+		return;
+	if (syn_parse(c->syn, c->syn_len, &si, &why) == -1) {
+		log_debug("listener=%s peer=%s peer_port=%d syn_len=%zu syn_bad=\"%s\"",
+		          c->l->conf.name, c->info.peer_ip, c->info.peer_port, c->syn_len, why);
+		return;
+	}
+	p0f_match(c->srv->p0f, &si, &m);
+	p0f_sig_string(&si, sig, sizeof(sig));
+	log_debug("listener=%s peer=%s peer_port=%d syn_len=%zu syn_sig=%s os=\"%s:%s:%s\" "
+	          "os_match=%s os_distance=%d",
+	          c->l->conf.name, c->info.peer_ip, c->info.peer_port, c->syn_len, sig,
+	          m.os_class ? m.os_class : "", m.os_name ? m.os_name : "",
+	          m.os_flavor ? m.os_flavor : "", p0f_match_name(m.kind), m.distance);
 }
 
 static void
@@ -604,6 +646,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 		free(c);
 		return;
 	}
+	conn_save_syn(c, fd);
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;
@@ -799,6 +842,9 @@ server_listen(struct server *srv, const struct listener_conf *lc, const struct s
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	/* keep each client's SYN headers for its OS fingerprint (Linux 4.2+; without it there
+	 * is simply no fingerprint) */
+	setsockopt(fd, IPPROTO_TCP, TCP_SAVE_SYN, &on, sizeof(on));
 	if (ss.ss_family == AF_INET6 && lc->address[0] == '\0')
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
 	/* the persona's IP TTL: accepted sockets (and the SYN-ACK) inherit it */
@@ -840,6 +886,12 @@ server_listen(struct server *srv, const struct listener_conf *lc, const struct s
 	                                        : ((struct sockaddr_in6 *)&ss)->sin6_port);
 	srv->ls[srv->nls++] = l;
 	return 0;
+}
+
+void
+server_set_p0f(struct server *srv, const struct p0f_db *db)
+{
+	srv->p0f = db;
 }
 
 int

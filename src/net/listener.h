@@ -3,7 +3,8 @@
  * listener - sockets, connections and admission control around the SMTP engine.
  *
  * Owns: struct server (listeners, live connections, the per-IP table) and every struct conn.
- * Public: server_new, server_listen, server_shutdown, server_free, server_sessions.
+ * Public: server_new, server_listen, server_bound_port, server_set_p0f, server_shutdown,
+ *         server_free, server_sessions.
  * Each connection: optional PROXY protocol header from a trusted proxy, then an smtp_session;
  * replies are written through a per-connection queue that applies the persona delay with a
  * timer (never blocking the loop), one reply per write; timeouts: idle (no bytes), whole
@@ -13,6 +14,7 @@
  * backlog over 64 MiB) new sessions get the persona's 421 (limit store_backlog), over 192 MiB
  * accepting pauses until it catches up. Stress mode: from
  * stress_sessions open sessions on, idle and command timeouts drop to stress_timeout.
+ * Every listening socket has TCP_SAVE_SYN: each connection keeps its peer's SYN headers.
  */
 #ifndef RT_LISTENER_H
 #define RT_LISTENER_H
@@ -26,6 +28,7 @@
 struct event_base;
 struct capture;
 struct server;
+struct p0f_db;
 
 /* server_new - a server on base; cfg and cap must outlive it */
 struct server *server_new(struct event_base *base, const struct config *cfg, struct capture *cap);
@@ -33,6 +36,9 @@ struct server *server_new(struct event_base *base, const struct config *cfg, str
  * outlive the server); 0, or -1 with err */
 int server_listen(struct server *srv, const struct listener_conf *lc, const struct smtp_env *env,
                   char *err, size_t errlen);
+/* server_set_p0f - OS signatures for the debug log line of each client's SYN (may be NULL;
+ * db must outlive the server). Each connection keeps its SYN's IP and TCP headers. */
+void server_set_p0f(struct server *srv, const struct p0f_db *db);
 /* server_bound_port - the port actually bound by listener i (for port 0) */
 int server_bound_port(const struct server *srv, size_t i);
 /* server_shutdown - stop accepting, answer every session with the shutdown reply, close

@@ -61,6 +61,10 @@ static const struct good_case good[] = {
     {"domain", "corp.example.com", K_STR, C(domain), 0, "corp.example.com"},
     {"data_dir", "/srv/relaytrap", K_STR, C(data_dir), 0, "/srv/relaytrap"},
     {"user", "_relaytrap", K_STR, C(user), 0, "_relaytrap"},
+    {"geoip_city_db", "", K_STR, C(geoip_city_db), 0, ""},
+    {"geoip_city_db", "/a/x.mmdb, /b/y.mmdb", K_STR, C(geoip_city_db), 0, "/a/x.mmdb, /b/y.mmdb"},
+    {"geoip_asn_db", "none", K_STR, C(geoip_asn_db), 0, "none"},
+    {"p0f_fp", "/opt/p0f/my p0f.fp", K_STR, C(p0f_fp), 0, "/opt/p0f/my p0f.fp"},
     {"line_max", "512", K_SIZE, L(line_max), 512, NULL},
     {"line_max", "1048576", K_SIZE, L(line_max), 1048576, NULL},
     {"max_commands", "1", K_UNS, L(max_commands), 1, NULL},
@@ -134,6 +138,11 @@ static const struct bad_case bad[] = {
     {"data_dir", "", "data_dir must be a non-empty"},
     {"user", "-root", "user must be a name"},
     {"user", "", "user must be a name"},
+    {"geoip_city_db", "a.mmdb,", "geoip_city_db must be empty (automatic), none, or"},
+    {"geoip_asn_db", ",a.mmdb", "geoip_asn_db must be empty (automatic), none, or"},
+    {"geoip_asn_db", "a\tb", "geoip_asn_db must be empty"},
+    {"p0f_fp", "", "p0f_fp must be a non-empty"},
+    {"p0f_fp", "/etc/p0f\tx", "p0f_fp must be a non-empty"},
     {"listen", "99999", "port must be a number between 0 and 65535"},
     {"proxy_from", "10.0.0.0/33", "proxy_from '10.0.0.0/33' is not an address or CIDR"},
     {"proxy_from", "", "proxy_from needs an address"},
@@ -360,7 +369,7 @@ test_every_key_covered(void **state)
 		CHECK(ngood > 0 && nbad > 0, "key %s: got %zu good and %zu bad cases, want both", k,
 		      ngood, nbad);
 	}
-	assert_int_equal(i, 36);
+	assert_int_equal(i, 39);
 }
 
 struct listen_case {

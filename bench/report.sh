@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
+#
+# bench/report.sh - the scale benchmark of the read side: generate a capture of N sessions,
+# import it, and run `relaytrap report` in every format over the result.
+#
+# Prints, one line per step: the generator's wall time and size; the import's events/s (from
+# its own summary) with wall time, CPU seconds and peak RSS; then for each report format its
+# wall time, CPU seconds, peak RSS and output size (from /usr/bin/time -v). On a shared machine
+# the events per CPU second of the import is the steadier figure. Targets:
+# import >= 100,000 events/s, report < 10 s and < 512 MiB RSS per format.
+#
+# Usage: bench/report.sh [PATH-TO-RELAYTRAP]
+# Environment: BENCH_SESSIONS (default 1000000), BENCH_OUT (work directory, default a mktemp
+#   dir; the capture is kept there and reused when its size matches), BENCH_SEED (default 1),
+#   BENCH_FORMATS (default "text json html csv").
+# Limits: everything is local files; nothing touches the network. The capture of 1M sessions
+#   is about 8 GB, the database about 4 GB: BENCH_OUT needs room for both.
+
+set -euo pipefail
+
+RELAYTRAP=$(readlink -f "${1:-build/relaytrap}")
+N=${BENCH_SESSIONS:-1000000}
+OUT=${BENCH_OUT:-$(mktemp -d /tmp/relaytrap-report-bench.XXXXXX)}
+SEED=${BENCH_SEED:-1}
+FORMATS=${BENCH_FORMATS:-text json html csv}
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+mkdir -p "$OUT"
+CAPTURE="$OUT/events-$N-$SEED.jsonl"
+DB="$OUT/relaytrap.db"
+
+# field NAME FILE - one value from /usr/bin/time -v output
+field() {
+	sed -n "s/^[[:space:]]*$1: //p" "$2" | head -1
+}
+
+# cpu FILE - user + system seconds from /usr/bin/time -v output
+cpu() {
+	awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {printf "%.2f", u + s}' "$1"
+}
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "relaytrap: $RELAYTRAP"
+echo "work dir: $OUT"
+
+if [ -s "$CAPTURE" ]; then
+	echo "generate: reusing $CAPTURE ($(du -h "$CAPTURE" | cut -f1))"
+else
+	/usr/bin/time -v -o "$OUT/gen.time" python3 "$HERE/gen_capture.py" -n "$N" --seed "$SEED" \
+		-o "$CAPTURE" 2> "$OUT/gen.log"
+	echo "generate: $N sessions, $(tail -1 "$OUT/gen.log" | sed 's/^gen_capture: //'), wall $(field 'Elapsed (wall clock) time (h:mm:ss or m:ss)' "$OUT/gen.time")"
+fi
+
+rm -f "$DB" "$DB-wal" "$DB-shm"
+/usr/bin/time -v -o "$OUT/import.time" "$RELAYTRAP" import -q --db "$DB" "$CAPTURE" > "$OUT/import.log"
+echo "import: $(sed 's/^relaytrap import: //' "$OUT/import.log")"
+applied=$(sed -n "s/.*lines, \([0-9]*\) events applied.*/\1/p" "$OUT/import.log")
+icpu=$(cpu "$OUT/import.time")
+echo "import: wall $(field 'Elapsed (wall clock) time (h:mm:ss or m:ss)' "$OUT/import.time"), cpu $icpu s ($(awk -v a="$applied" -v c="$icpu" 'BEGIN {printf "%.0f", (c > 0 ? a / c : 0)}') events per CPU second), peak RSS $(field 'Maximum resident set size (kbytes)' "$OUT/import.time") KiB, db $(du -h "$DB" | cut -f1)"
+sessions=$(sqlite3 "$DB" 'SELECT count(*) FROM sessions')
+echo "db: $sessions sessions, $(sqlite3 "$DB" 'SELECT count(*) FROM commands') commands, $(sqlite3 "$DB" 'SELECT count(*) FROM messages') messages"
+
+if ! "$RELAYTRAP" report --help > /dev/null 2>&1; then
+	echo "report: this relaytrap has no report subcommand; skipped"
+	exit 0
+fi
+for fmt in $FORMATS; do
+	ext=$fmt
+	[ "$fmt" = text ] && ext=txt
+	out="$OUT/report.$ext"
+	rm -rf "$out"
+	status=ok
+	/usr/bin/time -v -o "$OUT/report-$fmt.time" "$RELAYTRAP" report --db "$DB" --format "$fmt" \
+		-o "$out" > /dev/null 2> "$OUT/report-$fmt.err" || status="FAILED (see $OUT/report-$fmt.err)"
+	echo "report $fmt: $status, wall $(field 'Elapsed (wall clock) time (h:mm:ss or m:ss)' "$OUT/report-$fmt.time"), cpu $(cpu "$OUT/report-$fmt.time") s, peak RSS $(field 'Maximum resident set size (kbytes)' "$OUT/report-$fmt.time") KiB, output $(du -sh "$out" 2> /dev/null | cut -f1)"
+done
