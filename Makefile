@@ -10,11 +10,12 @@ CONFIG     ?=
 APT_PKGS    = meson ninja-build pkg-config gcc libevent-dev libsqlite3-dev libjansson-dev \
               libssl-dev libbsd-dev libcmocka-dev libmaxminddb-dev sqlite3 python3 swaks nmap \
               libauthen-ntlm-perl valgrind iproute2 procps zlib1g-dev chromium \
-              libmaxmind-db-writer-perl
+              libmaxmind-db-writer-perl dnsmasq-base libseccomp-dev strace gdb systemd tzdata
 MESON_OPTS ?= -Dwerror=true
 
-.PHONY: all deps geoip build run test test-unit test-e2e sanitize valgrind bench bench-geo format \
-        clean
+.PHONY: all deps geoip build run test test-unit test-e2e test-security test-soak soak sanitize \
+        valgrind bench \
+        bench-geo format clean
 
 # the free GeoIP databases (docs/enrichment.md): fetched into GEOIP_DIR unless CONFIG sets them
 GEOIP_FETCH = contrib/geoip-fetch.sh --dir $(GEOIP_DIR) --binary $(BUILD)/relaytrap \
@@ -63,8 +64,21 @@ test: build
 	RELAYTRAP_TEST_GEOIP_DIR=$(abspath $(GEOIP_DIR)) RELAYTRAP_TEST_GEOIP_REQUIRED=1 \
 	  meson test -C $(BUILD) --print-errorlogs --num-processes 2
 	$(MAKE) test-e2e
+	$(MAKE) test-security
+	$(MAKE) test-soak
 	$(MAKE) sanitize
 	$(MAKE) valgrind
+
+# test-soak - the short crash/disk-full tests (3 iterations) and the short hostile-load soak
+# (25 s); well under 3 minutes together. soak - the long ones: 20 iterations, 120 s of load.
+# Both use a network namespace and a tmpfs when run as root (docs/durability.md).
+test-soak: build
+	python3 tests/durability/run.py --binary $(BUILD)/relaytrap
+	python3 tests/soak/run.py --binary $(BUILD)/relaytrap
+
+soak: build
+	python3 tests/durability/run.py --binary $(BUILD)/relaytrap --long
+	python3 tests/soak/run.py --binary $(BUILD)/relaytrap --long
 
 test-unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs
@@ -73,6 +87,10 @@ test-e2e: build
 	python3 tests/e2e/run.py --binary $(BUILD)/relaytrap
 	python3 tests/e2e/os_e2e.py --binary $(BUILD)/relaytrap
 	python3 tests/e2e/report_e2e.py --binary $(BUILD)/relaytrap
+
+# test-security - privilege drop, chroot, seccomp, "never relays" (needs root; skips otherwise)
+test-security: build
+	python3 tests/e2e/security_e2e.py --binary $(BUILD)/relaytrap
 
 # sanitize - the unit and end-to-end suites under ASan+UBSan
 sanitize: deps

@@ -435,6 +435,26 @@ capture_dropped(const struct capture *c)
 }
 
 int
+capture_wait_ack(struct capture *c, int timeout_ms)
+{
+	uint64_t deadline = now_mono_us() + (uint64_t)timeout_ms * 1000u, now;
+	struct pollfd pfd;
+
+	while (c->fd >= 0 && !c->have_ack && (now = now_mono_us()) < deadline) {
+		pfd.fd = c->fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, (int)((deadline - now) / 1000u) + 1) <= 0)
+			continue;
+		if (!capture_read_acks(c)) {
+			capture_detach(c);
+			return -1;
+		}
+	}
+	return c->have_ack ? 0 : -1;
+}
+
+int
 capture_finish(struct capture *c, int timeout_ms)
 {
 	uint64_t deadline = now_mono_us() + (uint64_t)timeout_ms * 1000u, now;

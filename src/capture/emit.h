@@ -76,6 +76,9 @@ uint64_t capture_unacked(const struct capture *c);
  * timeout_ms for the store to acknowledge it all; 0 when everything is committed, -1 otherwise
  * (the channel is detached on failure, so a new store may be attached and this called again) */
 int capture_finish(struct capture *c, int timeout_ms);
+/* capture_wait_ack - at start-up, blocking: wait up to timeout_ms for the store's first
+ * acknowledgement (it has opened its files); 0 or -1 */
+int capture_wait_ack(struct capture *c, int timeout_ms);
 /* capture_events - events queued since capture_new */
 uint64_t capture_events(const struct capture *c);
 /* capture_dropped - frames dropped (oversized, or over the backlog limits) */

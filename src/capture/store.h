@@ -32,11 +32,14 @@
 /* bulk (import): one transaction per this many events */
 #define STORE_BULK_EVENTS 100000
 
+struct privsep;
+
 struct store_config {
 	const char *data_dir;
-	const char *db_path; /* NULL = data_dir/relaytrap.db */
-	bool write_jsonl;    /* false for import */
-	bool store_bodies;   /* false: bodies/ is neither created nor scanned nor cleaned */
+	const struct privsep *privsep; /* store_run drops with it before opening; NULL = stay */
+	const char *db_path;           /* NULL = data_dir/relaytrap.db */
+	bool write_jsonl;              /* false for import */
+	bool store_bodies; /* false: bodies/ is neither created nor scanned nor cleaned */
 	bool bulk; /* import: STORE_BULK_EVENTS per transaction, synchronous = OFF, big cache */
 	uint64_t jsonl_rotate_bytes; /* 0 = never */
 	uint64_t store_body_max;     /* bytes kept of one body */
@@ -62,9 +65,10 @@ int store_reopen(struct store *s);
 /* store_close - commit, drop unfinished temp bodies, close everything; NULL is a no-op */
 void store_close(struct store *s);
 /* store_run - the store process's main loop over frames read from fd until EOF, acknowledging
- * each commit back over fd (FRAME_ACK); returns the process exit code: 0, 1 when it could not
- * start, STORE_EXIT_RETRY when a write or commit failed (nothing unacknowledged is lost: the
- * engine sends it again to the next store) */
+ * each commit back over fd (FRAME_ACK); with cfg->privsep it first loads what it cannot open
+ * later, then drops (chroot into data_dir when root, Landlock, seccomp). Returns the process
+ * exit code: 0, 1 when it could not start, STORE_EXIT_RETRY when a write or commit failed
+ * (nothing unacknowledged is lost: the engine sends it again to the next store) */
 int store_run(int fd, const struct store_config *cfg);
 
 #endif

@@ -23,6 +23,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/util.h>
+
+#include "enrich/dnsbl.h"
 #include "log.h"
 #include "str.h"
 #include "util.h"
@@ -452,7 +455,7 @@ set_netbios(struct config *c, const struct key_def *k, const char *v, char *err,
 	return copy_str(c, k, v, err, errlen);
 }
 
-/* set_ident - sensor or user: a non-empty name of letters, digits, '.', '_' and '-' */
+/* set_ident - sensor, user or group: a non-empty name of letters, digits, '.', '_' and '-' */
 static int
 set_ident(struct config *c, const struct key_def *k, const char *v, char *err, size_t errlen)
 {
@@ -480,6 +483,22 @@ set_path(struct config *c, const struct key_def *k, const char *v, char *err, si
 		snprintf(err, errlen,
 		         "%s must be a non-empty name or path without control "
 		         "characters such as %s (got '%s')",
+		         k->name, k->example, esc(v, e, sizeof(e)));
+		return -1;
+	}
+	return copy_str(c, k, v, err, errlen);
+}
+
+/* set_abs_path - chroot: an absolute path without control bytes (the jail is checked at start) */
+static int
+set_abs_path(struct config *c, const struct key_def *k, const char *v, char *err, size_t errlen)
+{
+	char e[ESC_MAX];
+
+	if (*v != '/' || has_controls(v, true)) {
+		snprintf(err, errlen,
+		         "%s must be an absolute path without control characters such as %s (got "
+		         "'%s')",
 		         k->name, k->example, esc(v, e, sizeof(e)));
 		return -1;
 	}
@@ -543,6 +562,65 @@ set_proxy_from(struct config *c, const struct key_def *k, const char *v, char *e
 	return 0;
 }
 
+/* set_dnsbl_zones - "zone, zone, ..." (at most 16) or "none" */
+static int
+set_dnsbl_zones(struct config *c, const struct key_def *k, const char *v, char *err, size_t errlen)
+{
+	struct dnsbl_list list;
+
+	if (dnsbl_parse(v, &list, err, errlen) == -1)
+		return -1;
+	return copy_str(c, k, v, err, errlen);
+}
+
+/* set_resolver - "system" (/etc/resolv.conf) or 1-4 numeric "IP[:PORT]" / "[IPv6]:PORT" */
+static int
+set_resolver(struct config *c, const struct key_def *k, const char *v, char *err, size_t errlen)
+{
+	char e[ESC_MAX], item[128];
+	const char *p = v;
+	int n = 0;
+
+	if (strcmp(v, "system") == 0)
+		return copy_str(c, k, v, err, errlen);
+	while (*p != '\0') {
+		struct sockaddr_storage ss;
+		int sl = sizeof(ss);
+		size_t len = strcspn(p, ","), b = 0, end = len;
+
+		while (b < end && isspace((unsigned char)p[b]))
+			b++;
+		while (end > b && isspace((unsigned char)p[end - 1]))
+			end--;
+		if (end - b >= sizeof(item))
+			end = b + sizeof(item) - 1;
+		memcpy(item, p + b, end - b);
+		item[end - b] = '\0';
+		if (item[0] == '\0' ||
+		    evutil_parse_sockaddr_port(item, (struct sockaddr *)&ss, &sl) != 0) {
+			snprintf(
+			    err, errlen,
+			    "resolver must be 'system' or numeric nameserver addresses such as "
+			    "127.0.0.1 or [::1]:5353, comma-separated (got '%s')",
+			    esc(item, e, sizeof(e)));
+			return -1;
+		}
+		if (++n > 4) {
+			snprintf(err, errlen, "resolver: at most 4 nameservers");
+			return -1;
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	if (n == 0) {
+		snprintf(err, errlen,
+		         "resolver must be 'system' or nameserver addresses such as 127.0.0.1");
+		return -1;
+	}
+	return copy_str(c, k, v, err, errlen);
+}
+
 #define OFF(f) offsetof(struct config, f)
 #define LIM(f) offsetof(struct config, limits.f)
 #define STR(f) OFF(f), sizeof(((struct config *)0)->f)
@@ -557,6 +635,8 @@ static const struct key_def keys[] = {
     {"domain", set_host, ST_STR, STR(domain), 0, 0, "example.com"},
     {"data_dir", set_path, ST_STR, STR(data_dir), 0, 0, "/var/lib/relaytrap"},
     {"user", set_ident, ST_STR, STR(user), 0, 0, "relaytrap"},
+    {"group", set_ident, ST_STR, STR(group), 0, 0, "relaytrap"},
+    {"chroot", set_abs_path, ST_STR, STR(chroot), 0, 0, "/var/empty/relaytrap"},
     {"p0f_fp", set_path, ST_STR, STR(p0f_fp), 0, 0, "/etc/p0f/p0f.fp"},
     {"listen", set_listen, ST_NONE, 0, 0, 0, 0, "0.0.0.0:25"},
     {"proxy_from", set_proxy_from, ST_NONE, 0, 0, 0, 0, "10.0.0.0/8"},
@@ -586,6 +666,19 @@ static const struct key_def keys[] = {
     {"fsync", set_bool, ST_BOOL, OFF(fsync), 0, 0, 0, "yes"},
     {"disk_min_free", set_size, ST_U64, OFF(disk_min_free), 0, 0, 1024 * TIB, "256M"},
     {"log_level", set_log_level, ST_NONE, 0, 0, 0, 0, "info"},
+    {"enrich_geo", set_bool, ST_BOOL, OFF(enrich_geo), 0, 0, 0, "yes"},
+    {"enrich_os", set_bool, ST_BOOL, OFF(enrich_os), 0, 0, 0, "yes"},
+    {"enrich_dns", set_bool, ST_BOOL, OFF(enrich_dns), 0, 0, 0, "no"},
+    {"enrich_rdns", set_bool, ST_BOOL, OFF(enrich_rdns), 0, 0, 0, "yes"},
+    {"enrich_helo", set_bool, ST_BOOL, OFF(enrich_helo), 0, 0, 0, "yes"},
+    {"dnsbl_zones", set_dnsbl_zones, ST_STR, STR(dnsbl_zones), 0, 0, "zen.spamhaus.org"},
+    {"resolver", set_resolver, ST_STR, STR(resolver), 0, 0, "127.0.0.1"},
+    {"dns_timeout", set_duration, ST_U64, OFF(dns_timeout_ms), 0, 100, 60 * SEC_MS, "5s"},
+    {"dns_cache_ttl", set_duration, ST_U64, OFF(dns_cache_ttl_ms), 0, 0, 7 * DAY_MS, "1h"},
+    {"dns_cache_max", set_num, ST_UNSIGNED, OFF(dns_cache_max), 0, 0, 10000000, "100000"},
+    {"dns_rate", set_num, ST_UNSIGNED, OFF(dns_rate), 0, 1, 1000000, "200"},
+    {"dns_max_inflight", set_num, ST_UNSIGNED, OFF(dns_max_inflight), 0, 1, 65535, "1024"},
+    {"enrich_max_pending", set_num, ST_UNSIGNED, OFF(enrich_max_pending), 0, 1, 1000000, "8192"},
     {"geoip_city_db", set_geo_db, ST_STR, STR(geoip_city_db), 0, 0,
      "/var/lib/GeoIP/GeoLite2-City.mmdb"},
     {"geoip_asn_db", set_geo_db, ST_STR, STR(geoip_asn_db), 0, 0,
@@ -698,6 +791,7 @@ config_defaults(struct config *c)
 	strlcpy(c->persona, "exchange2000", sizeof(c->persona));
 	strlcpy(c->persona_dir, RELAYTRAP_PERSONA_DIR, sizeof(c->persona_dir));
 	strlcpy(c->user, "relaytrap", sizeof(c->user));
+	strlcpy(c->chroot, "/var/empty/relaytrap", sizeof(c->chroot));
 
 	/* Root runs it as a service; anyone else gets a per-user XDG location. */
 	xdg = getenv("XDG_DATA_HOME");
@@ -741,6 +835,19 @@ config_defaults(struct config *c)
 	c->fsync = true;
 	c->disk_min_free = 256 * MIB;
 	c->log_level = LOG_LVL_INFO;
+	c->enrich_geo = true;
+	c->enrich_os = true;
+	c->enrich_dns = false; /* DNS leaves the host: the operator turns it on */
+	c->enrich_rdns = true;
+	c->enrich_helo = true;
+	strlcpy(c->dnsbl_zones, DNSBL_DEFAULT_ZONES, sizeof(c->dnsbl_zones));
+	strlcpy(c->resolver, "system", sizeof(c->resolver));
+	c->dns_timeout_ms = 5 * SEC_MS;
+	c->dns_cache_ttl_ms = HOUR_MS;
+	c->dns_cache_max = 100000;
+	c->dns_rate = 500;
+	c->dns_max_inflight = 1024;
+	c->enrich_max_pending = 8192;
 }
 
 /* config_set - apply one key = value from the file or --set through the key table */

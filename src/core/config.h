@@ -71,7 +71,9 @@ struct config {
 	char netbios[16];      /* "" = derived from hostname */
 	char domain[256];      /* default domain; "" = hostname minus first label */
 	char data_dir[512];
-	char user[64];    /* unprivileged user when started as root */
+	char user[64];    /* unprivileged user when started as root (nobody if it is missing) */
+	char group[64];   /* its group; "" = the user's primary group */
+	char chroot[512]; /* the network engine's empty jail when started as root */
 	char p0f_fp[512]; /* p0f v3 signatures; "" = /etc/p0f/p0f.fp, then the shipped copy */
 	struct listener_conf listeners[CONFIG_MAX_LISTENERS];
 	size_t nlisteners;
@@ -87,8 +89,20 @@ struct config {
 	bool store_bodies;
 	bool fsync;             /* fdatasync events.jsonl and packs before each SQLite commit */
 	uint64_t disk_min_free; /* bytes free in data_dir under which bodies are not stored */
-	int log_level;            /* enum log_level */
-	char geoip_city_db[1024]; /* "" = automatic, "none", or comma-separated .mmdb paths */
+	int log_level; /* enum log_level */
+	/* enrichment (docs/enrichment.md) */
+	bool enrich_geo, enrich_os;
+	bool enrich_dns;               /* master switch for every DNS lookup */
+	bool enrich_rdns, enrich_helo; /* with enrich_dns */
+	char dnsbl_zones[1024];        /* "zone, zone" or "none" */
+	char resolver[256];            /* "system" or "IP[:PORT], ..." */
+	uint64_t dns_timeout_ms;
+	uint64_t dns_cache_ttl_ms;
+	unsigned dns_cache_max;
+	unsigned dns_rate;           /* lookups started per second */
+	unsigned dns_max_inflight;   /* lookups outstanding */
+	unsigned enrich_max_pending; /* enrichment jobs outstanding */
+	char geoip_city_db[1024];    /* "" = automatic, "none", or comma-separated .mmdb paths */
 	char geoip_asn_db[1024]; /* "" = automatic, "none", or comma-separated .mmdb/.rtasn paths */
 };
 

@@ -22,6 +22,7 @@
 #include "capture/emit.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "enrich/enrich.h"
 #include "enrich/p0f.h"
 #include "enrich/syn.h"
 #include "net/proxy.h"
@@ -37,8 +38,8 @@
 #define CAPTURE_PAUSE_END (64u * 1024u * 1024u)
 #define OVERLOAD_SLACK 1024 /* connections beyond max_sessions still answered 421 */
 #define LISTEN_BACKLOG 4096
-#define TRIM_AFTER 256      /* give freed memory back once idle after this many sessions */
-#define IPTAB_SIZE 65536    /* per-IP counters: open addressing, power of two */
+#define TRIM_AFTER 256   /* give freed memory back once idle after this many sessions */
+#define IPTAB_SIZE 65536 /* per-IP counters: open addressing, power of two */
 #define PROXY_TIMEOUT_MS 5000
 #define LINGER_MS                                                                                  \
 	2000 /* after our last reply: read and discard, so a closing reply reaches a               \
@@ -65,6 +66,7 @@ struct conn {
 	struct conn *prev, *next;
 	struct bufferevent *bev;
 	struct smtp_session *sess;
+	struct enrich_sess *es; /* NULL: not enriched */
 	struct event *timer;    /* reply delays */
 	struct event *deadline; /* whole-command and lifetime deadlines */
 	struct outq *q_head, *q_tail;
@@ -90,6 +92,7 @@ struct server {
 	struct event_base *base;
 	const struct config *cfg;
 	struct capture *cap;
+	struct enrich *enrich;
 	struct srv_listener *ls[CONFIG_MAX_LISTENERS];
 	size_t nls;
 	struct conn *conns;
@@ -243,6 +246,19 @@ conn_hook_reply(void *ctx, const char *buf, size_t len, int delay_ms)
 	conn_try_write(c);
 }
 
+/* conn_hook_helo, conn_hook_message - the engine's enrichment hooks */
+static void
+conn_hook_helo(void *ctx, const char *name, size_t len)
+{
+	enrich_helo(((struct conn *)ctx)->es, name, len);
+}
+
+static void
+conn_hook_message(void *ctx, const char *x_mailer, size_t len)
+{
+	enrich_message(((struct conn *)ctx)->es, x_mailer, len);
+}
+
 static void
 conn_hook_close(void *ctx)
 {
@@ -357,7 +373,8 @@ conn_start_session(struct conn *c)
 {
 	struct server *srv = c->srv;
 	const struct config *cfg = srv->cfg;
-	struct smtp_hooks hooks = {c, conn_hook_reply, conn_hook_close};
+	struct smtp_hooks hooks = {c, conn_hook_reply, conn_hook_close, conn_hook_helo,
+	                           conn_hook_message};
 	struct ipslot *slot;
 
 	c->sess = smtp_session_new(c->l->env, &c->info, &hooks);
@@ -382,6 +399,10 @@ conn_start_session(struct conn *c)
 		memcpy(slot->key, c->ipkey, 16);
 	slot->count++;
 	c->counted = true;
+	/* the source is final here (after any PROXY header); refused sessions are not enriched */
+	/* (behind a PROXY header the SYN is the proxy's: no OS fingerprint then) */
+	c->es = enrich_session_new(srv->enrich, smtp_session_prefix(c->sess), c->info.src_ip,
+	                           c->info.proxied ? NULL : c->syn, c->syn_len);
 	smtp_session_start(c->sess);
 	conn_arm_deadline(c);
 }
@@ -504,6 +525,7 @@ conn_free(struct conn *c)
 		ip_release(srv, c->ipkey);
 	smtp_session_free(c->sess);
 	free(c->syn);
+	enrich_session_end(c->es);
 	while (c->q_head) {
 		struct outq *q = c->q_head;
 		c->q_head = q->next;
@@ -568,7 +590,7 @@ static void
 refuse_unanswered(struct srv_listener *l, evutil_socket_t fd, struct sockaddr *sa)
 {
 	struct server *srv = l->srv;
-	struct smtp_hooks hooks = {NULL, null_reply, null_close};
+	struct smtp_hooks hooks = {NULL, null_reply, null_close, NULL, NULL};
 	struct sockaddr_storage local;
 	socklen_t ll = sizeof(local);
 	unsigned char key[16];
@@ -892,6 +914,12 @@ void
 server_set_p0f(struct server *srv, const struct p0f_db *db)
 {
 	srv->p0f = db;
+}
+
+void
+server_set_enrich(struct server *srv, struct enrich *e)
+{
+	srv->enrich = e;
 }
 
 int

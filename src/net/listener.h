@@ -27,11 +27,14 @@
 
 struct event_base;
 struct capture;
+struct enrich;
 struct server;
 struct p0f_db;
 
 /* server_new - a server on base; cfg and cap must outlive it */
 struct server *server_new(struct event_base *base, const struct config *cfg, struct capture *cap);
+/* server_set_enrich - enrich every new session with e (may be NULL; must outlive srv) */
+void server_set_enrich(struct server *srv, struct enrich *e);
 /* server_listen - bind and listen for one listener with its session environment (which must
  * outlive the server); 0, or -1 with err */
 int server_listen(struct server *srv, const struct listener_conf *lc, const struct smtp_env *env,

@@ -562,6 +562,10 @@ message_end(struct smtp_session *s, bool complete)
 		}
 		ev_commit(s);
 	}
+	if (s->hooks.message != NULL) {
+		n = hdr_find(tx->head, tx->head_len, "X-Mailer", val, sizeof(val));
+		s->hooks.message(s->hooks.ctx, val, n);
+	}
 	smtp_tx_reset(s);
 	smtp_enter_state(s, ST_CMD);
 }
@@ -705,6 +709,8 @@ cmd_helo_common(struct smtp_session *s, const char *arg, size_t len, bool ehlo)
 		ev_commit(s);
 	}
 	smtp_reply(s, ehlo ? PR_EHLO : PR_HELO);
+	if (s->hooks.helo != NULL)
+		s->hooks.helo(s->hooks.ctx, arg, len);
 }
 
 static void
@@ -1639,6 +1645,12 @@ const char *
 smtp_session_id(const struct smtp_session *s)
 {
 	return s->id;
+}
+
+const struct jw *
+smtp_session_prefix(const struct smtp_session *s)
+{
+	return &s->prefix;
 }
 
 void

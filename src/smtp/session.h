@@ -26,6 +26,7 @@
 
 struct evbuffer;
 struct capture;
+struct jw;
 struct smtp_session;
 
 struct smtp_hooks {
@@ -34,6 +35,10 @@ struct smtp_hooks {
 	void (*reply)(void *ctx, const char *buf, size_t len, int delay_ms);
 	/* no more input will be read; close the connection after the queued replies */
 	void (*close)(void *ctx);
+	/* optional, for enrichment: a HELO/EHLO name (bytes, after its reply was queued) */
+	void (*helo)(void *ctx, const char *name, size_t len);
+	/* optional, for enrichment: a message's X-Mailer header (bytes; len 0 when absent) */
+	void (*message)(void *ctx, const char *x_mailer, size_t len);
 };
 
 /* what every session of one listener shares; must outlive the sessions */
@@ -92,6 +97,8 @@ bool smtp_session_mid_command(const struct smtp_session *s);
 /* smtp_session_note_bytes_out - the caller wrote n bytes (for the closed event) */
 void smtp_session_note_bytes_out(struct smtp_session *s, size_t n);
 const char *smtp_session_id(const struct smtp_session *s);
+/* smtp_session_prefix - the common fields of the session's events (owned by the session) */
+const struct jw *smtp_session_prefix(const struct smtp_session *s);
 /* smtp_session_free - records the closed event (reason as set, else client_closed) and
  * frees everything; NULL is a no-op */
 void smtp_session_free(struct smtp_session *s);

@@ -75,14 +75,22 @@ class Daemon:
     def pid(self):
         return self.proc.pid
 
-    def store_pid(self):
-        """store_pid - the engine's current store child (None while it restarts)"""
+    @staticmethod
+    def children(pid):
         try:
-            with open(f"/proc/{self.pid}/task/{self.pid}/children") as f:
-                kids = f.read().split()
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                return [int(k) for k in f.read().split()]
         except OSError:
-            return None
-        return int(kids[0]) if kids else None
+            return []
+
+    def store_pid(self):
+        """store_pid - the current store: the child of the engine's child, the store keeper
+        (None while the keeper starts a new one)"""
+        for keeper in self.children(self.pid):
+            kids = self.children(keeper)
+            if kids:
+                return kids[0]
+        return None
 
     def wait_store(self, old=None, timeout=15.0):
         """wait_store - a store pid other than old, once the engine has started one"""

@@ -1158,6 +1158,8 @@ def main():
     if a.k:
         loader.testNamePatterns = [f"*{k}*" for k in a.k]
     suite = loader.loadTestsFromModule(sys.modules[__name__])
+    import enrich_dns  # DNS enrichment (takes its helpers from this module)
+    suite.addTests(loader.loadTestsFromModule(enrich_dns))
     t0 = time.monotonic()
     res = unittest.TextTestRunner(verbosity=2 if a.verbose else 1, stream=sys.stderr).run(suite)
     failed = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses)

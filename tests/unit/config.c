@@ -61,6 +61,8 @@ static const struct good_case good[] = {
     {"domain", "corp.example.com", K_STR, C(domain), 0, "corp.example.com"},
     {"data_dir", "/srv/relaytrap", K_STR, C(data_dir), 0, "/srv/relaytrap"},
     {"user", "_relaytrap", K_STR, C(user), 0, "_relaytrap"},
+    {"group", "mail", K_STR, C(group), 0, "mail"},
+    {"chroot", "/var/empty/rt jail", K_STR, C(chroot), 0, "/var/empty/rt jail"},
     {"geoip_city_db", "", K_STR, C(geoip_city_db), 0, ""},
     {"geoip_city_db", "/a/x.mmdb, /b/y.mmdb", K_STR, C(geoip_city_db), 0, "/a/x.mmdb, /b/y.mmdb"},
     {"geoip_asn_db", "none", K_STR, C(geoip_asn_db), 0, "none"},
@@ -110,6 +112,23 @@ static const struct good_case good[] = {
     {"disk_min_free", "0", K_U64, C(disk_min_free), 0, NULL},
     {"log_level", "debug", K_INT, C(log_level), 3, NULL},
     {"log_level", "error", K_INT, C(log_level), 0, NULL},
+    {"enrich_geo", "no", K_BOOL, C(enrich_geo), 0, NULL},
+    {"enrich_os", "off", K_BOOL, C(enrich_os), 0, NULL},
+    {"enrich_dns", "yes", K_BOOL, C(enrich_dns), 1, NULL},
+    {"enrich_rdns", "no", K_BOOL, C(enrich_rdns), 0, NULL},
+    {"enrich_helo", "0", K_BOOL, C(enrich_helo), 0, NULL},
+    {"dnsbl_zones", "none", K_STR, C(dnsbl_zones), 0, "none"},
+    {"dnsbl_zones", "zen.spamhaus.org, bl.spamcop.net", K_STR, C(dnsbl_zones), 0,
+     "zen.spamhaus.org, bl.spamcop.net"},
+    {"resolver", "system", K_STR, C(resolver), 0, "system"},
+    {"resolver", "127.0.0.1:5353, [::1]:53", K_STR, C(resolver), 0, "127.0.0.1:5353, [::1]:53"},
+    {"dns_timeout", "1500ms", K_U64, C(dns_timeout_ms), 1500, NULL},
+    {"dns_cache_ttl", "0", K_U64, C(dns_cache_ttl_ms), 0, NULL},
+    {"dns_cache_ttl", "2h", K_U64, C(dns_cache_ttl_ms), 7200000, NULL},
+    {"dns_cache_max", "0", K_UNS, C(dns_cache_max), 0, NULL},
+    {"dns_rate", "50", K_UNS, C(dns_rate), 50, NULL},
+    {"dns_max_inflight", "64", K_UNS, C(dns_max_inflight), 64, NULL},
+    {"enrich_max_pending", "100", K_UNS, C(enrich_max_pending), 100, NULL},
 };
 
 struct bad_case {
@@ -138,6 +157,9 @@ static const struct bad_case bad[] = {
     {"data_dir", "", "data_dir must be a non-empty"},
     {"user", "-root", "user must be a name"},
     {"user", "", "user must be a name"},
+    {"group", "-wheel", "group must be a name"},
+    {"chroot", "var/empty", "chroot must be an absolute path"},
+    {"chroot", "", "chroot must be an absolute path"},
     {"geoip_city_db", "a.mmdb,", "geoip_city_db must be empty (automatic), none, or"},
     {"geoip_asn_db", ",a.mmdb", "geoip_asn_db must be empty (automatic), none, or"},
     {"geoip_asn_db", "a\tb", "geoip_asn_db must be empty"},
@@ -181,6 +203,23 @@ static const struct bad_case bad[] = {
     {"fsync", "always", "fsync must be yes or no"},
     {"disk_min_free", "lots", "disk_min_free must be a size"},
     {"log_level", "loud", "log_level must be one of error, warn, info, debug"},
+    {"enrich_geo", "maybe", "enrich_geo must be yes or no"},
+    {"enrich_os", "2", "enrich_os must be yes or no"},
+    {"enrich_dns", "", "enrich_dns must be yes or no"},
+    {"enrich_rdns", "y", "enrich_rdns must be yes or no"},
+    {"enrich_helo", "never", "enrich_helo must be yes or no"},
+    {"dnsbl_zones", "zen..spamhaus.org", "dnsbl_zones: 'zen..spamhaus.org' has an empty label"},
+    {"dnsbl_zones", "localhost", "is not a zone with at least two labels"},
+    {"dnsbl_zones", "bad/zone.org", "may hold only letters"},
+    {"resolver", "dns.example.com", "resolver must be 'system' or numeric nameserver"},
+    {"resolver", "1.1.1.1,,2.2.2.2", "resolver must be 'system'"},
+    {"resolver", "1.1.1.1,2.2.2.2,3.3.3.3,4.4.4.4,5.5.5.5", "at most 4 nameservers"},
+    {"dns_timeout", "50ms", "dns_timeout must be a duration between 100ms and 1m"},
+    {"dns_cache_ttl", "8d", "dns_cache_ttl must be a duration between 0ms and 7d"},
+    {"dns_cache_max", "-1", "dns_cache_max must be a whole number"},
+    {"dns_rate", "0", "dns_rate must be a whole number between 1"},
+    {"dns_max_inflight", "70000", "dns_max_inflight must be a whole number between 1 and 65535"},
+    {"enrich_max_pending", "0", "enrich_max_pending must be a whole number"},
     {"max_rcpt", "5", "unknown key 'max_rcpt' (did you mean 'max_rcpts'?)"},
     {"Line_Max", "5", "did you mean 'line_max'?"},
     {"hostnmae", "x", "did you mean 'hostname'?"},
@@ -233,6 +272,12 @@ test_defaults(void **state)
 	assert_true(c.jsonl_rotate_bytes == 256 * MIB);
 	assert_true(c.store_bodies);
 	assert_int_equal(c.log_level, 2);
+	/* DNS lookups leave the host, so they are off until the operator turns them on */
+	assert_false(c.enrich_dns);
+	assert_true(c.enrich_geo && c.enrich_os && c.enrich_rdns && c.enrich_helo);
+	assert_string_equal(c.resolver, "system");
+	assert_non_null(strstr(c.dnsbl_zones, "zen.spamhaus.org"));
+	assert_true(c.dns_timeout_ms == 5000);
 	assert_null(c.file);
 	assert_int_equal(config_check(&c, host, sizeof(host)), 0);
 	config_free(&c);
@@ -369,7 +414,7 @@ test_every_key_covered(void **state)
 		CHECK(ngood > 0 && nbad > 0, "key %s: got %zu good and %zu bad cases, want both", k,
 		      ngood, nbad);
 	}
-	assert_int_equal(i, 39);
+	assert_int_equal(i, 54);
 }
 
 struct listen_case {

@@ -56,6 +56,26 @@ rec_close(void *ctx)
 	((struct rec *)ctx)->closed = true;
 }
 
+/* what the enrichment hooks were given (the last call of each) */
+static struct {
+	char helo[300], x_mailer[1000];
+	int nhelo, nmessage;
+} hooked;
+
+static void
+rec_helo(void *ctx, const char *name, size_t len)
+{
+	snprintf(hooked.helo, sizeof(hooked.helo), "%.*s", (int)len, name);
+	hooked.nhelo++;
+}
+
+static void
+rec_message(void *ctx, const char *x_mailer, size_t len)
+{
+	snprintf(hooked.x_mailer, sizeof(hooked.x_mailer), "%.*s", (int)len, x_mailer);
+	hooked.nmessage++;
+}
+
 static void
 rec_sink(void *arg, enum frame_type type, const void *payload, size_t len)
 {
@@ -119,9 +139,12 @@ fx_new(const char *persona, void (*tweak)(struct config *))
 	strcpy(conn.dst_ip, "198.51.100.1");
 	conn.dst_port = 25;
 	strcpy(conn.listener, "smtp");
+	memset(&hooks, 0, sizeof(hooks));
 	hooks.ctx = f->rec;
 	hooks.reply = rec_reply;
 	hooks.close = rec_close;
+	hooks.helo = rec_helo;
+	hooks.message = rec_message;
 	f->s = smtp_session_new(&f->env, &conn, &hooks);
 	assert_non_null(f->s);
 	smtp_session_start(f->s);
@@ -572,6 +595,36 @@ test_bare_lf_policy(void **state)
 	fx_free(f);
 }
 
+/* test_enrich_hooks - HELO/EHLO names and each message's X-Mailer reach the hooks after the
+ * reply was queued; a message without X-Mailer gives an empty one */
+static void
+test_enrich_hooks(void **state)
+{
+	struct fixture *f = fx_new(EXCH, NULL);
+	const char *in = "EHLO mail.example.org\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"
+	                 "X-Mailer: Microsoft Outlook Express 6.00.2900.5512\r\nSubject: x\r\n\r\n"
+	                 "hi\r\n.\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nSubject: y\r\n\r\n"
+	                 ".\r\nHELO again\r\n";
+
+	memset(&hooked, 0, sizeof(hooked));
+	fx_feed(f, "EHLO mail.example.org\r\n", 23, 0);
+	assert_int_equal(hooked.nhelo, 1);
+	assert_string_equal(hooked.helo, "mail.example.org");
+	assert_int_equal(f->rec->nreplies, 1); /* the reply was queued before the hook ran */
+	fx_feed(f, in + 23, strlen(in) - 23, 7);
+	assert_int_equal(hooked.nmessage, 2);
+	assert_string_equal(hooked.x_mailer, "");
+	assert_int_equal(hooked.nhelo, 2);
+	assert_string_equal(hooked.helo, "again");
+	fx_free(f);
+	memset(&hooked, 0, sizeof(hooked));
+	f = fx_new(EXCH, NULL);
+	fx_feed(f, in, (size_t)(strstr(in, "hi\r\n.\r\n") + 7 - in), 0);
+	assert_int_equal(hooked.nmessage, 1);
+	assert_string_equal(hooked.x_mailer, "Microsoft Outlook Express 6.00.2900.5512");
+	fx_free(f);
+}
+
 int
 main(void)
 {
@@ -586,6 +639,7 @@ main(void)
 	    cmocka_unit_test(test_auth_recorded),
 	    cmocka_unit_test(test_mid_data_close),
 	    cmocka_unit_test(test_bare_lf_policy),
+	    cmocka_unit_test(test_enrich_hooks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
+#
+# bench/enrich.sh - relaytrap's throughput with DNS enrichment off and on.
+#
+# A loopback DNS server (dnsmasq, test zones only, no upstream) answers every lookup:
+# PTR and A for 10.77.0.0/16 (synth-domain, so every source has FCrDNS and its HELO name
+# resolves to it), three DNSBL zones answering NXDOMAIN except for a few listed addresses.
+# bench/smtpload (built as build/smtpload) opens CONC connections at once, each sending a
+# PROXY v1 header with a source from a pool of POOL addresses, then a whole session with one
+# small message. The same load runs against relaytrap with enrich_dns=no and =yes, ROUNDS
+# times alternately; each run prints msgs/s and the DNS counters, and the end prints the
+# medians and the ratio (target: on >= 90% of off).
+#
+# Usage: bench/enrich.sh [BUILD-DIR]     (default build)
+# Environment: MSGS (messages per run, default 30000), CONC (default 50), POOL (default
+#   10000), ROUNDS (default 3), BENCH_PORT (default 25400; uses it and the next one).
+# Limits: traffic goes to 127.0.0.1 only; each run is bounded by smtpload's 300 s limit.
+
+set -euo pipefail
+
+BUILD=${1:-build}
+MSGS=${MSGS:-30000}
+CONC=${CONC:-50}
+POOL=${POOL:-10000}
+ROUNDS=${ROUNDS:-3}
+PORT=${BENCH_PORT:-25400}
+DNS_PORT=$((PORT + 1))
+RELAYTRAP=$(readlink -f "$BUILD/relaytrap")
+SMTPLOAD=$(readlink -f "$BUILD/smtpload")
+DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
+OUT=$(mktemp -d /tmp/relaytrap-enrich-bench.XXXXXX)
+
+[ -x "$RELAYTRAP" ] && [ -x "$SMTPLOAD" ] || { echo "enrich.sh: build first (ninja -C $BUILD)" >&2; exit 1; }
+[ -x "$DNSMASQ" ] || { echo "enrich.sh: needs dnsmasq (apt-get install dnsmasq-base)" >&2; exit 1; }
+
+PIDS=()
+cleanup() {
+	local p
+	[ "$BASHPID" = "$$" ] || return 0 # not in a command substitution's subshell
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	[ -n "${KEEP:-}" ] || rm -rf "$OUT"
+}
+trap cleanup EXIT INT TERM
+
+cat > "$OUT/dnsmasq.conf" <<EOF
+port=$DNS_PORT
+listen-address=127.0.0.1
+bind-interfaces
+no-resolv
+no-hosts
+no-poll
+cache-size=10000
+local=/spamhaus.org/
+local=/spamcop.net/
+local=/barracudacentral.org/
+local=/arpa/
+local=/example/
+synth-domain=bench.example,10.77.0.0/16,h-
+host-record=7.0.77.10.zen.spamhaus.org,127.0.0.4
+host-record=8.0.77.10.zen.spamhaus.org,127.0.0.10
+host-record=7.0.77.10.bl.spamcop.net,127.0.0.2
+EOF
+"$DNSMASQ" --keep-in-foreground --conf-file="$OUT/dnsmasq.conf" --pid-file= --user= \
+	--log-facility="$OUT/dnsmasq.log" &
+PIDS+=($!)
+sleep 0.5
+
+printf 'proxy_from = 127.0.0.1/32\n[listener bench]\naddress = 127.0.0.1\nport = %s\nproxy_protocol = yes\n' \
+	"$PORT" > "$OUT/relaytrap.conf"
+
+# run_once LABEL ENRICH - one relaytrap, one load run; prints "LABEL msgs/s" and DNS counters
+run_once() {
+	local label=$1 enrich=$2 data="$OUT/data-$1-$RANDOM" pid line rate
+	mkdir -p "$data"
+	"$RELAYTRAP" serve --data-dir "$data" --hostname mail.bench.example \
+		--set delay_banner=0 --set delay_reply=0 --set delay_jitter=0 \
+		--set max_sessions=100000 --set max_per_ip=100000 \
+		--set enrich_dns="$enrich" --set resolver="127.0.0.1:$DNS_PORT" \
+		--set dnsbl_zones="zen.spamhaus.org, bl.spamcop.net, b.barracudacentral.org" \
+		--set dns_rate=1000000 --set dns_max_inflight=4096 --set enrich_max_pending=100000 \
+		-c "$OUT/relaytrap.conf" \
+		2> "$data/stderr.log" &
+	pid=$!
+	for _ in $(seq 100); do
+		ss -ltn "sport = :$PORT" | grep -q LISTEN && break
+		sleep 0.05
+	done
+	"$SMTPLOAD" -P -c "$CONC" -n "$MSGS" -p "$POOL" "127.0.0.1:$PORT" > "$OUT/load.txt" || true
+	line=$(cat "$OUT/load.txt")
+	# the lookups of the last sessions: wait until every session has its 3 enrich events
+	# (at most 10 s; what is still pending at SIGTERM is dropped, as documented)
+	if [ "$enrich" = yes ]; then
+		for _ in $(seq 100); do
+			[ "$(grep -c '"relaytrap.enrich"' "$data/events.jsonl" || true)" -ge $((3 * MSGS)) ] && break
+			sleep 0.1
+		done
+	fi
+	# CPU of the engine and the store process (utime+stime, clock ticks) per message
+	local spid cpu_e cpu_s hz
+	hz=$(getconf CLK_TCK)
+	spid=$(pgrep -P "$pid" | head -1 || true)
+	cpu_e=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+	cpu_s=$( [ -n "$spid" ] && awk '{print $14 + $15}' "/proc/$spid/stat" || echo 0)
+	kill -TERM "$pid"
+	wait "$pid" || true
+	rate=$(sed -n 's/.*msgs_per_s=\([0-9.]*\).*/\1/p' <<<"$line")
+	printf '%-4s %s cpu_us_per_msg: engine=%d store=%d' "$label" "$line" \
+		$((cpu_e * 1000000 / hz / MSGS)) $((cpu_s * 1000000 / hz / MSGS))
+	if [ "$enrich" = yes ]; then
+		local n
+		n=$(grep -c '"relaytrap.enrich"' "$data/events.jsonl" || true)
+		printf ' enrich_events=%s\n     %s' "$n" "$(grep -o 'dns: .*' "$data/stderr.log" || true)"
+	fi
+	printf '\n'
+	echo "$label $rate" >> "$OUT/rates"
+	[ -n "${KEEP:-}" ] || rm -rf "$data"
+}
+
+echo "relaytrap enrichment benchmark: $MSGS messages per run, $CONC connections, $POOL sources, $ROUNDS rounds"
+for r in $(seq "$ROUNDS"); do
+	run_once off no
+	run_once on yes
+done
+python3 - "$OUT/rates" <<'EOF'
+import statistics, sys
+rates = {}
+for line in open(sys.argv[1]):
+    k, v = line.split()
+    if v:
+        rates.setdefault(k, []).append(float(v))
+off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
+print(f"median msgs/s: off {off:.0f}, on {on:.0f}; on/off = {on / off:.3f} (target >= 0.90)")
+EOF

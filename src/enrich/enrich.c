@@ -1,0 +1,822 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * enrich - per-session orchestration of enrichment (see enrich.h).
+ *
+ * Each asynchronous kind (rdns, dnsbl, helo) is a struct job holding a reference on its
+ * struct enrich_sess and one slot per DNS query; when the last slot has answered the job
+ * writes its event and goes away. Jobs run from dns callbacks, i.e. from the top of the
+ * event loop, never inside the session engine, so an event is never built while another is
+ * half-written (capture_begin is not reentrant).
+ */
+#include "enrich/enrich.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "capture/emit.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/str.h"
+#include "core/util.h"
+#include "enrich/dns.h"
+#include "enrich/dnsbl.h"
+#include "enrich/geo.h"
+#include "enrich/p0f.h"
+#include "enrich/syn.h"
+
+#define HELO_NAME_MAX 255
+#define JOB_SLOTS (DNSBL_MAX_ZONES + 1)
+#define ADDRS_MAX (2 * DNS_MAX_ANSWERS)
+
+enum job_kind { JOB_RDNS, JOB_DNSBL, JOB_HELO };
+
+struct job;
+
+struct slot {
+	struct job *j;
+	struct dns_wait *w; /* outstanding query, NULL once answered */
+	enum dns_status st;
+	unsigned n;
+	char *data[DNS_MAX_ANSWERS];
+};
+
+struct job {
+	struct job *next, *prev; /* e->jobs */
+	struct enrich_sess *s;
+	enum job_kind kind;
+	uint64_t t0_us;
+	unsigned pending;
+	unsigned nslots;
+	unsigned nanswered, ncached;
+	uint64_t cached_real_us;      /* earliest lookup time of an answer taken from the cache */
+	char helo[HELO_NAME_MAX + 1]; /* as sent */
+	size_t helo_len;
+	char ask[HELO_NAME_MAX + 1]; /* as asked: without a root dot */
+	unsigned helo_first;         /* slot asked first: 0 = A (IPv4 source), 1 = AAAA */
+	struct slot slots[JOB_SLOTS];
+};
+
+struct enrich_sess {
+	struct enrich *e;
+	struct enrich_sess *next, *prev; /* e->sessions */
+	unsigned refs;
+	bool helo_done, mismatch_done;
+	char src_ip[64];
+	char os_class[16], os_name[32];
+	struct jw prefix;
+};
+
+struct enrich {
+	struct event_base *base;
+	struct capture *cap;
+	const struct config *cfg;
+	struct dns *dns;
+	const struct p0f_db *p0f;
+	const struct geo *geo;
+	struct dnsbl_list dnsbl;
+	struct job *jobs;
+	size_t njobs;
+	struct enrich_sess *sessions;
+	bool closing;
+};
+
+/* ------------------------------------------------------------------ sessions */
+
+static void
+sess_unref(struct enrich_sess *s)
+{
+	struct enrich *e = s->e;
+
+	if (--s->refs > 0)
+		return;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		e->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	jw_free(&s->prefix);
+	free(s);
+}
+
+/* ev_begin - an event for session s, or NULL when nothing is recorded */
+static struct jw *
+ev_begin(struct enrich_sess *s, const char *eventid)
+{
+	if (s->e->cap == NULL || s->e->closing)
+		return NULL;
+	return capture_begin(s->e->cap, eventid, &s->prefix);
+}
+
+/* ------------------------------------------------------------------ jobs */
+
+static struct job *
+job_new(struct enrich_sess *s, enum job_kind kind)
+{
+	struct enrich *e = s->e;
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	j->s = s;
+	j->kind = kind;
+	j->t0_us = now_mono_us();
+	s->refs++;
+	j->next = e->jobs;
+	if (e->jobs)
+		e->jobs->prev = j;
+	e->jobs = j;
+	e->njobs++;
+	return j;
+}
+
+static void
+job_free(struct job *j)
+{
+	struct enrich *e = j->s->e;
+
+	for (unsigned i = 0; i < j->nslots; i++) {
+		dns_cancel(j->slots[i].w);
+		for (unsigned k = 0; k < j->slots[i].n; k++)
+			free(j->slots[i].data[k]);
+	}
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		e->jobs = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	e->njobs--;
+	sess_unref(j->s);
+	free(j);
+}
+
+static void job_done(struct job *j);
+static void on_answer(void *arg, const struct dns_answer *a);
+
+/* job_ask - start query slot i of j; false when out of memory (the slot then stays an
+ * error and is not pending) */
+static bool
+job_ask(struct job *j, unsigned i, enum dns_type t, const char *name)
+{
+	struct slot *sl = &j->slots[i];
+
+	sl->j = j;
+	sl->st = DNS_ERROR;
+	if (i >= j->nslots)
+		j->nslots = i + 1;
+	sl->w = dns_query(j->s->e->dns, t, name, on_answer, sl);
+	if (sl->w == NULL)
+		return false;
+	j->pending++;
+	return true;
+}
+
+/* common fields of every DNS kind: lookup_us, and lookup_time when from the cache */
+static void
+ev_dns_times(struct jw *w, const struct job *j)
+{
+	char ts[40];
+
+	jw_key_uint(w, "lookup_us", now_mono_us() - j->t0_us);
+	if (j->ncached > 0) {
+		fmt_rfc3339(j->cached_real_us, ts, sizeof(ts));
+		jw_key_str(w, "lookup_time", ts);
+	}
+}
+
+/* status_word - the event's status for a query that found nothing or failed */
+static const char *
+status_word(enum dns_status st)
+{
+	switch (st) {
+	case DNS_OK:
+		return "ok";
+	case DNS_NODATA:
+	case DNS_NXDOMAIN:
+		return "nxdomain";
+	default:
+		return dns_status_name(st);
+	}
+}
+
+/* same_addr - two textual addresses are the same address (IPv4-mapped IPv6 = IPv4) */
+static bool
+same_addr(const char *a, const char *b)
+{
+	unsigned char x[16], y[16];
+
+	memset(x, 0, sizeof(x));
+	memset(y, 0, sizeof(y));
+	if (inet_pton(AF_INET, a, x + 12) == 1)
+		x[10] = x[11] = 0xff;
+	else if (inet_pton(AF_INET6, a, x) != 1)
+		return false;
+	if (inet_pton(AF_INET, b, y + 12) == 1)
+		y[10] = y[11] = 0xff;
+	else if (inet_pton(AF_INET6, b, y) != 1)
+		return false;
+	return memcmp(x, y, 16) == 0;
+}
+
+/* src_is_v4 - the source is IPv4 (or IPv4-mapped IPv6) */
+static bool
+src_is_v4(const char *ip)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (inet_pton(AF_INET, ip, &a4) == 1)
+		return true;
+	return inet_pton(AF_INET6, ip, &a6) == 1 && IN6_IS_ADDR_V4MAPPED(&a6);
+}
+
+/* slot_has - one of the slot's answers is the address ip */
+static bool
+slot_has(const struct slot *sl, const char *ip)
+{
+	for (unsigned k = 0; k < sl->n; k++)
+		if (same_addr(sl->data[k], ip))
+			return true;
+	return false;
+}
+
+static void
+emit_rdns(struct job *j)
+{
+	struct enrich_sess *s = j->s;
+	struct slot *ptr = &j->slots[0], *fwd = &j->slots[1];
+	struct jw *w = ev_begin(s, "relaytrap.enrich");
+
+	if (w == NULL)
+		return;
+	jw_key_str(w, "kind", "rdns");
+	jw_key_str(w, "status", status_word(ptr->st));
+	if (ptr->st == DNS_OK && ptr->n > 0) {
+		jw_key_bytes(w, "ptr", ptr->data[0], strlen(ptr->data[0]));
+		/* unknown when the forward lookup failed: leave it out */
+		if (fwd->st == DNS_OK || fwd->st == DNS_NODATA || fwd->st == DNS_NXDOMAIN)
+			jw_key_bool(w, "fcrdns", slot_has(fwd, s->src_ip));
+	}
+	ev_dns_times(w, j);
+	capture_commit(s->e->cap);
+}
+
+static void
+emit_dnsbl(struct job *j)
+{
+	struct enrich_sess *s = j->s;
+	struct enrich *e = s->e;
+	struct jw *w = ev_begin(s, "relaytrap.enrich");
+	unsigned listed = 0;
+
+	if (w == NULL)
+		return;
+	jw_key_str(w, "kind", "dnsbl");
+	jw_key_arr_open(w, "lists");
+	for (unsigned i = 0; i < j->nslots && i < e->dnsbl.n; i++) {
+		const struct slot *sl = &j->slots[i];
+		const struct dnsbl_zone *z = &e->dnsbl.zones[i];
+		const char *status, *meanings[DNS_MAX_ANSWERS];
+		bool any_listed = false;
+
+		if (sl->j == NULL)
+			continue; /* this zone does not list the source's family */
+		for (unsigned k = 0; k < sl->n; k++) {
+			enum dnsbl_verdict v;
+			meanings[k] = dnsbl_decode(z, sl->data[k], &v);
+			any_listed |= v == DNSBL_LISTED;
+		}
+		if (sl->st == DNS_OK)
+			status = any_listed ? "listed" : "error";
+		else if (sl->st == DNS_NXDOMAIN || sl->st == DNS_NODATA)
+			status = "not_listed";
+		else
+			status = dns_status_name(sl->st);
+		listed += any_listed;
+		jw_arr_obj_open(w);
+		jw_key_str(w, "zone", z->name);
+		jw_key_str(w, "status", status);
+		if (sl->n > 0) {
+			jw_key_arr_open(w, "codes");
+			for (unsigned k = 0; k < sl->n; k++)
+				jw_arr_str(w, sl->data[k]);
+			jw_arr_close(w);
+			jw_key_arr_open(w, "meanings");
+			for (unsigned k = 0; k < sl->n; k++)
+				jw_arr_str(w, meanings[k]);
+			jw_arr_close(w);
+		}
+		jw_obj_close(w);
+	}
+	jw_arr_close(w);
+	jw_key_uint(w, "listed", listed);
+	jw_key_bool(w, "cached", j->nanswered > 0 && j->ncached == j->nanswered);
+	ev_dns_times(w, j);
+	capture_commit(e->cap);
+}
+
+static void
+emit_helo(struct job *j)
+{
+	struct enrich_sess *s = j->s;
+	const struct slot *a = &j->slots[0], *aaaa = &j->slots[1], *ptr = &j->slots[2];
+	struct jw *w = ev_begin(s, "relaytrap.enrich");
+	enum dns_status st[2] = {a->st, aaaa->st};
+	const char *status = NULL;
+	bool resolves = a->st == DNS_OK || aaaa->st == DNS_OK;
+	bool matches = slot_has(a, s->src_ip) || slot_has(aaaa, s->src_ip);
+
+	if (w == NULL)
+		return;
+	if (resolves) {
+		status = "ok";
+	} else {
+		/* an error beats "no such name": the name may exist */
+		for (int i = 0; i < 2 && status == NULL; i++)
+			if (st[i] != DNS_NXDOMAIN && st[i] != DNS_NODATA)
+				status = dns_status_name(st[i]);
+		if (status == NULL)
+			status = "nxdomain";
+	}
+	jw_key_str(w, "kind", "helo");
+	jw_key_bytes(w, "name", j->helo, j->helo_len);
+	jw_key_str(w, "status", status);
+	jw_key_bool(w, "resolves", resolves);
+	jw_key_arr_open(w, "addrs");
+	for (unsigned k = 0; k < a->n; k++)
+		jw_arr_str(w, a->data[k]);
+	for (unsigned k = 0; k < aaaa->n; k++)
+		jw_arr_str(w, aaaa->data[k]);
+	jw_arr_close(w);
+	jw_key_bool(w, "matches_src", matches);
+	if (ptr->st == DNS_OK && ptr->n > 0)
+		jw_key_bool(w, "fcrdns", matches && strcasecmp(ptr->data[0], j->ask) == 0);
+	else if (ptr->st == DNS_NXDOMAIN || ptr->st == DNS_NODATA)
+		jw_key_bool(w, "fcrdns", false);
+	ev_dns_times(w, j);
+	capture_commit(s->e->cap);
+}
+
+/* emit_helo_skipped - a name not worth asking DNS about (literal, bare IP, bad syntax) */
+static void
+emit_helo_skipped(struct enrich_sess *s, const char *name, size_t len)
+{
+	struct jw *w = ev_begin(s, "relaytrap.enrich");
+
+	if (w == NULL)
+		return;
+	jw_key_str(w, "kind", "helo");
+	jw_key_bytes(w, "name", name, len);
+	jw_key_str(w, "status", "skipped");
+	jw_key_uint(w, "lookup_us", 0);
+	capture_commit(s->e->cap);
+}
+
+static void
+job_done(struct job *j)
+{
+	switch (j->kind) {
+	case JOB_RDNS:
+		emit_rdns(j);
+		break;
+	case JOB_DNSBL:
+		emit_dnsbl(j);
+		break;
+	case JOB_HELO:
+		emit_helo(j);
+		break;
+	}
+	job_free(j);
+}
+
+/* on_answer - one query of a job answered */
+static void
+on_answer(void *arg, const struct dns_answer *a)
+{
+	struct slot *sl = arg;
+	struct job *j = sl->j;
+
+	sl->w = NULL;
+	sl->st = a->status;
+	for (unsigned k = 0; k < a->n && k < DNS_MAX_ANSWERS; k++)
+		if ((sl->data[sl->n] = strdup(a->data[k])) != NULL)
+			sl->n++;
+	j->nanswered++;
+	if (a->cached) {
+		if (j->ncached == 0 || a->lookup_real_us < j->cached_real_us)
+			j->cached_real_us = a->lookup_real_us;
+		j->ncached++;
+	}
+	/* rdns: a PTR name leads to its forward lookup (FCrDNS) */
+	if (j->kind == JOB_RDNS && sl == &j->slots[0] && a->status == DNS_OK && sl->n > 0)
+		job_ask(j, 1, src_is_v4(j->s->src_ip) ? DNS_T_A : DNS_T_AAAA, sl->data[0]);
+	/* helo: the source's family first; the other only when the name exists without it
+	 * (NXDOMAIN or a failure answers for both: one query saved per session) */
+	if (j->kind == JOB_HELO && sl == &j->slots[j->helo_first]) {
+		unsigned other = 1 - j->helo_first;
+		if (a->status == DNS_NODATA)
+			job_ask(j, other, other == 0 ? DNS_T_A : DNS_T_AAAA, j->ask);
+		else if (a->status != DNS_OK)
+			j->slots[other].st = a->status;
+	}
+	if (--j->pending == 0)
+		job_done(j);
+}
+
+/* job_overflow - too many jobs pending: record the kind as rate limited right away */
+static void
+job_overflow(struct enrich_sess *s, enum job_kind kind, const char *helo, size_t len)
+{
+	struct enrich *e = s->e;
+	struct jw *w = ev_begin(s, "relaytrap.enrich");
+
+	if (w == NULL)
+		return;
+	jw_key_str(w, "kind", kind == JOB_RDNS ? "rdns" : kind == JOB_DNSBL ? "dnsbl" : "helo");
+	if (kind == JOB_DNSBL) {
+		jw_key_arr_open(w, "lists");
+		for (size_t i = 0; i < e->dnsbl.n; i++) {
+			jw_arr_obj_open(w);
+			jw_key_str(w, "zone", e->dnsbl.zones[i].name);
+			jw_key_str(w, "status", "rate_limited");
+			jw_obj_close(w);
+		}
+		jw_arr_close(w);
+		jw_key_uint(w, "listed", 0);
+		jw_key_bool(w, "cached", false);
+	} else {
+		if (kind == JOB_HELO)
+			jw_key_bytes(w, "name", helo, len);
+		jw_key_str(w, "status", "rate_limited");
+	}
+	jw_key_uint(w, "lookup_us", 0);
+	capture_commit(e->cap);
+}
+
+/* job_start - a job of kind for s, or NULL after recording it as rate limited */
+static struct job *
+job_start(struct enrich_sess *s, enum job_kind kind, const char *helo, size_t len)
+{
+	struct job *j = NULL;
+
+	if (s->e->njobs < s->e->cfg->enrich_max_pending)
+		j = job_new(s, kind);
+	if (j == NULL)
+		job_overflow(s, kind, helo, len);
+	return j;
+}
+
+/* job_check - a job whose queries could not even be started ends now */
+static void
+job_check(struct job *j)
+{
+	if (j->pending == 0)
+		job_done(j);
+}
+
+static void
+start_rdns(struct enrich_sess *s)
+{
+	struct job *j = job_start(s, JOB_RDNS, NULL, 0);
+
+	if (j == NULL)
+		return;
+	j->nslots = 2;
+	j->slots[1].st = DNS_ERROR;
+	job_ask(j, 0, DNS_T_PTR, s->src_ip);
+	job_check(j);
+}
+
+static void
+start_dnsbl(struct enrich_sess *s)
+{
+	struct enrich *e = s->e;
+	char qname[DNSBL_NAME_MAX];
+	bool any = false;
+	struct job *j;
+
+	for (size_t i = 0; i < e->dnsbl.n && !any; i++)
+		any = dnsbl_query_name(&e->dnsbl.zones[i], s->src_ip, qname, sizeof(qname));
+	if (!any)
+		return; /* no configured zone lists this address family */
+	if ((j = job_start(s, JOB_DNSBL, NULL, 0)) == NULL)
+		return;
+	for (unsigned i = 0; i < e->dnsbl.n; i++)
+		if (dnsbl_query_name(&e->dnsbl.zones[i], s->src_ip, qname, sizeof(qname)))
+			job_ask(j, i, DNS_T_A, qname);
+	j->nslots = (unsigned)e->dnsbl.n;
+	job_check(j);
+}
+
+/* helo_askable - a name worth a DNS lookup: a syntactically valid host name of at least two
+ * labels that is not an address (literals and bare IPs are recorded as skipped) */
+static bool
+helo_askable(const char *name, size_t len)
+{
+	size_t label = 0, labels = 0, i;
+	bool alpha_tld = false;
+
+	if (len == 0 || len > 253 || name[0] == '[')
+		return false;
+	if (name[len - 1] == '.')
+		len--;
+	for (i = 0; i <= len; i++) {
+		unsigned char ch = i < len ? (unsigned char)name[i] : '.';
+		if (ch == '.') {
+			if (label == 0)
+				return false;
+			labels++;
+			label = 0;
+			alpha_tld = false;
+		} else if (isalnum(ch) || ch == '-' || ch == '_') {
+			if (++label > 63)
+				return false;
+			if (isalpha(ch))
+				alpha_tld = true;
+		} else {
+			return false;
+		}
+	}
+	/* the last label decided alpha_tld before the final '.' reset it */
+	for (i = len; i > 0 && name[i - 1] != '.'; i--)
+		if (isalpha((unsigned char)name[i - 1]))
+			alpha_tld = true;
+	return labels >= 2 && alpha_tld;
+}
+
+/* ------------------------------------------------------------------ public */
+
+struct enrich *
+enrich_new(struct event_base *base, struct capture *cap, const struct config *cfg,
+           const struct p0f_db *p0f, const struct geo *geo, char *err, size_t errlen)
+{
+	struct enrich *e = calloc(1, sizeof(*e));
+
+	if (e == NULL) {
+		seterr(err, errlen, "out of memory");
+		return NULL;
+	}
+	e->base = base;
+	e->cap = cap;
+	e->cfg = cfg;
+	e->p0f = cfg->enrich_os ? p0f : NULL;
+	e->geo = cfg->enrich_geo && geo != NULL && geo_count(geo) > 0 ? geo : NULL;
+	if (dnsbl_parse(cfg->dnsbl_zones, &e->dnsbl, err, errlen) == -1) {
+		free(e);
+		return NULL;
+	}
+	if (cfg->enrich_dns) {
+		struct dns_conf dc = {
+		    .resolvers = cfg->resolver,
+		    .timeout_ms = cfg->dns_timeout_ms,
+		    .cache_ttl_ms = cfg->dns_cache_ttl_ms,
+		    .cache_max = cfg->dns_cache_max,
+		    .rate = cfg->dns_rate,
+		    .max_inflight = cfg->dns_max_inflight,
+		};
+		e->dns = dns_new(base, &dc, err, errlen);
+		if (e->dns == NULL) {
+			free(e);
+			return NULL;
+		}
+	}
+	return e;
+}
+
+void
+enrich_free(struct enrich *e)
+{
+	if (e == NULL)
+		return;
+	e->closing = true;
+	while (e->jobs != NULL)
+		job_free(e->jobs);
+	dns_free(e->dns);
+	/* sessions still referenced by the engine are released by enrich_session_end, which
+	 * the engine calls before this; anything left is freed here */
+	while (e->sessions != NULL) {
+		struct enrich_sess *s = e->sessions;
+		e->sessions = s->next;
+		jw_free(&s->prefix);
+		free(s);
+	}
+	free(e);
+}
+
+/* emit_geo - the geo event: what the databases know of the source (nothing: no event) */
+static void
+emit_geo(struct enrich_sess *s)
+{
+	struct geo_result g;
+	struct jw *w;
+	char num[64];
+
+	if (geo_lookup_str(s->e->geo, s->src_ip, &g) != 1)
+		return;
+	if ((w = ev_begin(s, "relaytrap.enrich")) == NULL)
+		return;
+	jw_key_str(w, "kind", "geo");
+	/* database strings are cleaned by geo (valid UTF-8, no controls) */
+	if (g.country_code[0])
+		jw_key_str(w, "country_code", g.country_code);
+	if (g.country[0])
+		jw_key_str(w, "country", g.country);
+	if (g.region[0])
+		jw_key_str(w, "region", g.region);
+	if (g.city[0])
+		jw_key_str(w, "city", g.city);
+	if (g.has_location) {
+		/* numbers: the writer has no double, so splice a "%.4f" (about 10 m) */
+		snprintf(num, sizeof(num), "\"latitude\":%.4f,\"longitude\":%.4f", g.latitude,
+		         g.longitude);
+		jw_fields(w, num, strlen(num));
+	}
+	if (g.asn != 0)
+		jw_key_uint(w, "asn", g.asn);
+	if (g.as_org[0])
+		jw_key_str(w, "as_org", g.as_org);
+	if (g.geo_db[0])
+		jw_key_str(w, "geo_db", g.geo_db);
+	capture_commit(s->e->cap);
+}
+
+/* emit_os - the os event from the client's SYN (p0f v3 match) */
+static void
+emit_os(struct enrich_sess *s, const unsigned char *syn, size_t syn_len)
+{
+	struct syn_info si;
+	struct p0f_match m;
+	const char *why;
+	struct jw *w;
+
+	if (syn_parse(syn, syn_len, &si, &why) == -1)
+		return;
+	p0f_match(s->e->p0f, &si, &m);
+	if (m.kind != P0F_NONE)
+		enrich_session_set_os(s, m.os_class, m.os_name);
+	if ((w = ev_begin(s, "relaytrap.enrich")) == NULL)
+		return;
+	jw_key_str(w, "kind", "os");
+	p0f_jw_fields(w, &si, &m);
+	capture_commit(s->e->cap);
+}
+
+struct enrich_sess *
+enrich_session_new(struct enrich *e, const struct jw *prefix, const char *src_ip,
+                   const unsigned char *syn, size_t syn_len)
+{
+	struct enrich_sess *s;
+
+	if (e == NULL || e->closing)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->e = e;
+	s->refs = 1;
+	strlcpy(s->src_ip, src_ip, sizeof(s->src_ip));
+	jw_init(&s->prefix);
+	if (prefix != NULL && prefix->len > 0)
+		jw_fields(&s->prefix, prefix->buf, prefix->len);
+	s->next = e->sessions;
+	if (e->sessions)
+		e->sessions->prev = s;
+	e->sessions = s;
+	if (e->geo != NULL)
+		emit_geo(s);
+	if (e->p0f != NULL && syn != NULL && syn_len > 0)
+		emit_os(s, syn, syn_len);
+	if (e->dns != NULL) {
+		if (e->cfg->enrich_rdns)
+			start_rdns(s);
+		if (e->dnsbl.n > 0)
+			start_dnsbl(s);
+	}
+	return s;
+}
+
+void
+enrich_session_set_os(struct enrich_sess *s, const char *os_class, const char *os_name)
+{
+	if (s == NULL)
+		return;
+	strlcpy(s->os_class, os_class ? os_class : "", sizeof(s->os_class));
+	strlcpy(s->os_name, os_name ? os_name : "", sizeof(s->os_name));
+}
+
+void
+enrich_helo(struct enrich_sess *s, const char *name, size_t len)
+{
+	struct job *j;
+
+	if (s == NULL || s->helo_done || len == 0 || s->e->dns == NULL || !s->e->cfg->enrich_helo)
+		return;
+	s->helo_done = true;
+	if (len > HELO_NAME_MAX)
+		len = HELO_NAME_MAX;
+	if (!helo_askable(name, len)) {
+		emit_helo_skipped(s, name, len);
+		return;
+	}
+	if ((j = job_start(s, JOB_HELO, name, len)) == NULL)
+		return;
+	memcpy(j->helo, name, len);
+	j->helo_len = len;
+	memcpy(j->ask, name, len);
+	if (j->ask[len - 1] == '.')
+		len--;
+	j->ask[len] = '\0';
+	j->nslots = 3;
+	j->helo_first = src_is_v4(s->src_ip) ? 0 : 1;
+	j->slots[1 - j->helo_first].st = DNS_NODATA; /* unless asked (see on_answer) */
+	job_ask(j, j->helo_first, j->helo_first == 0 ? DNS_T_A : DNS_T_AAAA, j->ask);
+	job_ask(j, 2, DNS_T_PTR, s->src_ip);
+	job_check(j);
+}
+
+const char *
+enrich_os_claim(const char *x_mailer, size_t len)
+{
+	/* clients that exist only on one OS family; lower case, matched as substrings */
+	static const struct {
+		const char *needle, *os;
+	} claims[] = {
+	    {"outlook", "Windows"},
+	    {"microsoft cdo", "Windows"},
+	    {"windows live mail", "Windows"},
+	    {"windows mail", "Windows"},
+	    {"microsoft windows", "Windows"},
+	    {"the bat!", "Windows"},
+	    {"becky!", "Windows"},
+	    {"foxmail", "Windows"},
+	    {"incredimail", "Windows"},
+	    {"apple mail", "Mac OS"},
+	    {"iphone mail", "Mac OS"},
+	    {"ipad mail", "Mac OS"},
+	};
+	char low[256];
+	size_t n = len < sizeof(low) - 1 ? len : sizeof(low) - 1;
+
+	for (size_t i = 0; i < n; i++)
+		low[i] = x_mailer[i] == '\0' ? ' ' : (char)tolower((unsigned char)x_mailer[i]);
+	low[n] = '\0';
+	for (size_t i = 0; i < ARRAY_LEN(claims); i++)
+		if (strstr(low, claims[i].needle) != NULL)
+			return claims[i].os;
+	return NULL;
+}
+
+void
+enrich_message(struct enrich_sess *s, const char *x_mailer, size_t len)
+{
+	const char *claim;
+	bool mismatch;
+	struct jw *w;
+	char detail[200], xm[96];
+
+	if (s == NULL || s->mismatch_done || len == 0 || s->os_class[0] == '\0')
+		return;
+	if ((claim = enrich_os_claim(x_mailer, len)) == NULL)
+		return;
+	if (strcmp(claim, "Windows") == 0)
+		mismatch = strcmp(s->os_class, "win") != 0 && strcmp(s->os_class, "!") != 0;
+	else /* Mac OS: a unix stack whose name says so */
+		mismatch =
+		    strcmp(s->os_class, "win") == 0 ||
+		    (strcmp(s->os_class, "unix") == 0 && strncasecmp(s->os_name, "Mac", 3) != 0 &&
+		     strncasecmp(s->os_name, "iOS", 3) != 0);
+	if (!mismatch)
+		return;
+	s->mismatch_done = true;
+	str_escape_log(x_mailer, len > 80 ? 80 : len, xm, sizeof(xm));
+	snprintf(detail, sizeof(detail), "X-Mailer \"%s\" implies %s; SYN says %s (%s)", xm, claim,
+	         s->os_name[0] ? s->os_name : "?", s->os_class);
+	if ((w = ev_begin(s, "relaytrap.signal")) == NULL)
+		return;
+	jw_key_str(w, "signal", "os_mismatch");
+	jw_key_str(w, "detail", detail);
+	capture_commit(s->e->cap);
+}
+
+void
+enrich_session_end(struct enrich_sess *s)
+{
+	if (s == NULL)
+		return;
+	sess_unref(s);
+}
+
+bool
+enrich_dns_stats(const struct enrich *e, struct dns_stats *st)
+{
+	if (e == NULL || e->dns == NULL)
+		return false;
+	dns_stats(e->dns, st);
+	return true;
+}
