@@ -827,16 +827,16 @@ cmd_serve(int argc, char **argv)
 	 * still pending are dropped */
 	server_free(sc.srv);
 	/* enrich_free runs the loop once more so that evdns hands back its requests: nothing
-	 * that touches the freed server may fire then (a signal now means the default action) */
+	 * that touches the freed server may fire then (signals are ignored from here on) */
 	event_del(ev_term);
 	event_del(ev_int);
 	event_del(ev_hup);
 	event_del(sc.grace);
-	/* From here on the engine only finishes (event_del gave the signals their default
-	 * action back): a further SIGTERM must not cut the store's last commit short. The
-	 * service manager's SIGKILL still ends everything. */
+	/* a repeated SIGTERM/SIGINT while the last events drain to the store must not kill the
+	 * process halfway (that would lose them); the drain is bounded on its own */
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	if (enrich_dns_stats(enrich, &dst))
 		log_info(
 		    "dns: queries=%llu sent=%llu cache_hits=%llu joined=%llu rate_limited=%llu "
