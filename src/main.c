@@ -13,6 +13,8 @@ static const struct {
 	const char *help;
 } cmds[] = {
     {"serve", cmd_serve, "run the honeypot in the foreground"},
+    {"report", cmd_report, "summarise a capture (text, HTML, JSON, CSV)"},
+    {"show", cmd_show, "print one captured session"},
     {"check-config", cmd_check_config, "validate a configuration file"},
     {"import", cmd_import, "build a database from events.jsonl logs"},
     {"version", cmd_version, "print the version and build features"},

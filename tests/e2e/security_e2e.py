@@ -508,6 +508,12 @@ class NeverRelaysTests(unittest.TestCase):
         path = os.path.join(self.tmp, "relaytrap-strace")
         with open(path, "w") as f:
             f.write(f"""#!/bin/bash
+# keep the daemon's config: its `resolver` is the one address DNS may go to
+prev=""
+for a in "$@"; do
+    [ "$prev" = "-c" ] && [ -f "$a" ] && cp "$a" "{self.tmp}/conf.$$"
+    prev=$a
+done
 strace -f -qq -s 64 -e trace={self.TRACED} -e signal=none \\
     -o "{self.tmp}/trace.$$" "{os.path.abspath(BINARY)}" "$@" &
 spid=$!
@@ -538,9 +544,22 @@ exit $rc
         self.assertGreater(len(traces), 20, "one trace per daemon the suite started")
         accepts = outbound = 0
         problems = []
+        dns = 0
         for path in traces:
             with open(path, errors="replace") as f:
                 lines = f.read().splitlines()
+            # the resolvers this daemon was configured with (enrichment's DNS, the one
+            # outbound traffic relaytrap may send): ip:port pairs from `resolver =`
+            resolvers = set()
+            conf = path.replace("trace.", "conf.")
+            if os.path.exists(conf):
+                with open(conf, errors="replace") as f:
+                    for cl in f:
+                        k, _, v = cl.partition("=")
+                        if k.strip() == "resolver":
+                            for r in v.split(","):
+                                host, _, port = r.strip().rpartition(":")
+                                resolvers.add((host or r.strip(), port or "53"))
             first = {}
             sandboxed = set()
             for line in lines:
@@ -560,6 +579,11 @@ exit $rc
                 # any attempt to reach an Internet address, at any time, by any process
                 if call in ("connect", "sendto", "sendmsg", "sendmmsg") and \
                         re.search(r"AF_INET6?\b", rest):
+                    dst = re.search(r'sin6?_port=htons\((\d+)\).*?inet_(?:addr|pton)\('
+                                    r'(?:AF_INET6?, )?"([^"]+)"', rest)
+                    if dst and (dst.group(2), dst.group(1)) in resolvers:
+                        dns += 1
+                        continue
                     outbound += 1
                     problems.append(f"{os.path.basename(path)}: {line}")
                 # after its filter, the engine opens nothing and makes no socket at all
@@ -569,7 +593,8 @@ exit $rc
                 if pid in sandboxed and role == "store" and call in ("connect", "socket"):
                     problems.append(f"{os.path.basename(path)} store after sandbox: {line}")
         print(f"\n  never-relays: {len(traces)} daemons traced, {accepts} connections "
-              f"accepted, {outbound} outbound attempts", file=sys.stderr)
+              f"accepted, {dns} DNS queries to the configured resolver, {outbound} other "
+              f"outbound attempts", file=sys.stderr)
         self.assertGreater(accepts, 100, "the suite's clients really talked to the daemons")
         self.assertEqual(problems, [])
 

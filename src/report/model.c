@@ -1,0 +1,984 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * model - build the report's JSON model from a capture database (see report.h and
+ * docs/report.md for the schema).
+ *
+ * Owns: struct rb for the duration of report_build (the read-only SQLite handle, the temp
+ *       selection table, the honeypot's identity as the classifiers see it).
+ * Public: report_build, report_parse_time, report_parse_cidr, report_cidr_match.
+ * Limits: rankings have opts.top rows; every attacker string is at most REPORT_STR_MAX bytes.
+ *
+ * Cost: everything that scales with sessions is an SQL aggregate over an index or a single
+ * streaming pass; HELO names are classified once per distinct name, and probe detection runs
+ * on messages only (model_stream.c). With a filter, the matching session ids are collected once
+ * into temp.sel and every query joins on it.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capture/store_db.h"
+#include "core/util.h"
+#include "report/esc.h"
+#include "report/model_int.h"
+#include "report/tally.h"
+
+#define US 1000000LL
+#define HOUR_US (3600LL * US)
+#define DAY_US (24LL * HOUR_US)
+
+/* ---- small helpers shared with model_stream.c ---- */
+
+const char *
+rb_cond(const struct rb *r, char alias)
+{
+	if (strcmp(r->sc, "1") == 0)
+		return "1";
+	switch (alias) {
+	case 'a':
+		return "a.session IN temp.sel";
+	case 'g':
+		return "g.session IN temp.sel";
+	case 'm':
+		return "m.session IN temp.sel";
+	default:
+		return "s.session IN temp.sel";
+	}
+}
+
+sqlite3_stmt *
+rb_prepare(struct rb *r, const char *fmt, ...)
+{
+	char sql[4096];
+	sqlite3_stmt *st = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		seterr(r->err, r->errlen, "query failed: %s (%.120s)", sqlite3_errmsg(r->db), sql);
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	return st;
+}
+
+bool
+rb_has_index(struct rb *r, const char *name)
+{
+	sqlite3_stmt *st = rb_prepare(r, "SELECT 1 FROM sqlite_master WHERE type = 'index' AND"
+	                                 " name = ?1");
+	bool yes;
+
+	if (st == NULL)
+		return false;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	yes = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return yes;
+}
+
+int
+rb_step(struct rb *r, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return rc;
+	seterr(r->err, r->errlen, "query failed: %s", sqlite3_errmsg(r->db));
+	return -1;
+}
+
+void
+rb_progress(struct rb *r, const char *what, int64_t n, int64_t total)
+{
+	uint64_t now;
+
+	if (!r->o->progress)
+		return;
+	now = now_mono_us();
+	if (n != 0 && now - r->prog_last_us < 200000)
+		return;
+	r->prog_last_us = now;
+	if (total > 0)
+		fprintf(stderr, "\r\033[Krelaytrap report: %s %lld%%", what,
+		        (long long)(n * 100 / (total > 0 ? total : 1)));
+	else
+		fprintf(stderr, "\r\033[Krelaytrap report: %s", what);
+	fflush(stderr);
+}
+
+json_t *
+col_str(sqlite3_stmt *st, int i)
+{
+	const void *b;
+
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
+	b = sqlite3_column_blob(st, i);
+	return esc_model_str(b != NULL ? b : "", (size_t)sqlite3_column_bytes(st, i),
+	                     REPORT_STR_MAX);
+}
+
+json_t *
+col_int(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
+	return json_integer(sqlite3_column_int64(st, i));
+}
+
+json_t *
+jtime(int64_t us)
+{
+	char buf[32];
+	struct tm tm;
+	time_t t;
+
+	if (us <= 0)
+		return json_null();
+	t = (time_t)(us / US);
+	if (gmtime_r(&t, &tm) == NULL)
+		return json_null();
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}
+
+void
+jset(json_t *o, const char *k, json_t *v)
+{
+	json_object_set_new(o, k, v != NULL ? v : json_null());
+}
+
+json_t *
+jshare(int64_t count, int64_t total)
+{
+	if (total <= 0)
+		return json_real(0);
+	return json_real((double)((count * 10000 + total / 2) / total) / 10000.0);
+}
+
+int
+topn_init(struct topn *t, size_t cap)
+{
+	t->cap = cap;
+	t->n = 0;
+	t->key = calloc(cap + 1, sizeof(*t->key));
+	t->row = calloc(cap + 1, sizeof(*t->row));
+	return (t->key == NULL || t->row == NULL) ? -1 : 0;
+}
+
+bool
+topn_wants(const struct topn *t, int64_t key)
+{
+	return t->n < t->cap || key > t->key[t->n - 1];
+}
+
+void
+topn_add(struct topn *t, int64_t key, json_t *row)
+{
+	size_t i;
+
+	if (!topn_wants(t, key) || t->cap == 0) {
+		json_decref(row);
+		return;
+	}
+	if (t->n == t->cap) {
+		json_decref(t->row[t->n - 1]);
+		t->n--;
+	}
+	/* Kept sorted, best first; equal keys keep arrival order. */
+	i = t->n;
+	while (i > 0 && t->key[i - 1] < key) {
+		t->key[i] = t->key[i - 1];
+		t->row[i] = t->row[i - 1];
+		i--;
+	}
+	t->key[i] = key;
+	t->row[i] = row;
+	t->n++;
+}
+
+json_t *
+topn_array(struct topn *t)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		json_array_append_new(a, t->row[i]);
+	t->n = 0;
+	return a;
+}
+
+void
+topn_free(struct topn *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		json_decref(t->row[i]);
+	free(t->key);
+	free(t->row);
+	t->key = NULL;
+	t->row = NULL;
+	t->n = 0;
+}
+
+/* ---- filters ---- */
+
+int
+report_parse_time(const char *s, int64_t now_us, int64_t *out, const char **why)
+{
+	char buf[64];
+	size_t n = strlen(s);
+	long long v;
+	char unit;
+	int64_t mult;
+
+	if (n > 0 && n < 12 && strchr("smhdw", s[n - 1]) != NULL && s[0] >= '0' && s[0] <= '9') {
+		memcpy(buf, s, n - 1);
+		buf[n - 1] = '\0';
+		unit = s[n - 1];
+		if (parse_num(buf, 1, 100000000, &v, why) < 0)
+			return -1;
+		mult = unit == 's'   ? US
+		       : unit == 'm' ? 60 * US
+		       : unit == 'h' ? HOUR_US
+		       : unit == 'd' ? DAY_US
+		                     : 7 * DAY_US;
+		*out = now_us - v * mult;
+		return 0;
+	}
+	if (n == 10) { /* a date: midnight UTC */
+		snprintf(buf, sizeof(buf), "%sT00:00:00Z", s);
+		s = buf;
+		n = strlen(buf);
+	}
+	if (store_db_time_parse(s, n, out) < 0) {
+		*why = "not a date (2026-11-27), an RFC 3339 time (2026-11-27T10:00:00Z) or an "
+		       "age (90m, 12h, 7d, 2w)";
+		return -1;
+	}
+	return 0;
+}
+
+int
+report_parse_cidr(const char *s, struct report_cidr *out)
+{
+	char buf[64];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash != NULL ? (size_t)(slash - s) : strlen(s);
+	long long bits;
+	const char *why;
+
+	memset(out, 0, sizeof(*out));
+	if (alen == 0 || alen >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, alen);
+	buf[alen] = '\0';
+	if (inet_pton(AF_INET, buf, out->addr) == 1)
+		out->family = AF_INET;
+	else if (inet_pton(AF_INET6, buf, out->addr) == 1)
+		out->family = AF_INET6;
+	else
+		return -1;
+	out->bits = out->family == AF_INET ? 32 : 128;
+	if (slash != NULL) {
+		if (parse_num(slash + 1, 0, out->bits, &bits, &why) < 0) {
+			out->family = 0;
+			return -1;
+		}
+		out->bits = (unsigned)bits;
+	}
+	return 0;
+}
+
+bool
+report_cidr_match(const struct report_cidr *c, const char *ip)
+{
+	unsigned char a[16];
+	unsigned full, rest;
+
+	if (c->family == 0)
+		return true;
+	if (ip == NULL || inet_pton(c->family, ip, a) != 1)
+		return false;
+	full = c->bits / 8;
+	rest = c->bits % 8;
+	if (memcmp(a, c->addr, full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	return ((a[full] ^ c->addr[full]) & (0xffu << (8 - rest)) & 0xffu) == 0;
+}
+
+/* sql_cidr - SQL function rt_in_cidr(ip): 1 when ip is inside the --src network */
+static void
+sql_cidr(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const struct report_cidr *c = sqlite3_user_data(ctx);
+	const unsigned char *ip = sqlite3_value_text(argv[0]);
+
+	(void)argc;
+	sqlite3_result_int(ctx, report_cidr_match(c, (const char *)ip));
+}
+
+/* select_sessions - with any filter, collect the matching session ids into temp.sel */
+static int
+select_sessions(struct rb *r)
+{
+	const struct report_filter *f = &r->o->filter;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (f->since_us == 0 && f->until_us == 0 && f->sensor == NULL && f->listener == NULL &&
+	    f->cidr.family == 0) {
+		r->sc = "1";
+		return 0;
+	}
+	if (sqlite3_create_function(r->db, "rt_in_cidr", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+	                            (void *)&f->cidr, sql_cidr, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(r->db, "CREATE TEMP TABLE sel (session TEXT PRIMARY KEY) WITHOUT ROWID",
+	                 NULL, NULL, NULL) != SQLITE_OK) {
+		seterr(r->err, r->errlen, "cannot prepare the selection: %s",
+		       sqlite3_errmsg(r->db));
+		return -1;
+	}
+	st = rb_prepare(r, "INSERT INTO temp.sel SELECT session FROM sessions"
+	                   " WHERE start_us >= ?1 AND start_us < ?2"
+	                   " AND (?3 IS NULL OR sensor = ?3) AND (?4 IS NULL OR listener = ?4)"
+	                   " AND (?5 = 0 OR rt_in_cidr(src_ip))");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, f->since_us);
+	sqlite3_bind_int64(st, 2, f->until_us != 0 ? f->until_us : INT64_MAX);
+	if (f->sensor != NULL)
+		sqlite3_bind_text(st, 3, f->sensor, -1, SQLITE_STATIC);
+	if (f->listener != NULL)
+		sqlite3_bind_text(st, 4, f->listener, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, f->cidr.family != 0);
+	rc = rb_step(r, st);
+	sqlite3_finalize(st);
+	r->sc = "session IN temp.sel";
+	return rc < 0 ? -1 : 0;
+}
+
+/* has_column - the table has the column (schema 1 databases lack the enrichment columns) */
+static bool
+has_column(struct rb *r, const char *table, const char *col)
+{
+	sqlite3_stmt *st =
+	    rb_prepare(r, "SELECT 1 FROM pragma_table_info('%s') WHERE name = '%s'", table, col);
+	bool yes;
+
+	if (st == NULL)
+		return false;
+	yes = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return yes;
+}
+
+/* load_self - the honeypot's names and the addresses it was reached on, from the capture
+ * itself (its 220 banner and the sessions' destination addresses), so that the same events
+ * give the same report wherever the database was built (live, or by relaytrap import) */
+static void
+load_self(struct rb *r)
+{
+	sqlite3_stmt *st;
+	const char *t, *e;
+	size_t n = 0, i;
+
+	st = rb_prepare(r, "SELECT text FROM commands WHERE direction = 'S' AND code = 220"
+	                   " AND seq = 0 AND typeof(text) = 'text' LIMIT 1");
+	if (st != NULL && sqlite3_step(st) == SQLITE_ROW &&
+	    (t = (const char *)sqlite3_column_text(st, 0)) != NULL && strncmp(t, "220 ", 4) == 0) {
+		/* "220 exch01.corp.example.com Microsoft ESMTP MAIL Service, …" */
+		t += 4;
+		for (e = t; *e != '\0' && *e != ' ' && (size_t)(e - t) < sizeof(r->fqdn) - 1 &&
+		            (strchr(".-", *e) != NULL || (*e >= 'a' && *e <= 'z') ||
+		             (*e >= 'A' && *e <= 'Z') || (*e >= '0' && *e <= '9'));
+		     e++)
+			;
+		if (e > t && (*e == ' ' || *e == '\0') && memchr(t, '.', (size_t)(e - t)) != NULL) {
+			memcpy(r->fqdn, t, (size_t)(e - t));
+			r->fqdn[e - t] = '\0';
+			/* NetBIOS name: the first label, upper case, at most 15; domain: the rest
+			 */
+			for (i = 0; r->fqdn[i] != '.' && i < 15; i++)
+				r->netbios[i] = (char)toupper((unsigned char)r->fqdn[i]);
+			r->netbios[i] = '\0';
+			snprintf(r->domain, sizeof(r->domain), "%s", strchr(r->fqdn, '.') + 1);
+			r->have_id = true;
+			r->self.hostname = r->fqdn;
+			r->self.netbios = r->netbios;
+			r->self.domain = r->domain;
+		}
+	}
+	sqlite3_finalize(st);
+	st = rb_prepare(r,
+	                "SELECT DISTINCT dst_ip FROM sessions WHERE dst_ip IS NOT NULL "
+	                "LIMIT %d",
+	                RB_SELF_ADDRS);
+	while (st != NULL && sqlite3_step(st) == SQLITE_ROW && n < RB_SELF_ADDRS) {
+		const char *ip = (const char *)sqlite3_column_text(st, 0);
+		if (ip != NULL && (r->addrs[n] = strdup(ip)) != NULL)
+			n++;
+	}
+	sqlite3_finalize(st);
+	r->addrs[n] = NULL;
+	r->self.addrs = (const char *const *)r->addrs;
+}
+
+/* ---- sections ---- */
+
+struct sec {
+	const char *name;
+	int (*fn)(struct rb *);
+};
+
+static const char *const stage_names[] = {"connect", "helo", "mail", "rcpt", "data", "message"};
+
+/* sec_report - what was read, with which filters */
+static void
+sec_report(struct rb *r, const char *db_path)
+{
+	const struct report_filter *f = &r->o->filter;
+	json_t *o = json_object(), *fl = json_object();
+	int version = 0;
+	sqlite3_stmt *st = rb_prepare(r, "PRAGMA user_version");
+
+	if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	jset(o, "schema_version", json_integer(REPORT_SCHEMA_VERSION));
+	jset(o, "generated", jtime((int64_t)now_real_us()));
+	jset(o, "database", json_string(db_path));
+	jset(o, "database_schema", json_integer(version));
+	jset(fl, "since", jtime(f->since_us));
+	jset(fl, "until", jtime(f->until_us));
+	jset(fl, "sensor", f->sensor != NULL ? json_string(f->sensor) : json_null());
+	jset(fl, "listener", f->listener != NULL ? json_string(f->listener) : json_null());
+	jset(fl, "src", f->src != NULL ? json_string(f->src) : json_null());
+	jset(o, "filters", fl);
+	jset(o, "top", json_integer(r->top));
+	jset(o, "honeypot", r->have_id ? json_string(r->fqdn) : json_null());
+	json_object_set_new(r->m, "report", o);
+}
+
+/* sec_stages - sessions by how far they got, as a funnel (counts from the sessions pass,
+ * sessions with an accepted message from the messages pass) */
+static int
+sec_stages(struct rb *r)
+{
+	json_t *cmds = json_object_get(r->m, "commands"), *a = json_array(), *row;
+	int64_t reached = 0;
+	int i;
+
+	for (i = 5; i >= 0; i--)
+		reached += r->stages[i];
+	for (i = 0; i < 6; i++) {
+		row = json_object();
+		jset(row, "stage", json_string(stage_names[i]));
+		jset(row, "sessions", json_integer(r->stages[i]));
+		jset(row, "reached", json_integer(reached));
+		jset(row, "share", jshare(reached, r->sessions));
+		json_array_append_new(a, row);
+		reached -= r->stages[i];
+	}
+	row = json_object();
+	jset(row, "stage", json_string("accepted"));
+	jset(row, "sessions", json_integer(r->accepted_sessions));
+	jset(row, "reached", json_integer(r->accepted_sessions));
+	jset(row, "share", jshare(r->accepted_sessions, r->sessions));
+	json_array_append_new(a, row);
+	jset(cmds, "stages", a);
+	jset(cmds, "open_sessions", json_integer(r->stages[6]));
+	return 0;
+}
+
+/* zones - ip_intel.dnsbl (a JSON array of zones) as "zone1,zone2" ("" when none, null when
+ * never checked) */
+static json_t *
+zones(sqlite3_stmt *st, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+	json_t *a, *out;
+	char buf[512] = "";
+	size_t k, n = 0;
+
+	if (t == NULL)
+		return json_null();
+	a = json_loads(t, 0, NULL);
+	for (k = 0; k < json_array_size(a) && n < sizeof(buf) - 1; k++) {
+		const char *z = json_string_value(json_array_get(a, k));
+		if (z != NULL)
+			n +=
+			    (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", n > 0 ? "," : "", z);
+	}
+	json_decref(a);
+	if (n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	out = esc_model_str(buf, n, REPORT_STR_MAX);
+	return out;
+}
+
+/* rb_intel_for - the enrichment columns of one address into row (null = not known) */
+void
+rb_intel_for(struct rb *r, sqlite3_stmt *st, const char *ip, json_t *row)
+{
+	static const char *const keys[] = {"country", "city", "asn", "as_org",
+	                                   "dnsbl",   "os",   "rdns"};
+	static const char kinds[] = "ssiszss";
+	bool found = false;
+	size_t i;
+
+	if (st != NULL) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, ip, -1, SQLITE_TRANSIENT);
+		found = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 7) != SQLITE_NULL;
+	}
+	jset(row, "enriched", json_boolean(found));
+	for (i = 0; i < ARRAY_LEN(keys); i++) {
+		if (!found)
+			jset(row, keys[i], json_null());
+		else if (kinds[i] == 'i')
+			jset(row, keys[i], col_int(st, (int)i));
+		else if (kinds[i] == 'z')
+			jset(row, keys[i], zones(st, (int)i));
+		else
+			jset(row, keys[i], col_str(st, (int)i));
+	}
+}
+
+json_t *
+rb_ranked2(struct tally *t, int top, const char *kname, const char *nname)
+{
+	json_t *a = json_array(), *row;
+	size_t n, i;
+	struct tally_ent **v = tally_sorted(t, &n);
+
+	for (i = 0; v != NULL && i < n && i < (size_t)top; i++) {
+		row = json_object();
+		jset(row, kname, esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
+		jset(row, nname, json_integer((json_int_t)v[i]->n));
+		json_array_append_new(a, row);
+	}
+	free(v);
+	return a;
+}
+
+/* sec_credentials - one pass over AUTH attempts with their source: mechanisms, outcomes,
+ * user names, passwords, pairs, and sources by attempts */
+static int
+sec_credentials(struct rb *r)
+{
+	struct tally *mech = tally_new(4096, false), *outc = tally_new(4096, false),
+	             *users = tally_new(2000000, false), *pw = tally_new(2000000, false),
+	             *pairs = tally_new(2000000, false), *srcs = tally_new(2000000, false);
+	struct hset *seen = hset_new();
+	json_t *o = json_object(), *a, *row;
+	struct tally_ent *e, **v;
+	sqlite3_stmt *st = NULL;
+	int64_t attempts = 0, sessions = 0, t;
+	char key[TALLY_KEY_MAX];
+	size_t n, i, ul, pl;
+	int rc = -1;
+
+	rb_progress(r, "credentials", 0, 0);
+	json_object_set_new(r->m, "credentials", o);
+	if (mech == NULL || outc == NULL || users == NULL || pw == NULL || pairs == NULL ||
+	    srcs == NULL || seen == NULL)
+		goto out;
+	st = rb_prepare(r,
+	                "SELECT a.mechanism, coalesce(a.username, a.ntlm_user), a.password,"
+	                " a.username IS NOT NULL OR a.ntlm_user IS NOT NULL OR a.digest IS NOT"
+	                " NULL, coalesce(a.supported, 0), coalesce(a.outcome, ''), a.time_us,"
+	                " a.session, coalesce(s.src_ip, '') FROM auth_attempts a"
+	                " JOIN sessions s ON s.session = a.session WHERE %s",
+	                rb_cond(r, 'a'));
+	if (st == NULL)
+		goto out;
+	while ((rc = rb_step(r, st)) == SQLITE_ROW) {
+		const char *ip = (const char *)sqlite3_column_text(st, 8);
+		const char *sid = (const char *)sqlite3_column_text(st, 7);
+		const char *u = sqlite3_column_blob(st, 1), *p = sqlite3_column_blob(st, 2);
+		ul = (size_t)sqlite3_column_bytes(st, 1);
+		pl = (size_t)sqlite3_column_bytes(st, 2);
+		t = sqlite3_column_int64(st, 6);
+		attempts++;
+		if (sid != NULL && hset_add(seen, hash_mix('S', 0, sid, strlen(sid))))
+			sessions++;
+		if ((e = tally_get(mech, sqlite3_column_text(st, 0),
+		                   (size_t)sqlite3_column_bytes(st, 0), NULL)) != NULL) {
+			e->n++;
+			e->n2 += sqlite3_column_int(st, 3) != 0;
+			if (sqlite3_column_int(st, 4) != 0)
+				e->aux = 1;
+		}
+		if ((e = tally_get(outc, sqlite3_column_text(st, 5),
+		                   (size_t)sqlite3_column_bytes(st, 5), NULL)) != NULL)
+			e->n++;
+		if (u != NULL && (e = tally_get(users, u, ul, NULL)) != NULL) {
+			e->n++;
+			if (hset_add(seen, hash_mix('u', (uintptr_t)e, ip, strlen(ip))))
+				e->n2++;
+		}
+		if (p != NULL && (e = tally_get(pw, p, pl, NULL)) != NULL) {
+			e->n++;
+			if (hset_add(seen, hash_mix('p', (uintptr_t)e, ip, strlen(ip))))
+				e->n2++;
+		}
+		if (u != NULL && p != NULL && sqlite3_column_type(st, 1) != SQLITE_NULL &&
+		    ul < 120 && pl < 120) {
+			/* user \0 password; lengths bounded so the pair is never cut */
+			memcpy(key, u, ul);
+			key[ul] = '\0';
+			memcpy(key + ul + 1, p, pl);
+			if ((e = tally_get(pairs, key, ul + 1 + pl, NULL)) != NULL)
+				e->n++;
+		}
+		if ((e = tally_get(srcs, ip, strlen(ip), NULL)) != NULL) {
+			e->n++;
+			if (sid != NULL &&
+			    hset_add(seen, hash_mix('s', (uintptr_t)e, sid, strlen(sid))))
+				e->n2++;
+			if (e->first == 0 || t < e->first)
+				e->first = t;
+			if (t > e->last)
+				e->last = t;
+		}
+	}
+	if (rc < 0)
+		goto out;
+	jset(o, "attempts", json_integer(attempts));
+	jset(o, "sessions", json_integer(sessions));
+	jset(o, "sources", json_integer((json_int_t)tally_count(srcs, NULL)));
+	a = json_array();
+	v = tally_sorted(mech, &n);
+	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+		row = json_object();
+		jset(row, "mechanism", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
+		jset(row, "attempts", json_integer((json_int_t)v[i]->n));
+		jset(row, "with_credentials", json_integer((json_int_t)v[i]->n2));
+		jset(row, "supported", json_integer((json_int_t)v[i]->aux));
+		json_array_append_new(a, row);
+	}
+	free(v);
+	jset(o, "mechanisms", a);
+	jset(o, "outcomes", rb_ranked2(outc, 64, "outcome", "attempts"));
+	a = json_array();
+	v = tally_sorted(users, &n);
+	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+		row = json_object();
+		jset(row, "username", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
+		jset(row, "attempts", json_integer((json_int_t)v[i]->n));
+		jset(row, "sources", json_integer((json_int_t)v[i]->n2));
+		json_array_append_new(a, row);
+	}
+	free(v);
+	jset(o, "usernames", a);
+	a = json_array();
+	v = tally_sorted(pw, &n);
+	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+		row = json_object();
+		jset(row, "password", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
+		jset(row, "attempts", json_integer((json_int_t)v[i]->n));
+		jset(row, "sources", json_integer((json_int_t)v[i]->n2));
+		json_array_append_new(a, row);
+	}
+	free(v);
+	jset(o, "passwords", a);
+	a = json_array();
+	v = tally_sorted(pairs, &n);
+	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+		ul = strlen(v[i]->key);
+		row = json_object();
+		jset(row, "username", esc_model_str(v[i]->key, ul, REPORT_STR_MAX));
+		jset(row, "password",
+		     esc_model_str(v[i]->key + ul + 1, v[i]->klen - ul - 1, REPORT_STR_MAX));
+		jset(row, "attempts", json_integer((json_int_t)v[i]->n));
+		json_array_append_new(a, row);
+	}
+	free(v);
+	jset(o, "pairs", a);
+	/* Attempts per hour over the span the source was active (at least one minute), so a
+	 * burst of 100 in a minute reads differently from 100 spread over a week. */
+	a = json_array();
+	v = tally_sorted(srcs, &n);
+	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+		double span = (double)(v[i]->last - v[i]->first);
+		if (span < 60e6)
+			span = 60e6;
+		row = json_object();
+		jset(row, "ip", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
+		jset(row, "attempts", json_integer((json_int_t)v[i]->n));
+		jset(row, "sessions", json_integer((json_int_t)v[i]->n2));
+		jset(row, "first", jtime(v[i]->first));
+		jset(row, "last", jtime(v[i]->last));
+		jset(row, "per_hour",
+		     json_real((double)(int64_t)((double)v[i]->n * 3600e6 / span * 10 + 0.5) / 10));
+		json_array_append_new(a, row);
+	}
+	free(v);
+	jset(o, "sources_by_rate", a);
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	tally_free(mech);
+	tally_free(outc);
+	tally_free(users);
+	tally_free(pw);
+	tally_free(pairs);
+	tally_free(srcs);
+	hset_free(seen);
+	return rc;
+}
+
+/* sec_dialect - one pass over signals with their source: share of sessions with each signal,
+ * distinct sources and the top three sources */
+static int
+sec_dialect(struct rb *r)
+{
+	struct tally *sig = tally_new(4096, false), *sigip = tally_new(4000000, false);
+	struct hset *seen = hset_new();
+	json_t *o = json_object(), *a = json_array(), *row;
+	struct tally_ent *e, **v, **w;
+	sqlite3_stmt *st = NULL;
+	char key[TALLY_KEY_MAX];
+	size_t n, nw, i, j, sl, il;
+	int rc = -1;
+
+	rb_progress(r, "bot dialect", 0, 0);
+	json_object_set_new(r->m, "dialect", o);
+	json_object_set_new(o, "signals", a);
+	jset(o, "sessions", json_integer(r->sessions));
+	if (sig == NULL || sigip == NULL || seen == NULL)
+		goto out;
+	st = rb_prepare(r,
+	                "SELECT g.signal, coalesce(s.src_ip, '') FROM signals g"
+	                " JOIN sessions s ON s.session = g.session WHERE %s",
+	                rb_cond(r, 'g'));
+	if (st == NULL)
+		goto out;
+	while ((rc = rb_step(r, st)) == SQLITE_ROW) {
+		const char *g = (const char *)sqlite3_column_text(st, 0);
+		const char *ip = (const char *)sqlite3_column_text(st, 1);
+		sl = (size_t)sqlite3_column_bytes(st, 0);
+		il = (size_t)sqlite3_column_bytes(st, 1);
+		if (g == NULL || sl > 64 || il > 64 || (e = tally_get(sig, g, sl, NULL)) == NULL)
+			continue;
+		e->n++;
+		memcpy(key, g, sl);
+		key[sl] = '\0';
+		memcpy(key + sl + 1, ip, il);
+		if ((e = tally_get(sigip, key, sl + 1 + il, NULL)) != NULL && e->n++ == 0)
+			tally_find(sig, g, sl)->n2++;
+	}
+	if (rc < 0)
+		goto out;
+	v = tally_sorted(sig, &n);
+	w = tally_sorted(sigip, &nw);
+	for (i = 0; v != NULL && i < n; i++) {
+		json_t *srcs = json_array();
+		row = json_object();
+		jset(row, "signal", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
+		jset(row, "sessions", json_integer((json_int_t)v[i]->n));
+		jset(row, "share", jshare((int64_t)v[i]->n, r->sessions));
+		jset(row, "sources", json_integer((json_int_t)v[i]->n2));
+		for (j = 0; w != NULL && j < nw && json_array_size(srcs) < 3; j++) {
+			sl = strlen(w[j]->key);
+			if (sl != v[i]->klen || memcmp(w[j]->key, v[i]->key, sl) != 0)
+				continue;
+			json_t *t = json_object();
+			jset(
+			    t, "ip",
+			    esc_model_str(w[j]->key + sl + 1, w[j]->klen - sl - 1, REPORT_STR_MAX));
+			jset(t, "sessions", json_integer((json_int_t)w[j]->n));
+			json_array_append_new(srcs, t);
+		}
+		jset(row, "top_sources", srcs);
+		json_array_append_new(a, row);
+	}
+	free(v);
+	free(w);
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	tally_free(sig);
+	tally_free(sigip);
+	hset_free(seen);
+	return rc;
+}
+
+/* run_secs - run sections on one connection; RELAYTRAP_REPORT_TIMING=1 prints what each one
+ * cost (CPU time is the whole process's, so with two threads it counts both) */
+static int
+run_secs(struct rb *r, const struct sec *secs, size_t n)
+{
+	bool timing = getenv("RELAYTRAP_REPORT_TIMING") != NULL;
+	uint64_t t0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		t0 = now_mono_us();
+		if (secs[i].fn(r) < 0)
+			return -1;
+		if (timing)
+			fprintf(stderr, "report: %-12s %8.3f s\n", secs[i].name,
+			        (double)(now_mono_us() - t0) / 1e6);
+	}
+	return 0;
+}
+
+/* open_db - a read-only connection with the report's settings and the selection; 0 or -1 */
+static int
+open_db(struct rb *r, const char *db_path)
+{
+	if (sqlite3_open_v2(db_path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		seterr(r->err, r->errlen, "%s: %s", db_path, sqlite3_errmsg(r->db));
+		return -1;
+	}
+	sqlite3_busy_timeout(r->db, 5000);
+	/* Sorts and GROUP BYs that do not fit spill to temp files rather than growing memory. */
+	sqlite3_exec(r->db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
+	return 0;
+}
+
+/* The second thread's work: client lines and messages, on its own connection. */
+static const struct sec worker_secs[] = {{"commands", model_commands},
+                                         {"messages", model_messages}};
+
+/* worker - thread entry: run worker_secs on the rb it is given; its rc in w->worker_rc */
+static void *
+worker(void *arg)
+{
+	struct rb *w = arg;
+
+	w->worker_rc = run_secs(w, worker_secs, ARRAY_LEN(worker_secs));
+	return NULL;
+}
+
+json_t *
+report_build(const char *db_path, const struct report_opts *o, char *err, size_t errlen)
+{
+	/* This thread: the sessions pass, credentials, dialect. The other: commands, messages.
+	 * Each has its own SQLite connection and its own part of the model; they share only
+	 * read-only state (options, the honeypot's names). */
+	static const struct sec main_secs[] = {{"sessions", model_sessions},
+	                                       {"credentials", sec_credentials},
+	                                       {"dialect", sec_dialect}};
+	struct rb r, w;
+	struct report_opts wo;
+	char werr[1024] = "";
+	json_t *m = NULL;
+	pthread_t th;
+	bool started = false;
+	sqlite3_stmt *st;
+	const char *k;
+	json_t *v;
+	size_t i;
+	int ok = -1;
+
+	memset(&r, 0, sizeof(r));
+	memset(&w, 0, sizeof(w));
+	r.o = o;
+	r.err = err;
+	r.errlen = errlen;
+	r.top = o->top > 0 ? o->top : REPORT_TOP_DEFAULT;
+	if (access(db_path, R_OK) != 0) {
+		seterr(err, errlen,
+		       "%s: cannot read the database (give --data-dir DIR or --db FILE)", db_path);
+		return NULL;
+	}
+	if (open_db(&r, db_path) < 0)
+		goto out;
+	if (!has_column(&r, "sessions", "session")) {
+		seterr(err, errlen, "%s: not a relaytrap database (no sessions table)", db_path);
+		goto out;
+	}
+	r.sess_enrich = has_column(&r, "sessions", "helo_resolves");
+	r.intel_geo = has_column(&r, "ip_intel", "latitude");
+	r.msg_body = has_column(&r, "messages", "body_text");
+	r.has_enrichments = has_column(&r, "enrichments", "kind");
+	m = r.m = json_object();
+	if (select_sessions(&r) < 0)
+		goto out;
+	load_self(&r);
+	sec_report(&r, db_path);
+	/* Shares need the number of sessions before the passes that count them. */
+	st = rb_prepare(&r, "SELECT count(*) FROM sessions WHERE %s", r.sc);
+	if (st == NULL || rb_step(&r, st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		goto out;
+	}
+	r.sessions = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+
+	w = r;
+	w.db = NULL;
+	w.m = json_object();
+	w.err = werr;
+	w.errlen = sizeof(werr);
+	wo = *o;
+	wo.progress = false; /* one progress line: this thread's */
+	w.o = &wo;
+	if (open_db(&w, db_path) < 0 || select_sessions(&w) < 0) {
+		seterr(err, errlen, "%s", werr);
+		goto out;
+	}
+	if (pthread_create(&th, NULL, worker, &w) != 0) {
+		seterr(err, errlen, "cannot start a thread");
+		goto out;
+	}
+	started = true;
+	if (run_secs(&r, main_secs, ARRAY_LEN(main_secs)) < 0)
+		goto out;
+	pthread_join(th, NULL);
+	started = false;
+	if (w.worker_rc < 0) {
+		seterr(err, errlen, "%s", werr);
+		goto out;
+	}
+	json_object_foreach(w.m, k, v) json_object_set(m, k, v);
+	r.accepted_sessions = w.accepted_sessions;
+	if (sec_stages(&r) < 0)
+		goto out;
+	{
+		/* The sections in the documented order, whatever order they were built in. */
+		static const char *const order[] = {
+		    "report", "overview", "activity",    "helo",    "commands",
+		    "probes", "messages", "credentials", "sources", "dialect"};
+		json_t *sorted = json_object();
+		for (i = 0; i < ARRAY_LEN(order); i++)
+			json_object_set(sorted, order[i], json_object_get(m, order[i]));
+		json_decref(m);
+		m = sorted;
+	}
+	ok = 0;
+out:
+	if (started)
+		pthread_join(th, NULL);
+	if (o->progress) {
+		fprintf(stderr, "\r\033[K");
+		fflush(stderr);
+	}
+	for (i = 0; r.addrs[i] != NULL; i++)
+		free(r.addrs[i]);
+	json_decref(w.m);
+	sqlite3_close(w.db);
+	sqlite3_close(r.db);
+	if (ok < 0) {
+		json_decref(m);
+		return NULL;
+	}
+	return m;
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * model_int - what the report's model builders share (model.c: SQL aggregate sections;
+ * model_stream.c: the streaming passes over commands and messages). Not a public interface.
+ */
+#ifndef RT_MODEL_INT_H
+#define RT_MODEL_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "report/classify.h"
+#include "report/report.h"
+
+#define RB_SELF_ADDRS 16
+
+struct rb {
+	sqlite3 *db;
+	const struct report_opts *o;
+	json_t *m;
+	int top;
+	const char *sc; /* condition on sessions rows: "1" or "session IN temp.sel" */
+	/* what this database has (schema 1 lacks the enrichment columns) */
+	bool sess_enrich;     /* sessions.country … helo_fcrdns */
+	bool intel_geo;       /* ip_intel.latitude, longitude, country_name */
+	bool msg_body;        /* messages.body_text, parts */
+	bool has_enrichments; /* the enrichments table */
+	/* the honeypot as the classifiers see it */
+	char fqdn[256], netbios[16], domain[256]; /* from the capture's 220 banner */
+	bool have_id;
+	struct helo_self self;
+	char *addrs[RB_SELF_ADDRS + 1];
+	int64_t sessions;          /* in the selection */
+	int64_t stages[7];         /* sessions that ended at each stage; [6] open or unknown */
+	int64_t accepted_sessions; /* sessions with an accepted message */
+	int worker_rc;             /* the second thread's result */
+	uint64_t prog_last_us;
+	char *err;
+	size_t errlen;
+};
+
+/* rb_cond - the selection condition for a table aliased alias ('a', 'g', 'm', 's') */
+const char *rb_cond(const struct rb *r, char alias);
+/* rb_prepare - prepare SQL made from fmt (printf-style, trusted text only); NULL with err */
+sqlite3_stmt *rb_prepare(struct rb *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* rb_has_index - the database has an index of that name */
+bool rb_has_index(struct rb *r, const char *name);
+/* rb_step - sqlite3_step that records an error; SQLITE_ROW, SQLITE_DONE or -1 */
+int rb_step(struct rb *r, sqlite3_stmt *st);
+/* rb_progress - a progress line on stderr (rate-limited; done = final line) */
+void rb_progress(struct rb *r, const char *what, int64_t n, int64_t total);
+/* col_str - attacker text column i as a bounded model string (null when NULL) */
+json_t *col_str(sqlite3_stmt *st, int i);
+/* col_int - integer column i, null when NULL */
+json_t *col_int(sqlite3_stmt *st, int i);
+/* jtime - RFC 3339 seconds "2026-11-27T10:53:36Z" from epoch microseconds (null for 0) */
+json_t *jtime(int64_t us);
+/* jset - json_object_set_new that tolerates a NULL value (stores null) */
+void jset(json_t *o, const char *k, json_t *v);
+/* jshare - count/total rounded to 4 decimals (0 when total is 0) */
+json_t *jshare(int64_t count, int64_t total);
+
+/* A bounded best-N list of JSON rows ranked by an integer key */
+struct topn {
+	size_t cap, n;
+	int64_t *key;
+	json_t **row;
+};
+int topn_init(struct topn *t, size_t cap);
+/* topn_wants - a row with this key would enter the list */
+bool topn_wants(const struct topn *t, int64_t key);
+/* topn_add - takes the row's reference (dropped when it does not enter) */
+void topn_add(struct topn *t, int64_t key, json_t *row);
+/* topn_array - the rows best first as a new array; the list is emptied */
+json_t *topn_array(struct topn *t);
+void topn_free(struct topn *t);
+
+struct tally;
+/* rb_intel_for - the ip_intel columns of one address into row (null = not known) */
+void rb_intel_for(struct rb *r, sqlite3_stmt *st, const char *ip, json_t *row);
+/* rb_ranked2 - the top rows of a tally as {kname: key, nname: n} */
+json_t *rb_ranked2(struct tally *t, int top, const char *kname, const char *nname);
+
+int model_sessions(struct rb *r);
+int model_commands(struct rb *r);
+int model_messages(struct rb *r);
+
+#endif
