@@ -21,12 +21,17 @@ RES = {"lat": [], "refused": 0, "refused_text": "", "errors": [], "connections":
 LOCK = threading.Lock()
 
 
+CUR = threading.local()  # the source address of the thread's current connection
+
+
 def one(port, k):
     t0 = time.monotonic()
+    CUR.name = None
     s = smtplib.SMTP(timeout=60)
     # smtplib.SMTP.connect by hand, so that an established connection is counted exactly
     s.sock = socket.create_connection(("127.0.0.1", port), 60)
     s.file = None
+    CUR.name = s.sock.getsockname()
     with LOCK:
         RES["connections"] += 1
         RES["conns"].append(s.sock.getsockname())
@@ -55,7 +60,7 @@ def worker(port, deadline, w):
             one(port, f"{w}-{k}")
         except (OSError, smtplib.SMTPException) as e:
             with LOCK:
-                RES["errors"].append(repr(e)[:200])
+                RES["errors"].append([repr(e)[:200], getattr(CUR, "name", None)])
         k += 1
         time.sleep(0.02)
 
