@@ -30,6 +30,8 @@
 
 #define STORE_BATCH_EVENTS 2000
 #define STORE_BATCH_MS 200
+/* store_run's exit status when a write or commit failed (EX_TEMPFAIL): start it again */
+#define STORE_EXIT_RETRY 75
 /* bulk (import): one transaction per this many events */
 #define STORE_BULK_EVENTS 100000
 
@@ -45,6 +47,8 @@ struct store_config {
 	uint64_t jsonl_rotate_bytes; /* 0 = never */
 	uint64_t store_body_max;     /* bytes kept of one body */
 	uint64_t body_disk_budget; /* 0 = unlimited; over it new bodies are not stored (recorded) */
+	uint64_t disk_min_free;    /* 0 = no check; under it new bodies are not stored (recorded) */
+	bool fsync;                /* fdatasync packs and events.jsonl before each SQLite COMMIT */
 };
 
 struct store;
@@ -73,7 +77,9 @@ int store_apply(struct store *s, struct store_parsed *p, const char *json, size_
 void store_parsed_clear(struct store_parsed *p);
 /* store_body - append body bytes for (session, tx); 0 or -1 */
 int store_body(struct store *s, const char *session, uint32_t tx, const void *data, size_t len);
-/* store_commit - commit the pending batch (JSONL flushed, SQLite COMMIT) */
+/* store_commit - commit the pending batch (packs and JSONL flushed and, with fsync, synced;
+ * SQLite COMMIT), then acknowledge it to the engine (store_run); 0, or -1 when the batch may not
+ * be durable */
 int store_commit(struct store *s);
 /* store_bulk_fresh - true when a bulk store found a new, empty database and loads it without
  * journal and secondary indexes under an exclusive lock (store_db_bulk_fresh) */
@@ -85,9 +91,11 @@ int store_bulk_end(struct store *s);
 int store_reopen(struct store *s);
 /* store_close - commit, drop unfinished temp bodies, close everything; NULL is a no-op */
 void store_close(struct store *s);
-/* store_run - the store process's main loop over frames read from fd until EOF or SIGTERM;
- * with cfg->privsep it first loads what it cannot open later, then drops (chroot into
- * data_dir when root, Landlock, seccomp); returns the process exit code */
+/* store_run - the store process's main loop over frames read from fd until EOF, acknowledging
+ * each commit back over fd (FRAME_ACK); with cfg->privsep it first loads what it cannot open
+ * later, then drops (chroot into data_dir when root, Landlock, seccomp). Returns the process
+ * exit code: 0, 1 when it could not start, STORE_EXIT_RETRY when a write or commit failed
+ * (nothing unacknowledged is lost: the engine sends it again to the next store) */
 int store_run(int fd, const struct store_config *cfg);
 
 #endif

@@ -94,6 +94,7 @@ struct store_db {
 	bool in_tx;
 	bool fresh;      /* store_db_open created the schema in an empty file */
 	bool bulk_fresh; /* store_db_bulk took the fresh-load shortcuts; store_db_bulk_end undoes */
+	bool failed; /* an I/O-class error (disk full, I/O, busy, ...): the batch is not durable */
 	unsigned char *scratch; /* STORE_FIELD_MAX bytes for decoded _b64 fields */
 };
 
@@ -1164,6 +1165,29 @@ bind_cmdflags(sqlite3_stmt *st, int i, json_t *ev)
 	return sqlite3_bind_text(st, i, buf, (int)len, SQLITE_TRANSIENT);
 }
 
+/* note_rc - remember an error that is about the disk or the database, not about the event: the
+ * store must not acknowledge a batch after one */
+static void
+note_rc(struct store_db *db, int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+	case SQLITE_NOMEM:
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_READONLY:
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+	case SQLITE_PROTOCOL:
+		db->failed = true;
+		break;
+	default:
+		break;
+	}
+}
+
 /* run_stmt - bind one statement from its list, step it, and reset it for the next event */
 static int
 run_stmt(struct store_db *db, const struct evstmt *es, json_t *ev, const struct store_db_ev *info)
@@ -1205,6 +1229,7 @@ run_stmt(struct store_db *db, const struct evstmt *es, json_t *ev, const struct 
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE) {
+		note_rc(db, rc);
 		log_err("store: sqlite %s failed: %s", info->eventid, sqlite3_errmsg(db->db));
 		return -1;
 	}
@@ -1219,6 +1244,7 @@ step_simple(struct store_db *db, enum stmt_id id)
 
 	sqlite3_reset(db->st[id]);
 	if (rc != SQLITE_DONE) {
+		note_rc(db, rc);
 		log_err("store: sqlite %s failed: %s", stmt_sql[id], sqlite3_errmsg(db->db));
 		return -1;
 	}
@@ -1274,6 +1300,7 @@ step_reset(struct store_db *db, sqlite3_stmt *st, int rc, const char *what)
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE) {
+		note_rc(db, rc);
 		log_err("store: sqlite %s failed: %s", what, sqlite3_errmsg(db->db));
 		return -1;
 	}
@@ -1476,12 +1503,19 @@ store_db_body_find(struct store_db *db, const char *sha256, char *path, size_t p
 	return rc;
 }
 
+/* store_db_failed - an I/O-class error happened since open (sticky) */
+bool
+store_db_failed(const struct store_db *db)
+{
+	return db->failed;
+}
+
 /* store_db_commit - end the batch; on failure roll back so the next batch starts clean */
 int
 store_db_commit(struct store_db *db)
 {
 	if (!db->in_tx)
-		return 0;
+		return db->failed ? -1 : 0;
 	db->in_tx = false;
 	if (step_simple(db, ST_COMMIT) == 0)
 		return 0;

@@ -59,8 +59,12 @@ int store_db_apply(struct store_db *db, json_t *ev, const struct store_db_ev *in
  * 1 found, 0 not found, -1 error */
 int store_db_body_find(struct store_db *db, const char *sha256, char *path, size_t pathlen,
                        int64_t *offset);
-/* store_db_commit - COMMIT the batch if one is open; 0 or -1 */
+/* store_db_commit - COMMIT the batch if one is open; 0, or -1 (also after any I/O-class error
+ * since open: such a store must not claim anything is durable) */
 int store_db_commit(struct store_db *db);
+/* store_db_failed - an I/O-class error (disk full, I/O error, busy, read-only, corrupt) happened
+ * since open; sticky */
+bool store_db_failed(const struct store_db *db);
 /* store_db_time_parse - strict RFC 3339 ("…T…Z" or "±HH:MM", 0-9 fraction digits) to epoch us;
  * 0 or -1 (also before 1970 or after 9999) */
 int store_db_time_parse(const char *s, size_t len, int64_t *us);
