@@ -230,7 +230,25 @@ def main():
     # a good client's connection the kernel never handed to the daemon (its listen queue was
     # full) times out on the client's side; that is the kernel's count above, not the daemon
     unaccepted = [e for e in g["errors"] if e[1] is not None and missing[tuple(e[1])] > 0]
-    errors = [e for e in g["errors"] if e not in unaccepted]
+    # likewise a connection the daemon accepted only after the client had given up: while the
+    # store lags, accepting pauses (docs/durability.md) and the connection waits in the
+    # kernel's queue; the daemon's row then shows a session in which the client said nothing
+    # and left (the client timed out). That is load shedding, not a stalled session.
+    late = []
+    for e in g["errors"]:
+        if e in unaccepted or e[1] is None or "timed out" not in e[0]:
+            continue
+        # accepted late: the client's end was already closed, so the session ended at once
+        # (a stalled session would instead have lasted as long as the client waited)
+        rows = harness.db_query(db, "SELECT commands, reason, duration_us FROM sessions"
+                                " WHERE src_ip = ? AND src_port = ?", tuple(e[1]))
+        if rows and rows[0][0] == 0 and rows[0][1] == "client_closed" and \
+                (rows[0][2] or 0) < 5_000_000:
+            late.append(e)
+    if late:
+        print(f"good clients accepted only after they gave up (load shed by pausing accept): "
+              f"{len(late)}", file=sys.stderr)
+    errors = [e for e in g["errors"] if e not in unaccepted and e not in late]
     check(not errors, f"good clients saw only complete sessions or a 421: {errors[:3]}")
     check(g["refused"] == 0 or "4.3.2" in g["refused_text"],
           f"a good client refused at admission gets the persona's 421: {g['refused_text']!r}")
