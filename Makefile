@@ -3,6 +3,10 @@
 
 BUILD      ?= build
 SANBUILD   ?= build-san
+FUZZBUILD  ?= build-fuzz
+FUZZ_SECONDS       ?= 1800
+FUZZ_SHORT_SECONDS ?= 20
+FUZZ_TARGETS       ?=
 DATA_DIR   ?= ./var
 LISTEN     ?= 127.0.0.1:2525
 GEOIP_DIR  ?= $(DATA_DIR)/geoip
@@ -10,12 +14,12 @@ CONFIG     ?=
 APT_PKGS    = meson ninja-build pkg-config gcc libevent-dev libsqlite3-dev libjansson-dev \
               libssl-dev libbsd-dev libcmocka-dev libmaxminddb-dev sqlite3 python3 swaks nmap \
               libauthen-ntlm-perl valgrind iproute2 procps zlib1g-dev chromium \
-              libmaxmind-db-writer-perl dnsmasq-base libseccomp-dev strace gdb systemd tzdata
+              libmaxmind-db-writer-perl dnsmasq-base libseccomp-dev strace gdb systemd tzdata \
+              clang libclang-rt-dev
 MESON_OPTS ?= -Dwerror=true
 
 .PHONY: all deps geoip build run test test-unit test-e2e test-security test-soak soak sanitize \
-        valgrind bench \
-        bench-geo format clean
+        valgrind fuzz-build fuzz-short fuzz fuzz-merge bench bench-geo format clean
 
 # the free GeoIP databases (docs/enrichment.md): fetched into GEOIP_DIR unless CONFIG sets them
 GEOIP_FETCH = contrib/geoip-fetch.sh --dir $(GEOIP_DIR) --binary $(BUILD)/relaytrap \
@@ -58,7 +62,8 @@ run: geoip
 	$(BUILD)/relaytrap serve --listen $(LISTEN) --data-dir $(DATA_DIR)
 
 # test - everything CI runs: unit and end-to-end suites, then the same under ASan+UBSan, then
-# the unit suites that exercise parsers and the store under valgrind memcheck
+# the unit suites that exercise parsers and the store under valgrind memcheck, then the fuzz
+# targets: stored corpus replayed and 20 s of fuzzing each
 test: build
 	$(GEOIP_FETCH) --strict
 	RELAYTRAP_TEST_GEOIP_DIR=$(abspath $(GEOIP_DIR)) RELAYTRAP_TEST_GEOIP_REQUIRED=1 \
@@ -68,6 +73,7 @@ test: build
 	$(MAKE) test-soak
 	$(MAKE) sanitize
 	$(MAKE) valgrind
+	$(MAKE) fuzz-short
 
 # test-soak - the short crash/disk-full tests (3 iterations) and the short hostile-load soak
 # (25 s); well under 3 minutes together. soak - the long ones: 20 iterations, 120 s of load.
@@ -109,6 +115,25 @@ valgrind: build
 	  --wrap='valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --track-fds=no' \
 	  $(VALGRIND_SUITES)
 
+# fuzz-build - the libFuzzer targets (clang, ASan+UBSan) in $(FUZZBUILD); docs/fuzzing.md
+fuzz-build: deps
+	FUZZ_BUILD=$(abspath $(FUZZBUILD)) tests/fuzz/run.sh build
+
+# fuzz-short - replay the stored corpus, then fuzz each target FUZZ_SHORT_SECONDS (in make test)
+fuzz-short: fuzz-build
+	FUZZ_BUILD=$(abspath $(FUZZBUILD)) FUZZ_SHORT_SECONDS=$(FUZZ_SHORT_SECONDS) \
+	  tests/fuzz/run.sh short $(FUZZ_TARGETS)
+
+# fuzz - the long runs: each target FUZZ_SECONDS (default 30 min) in turn at nice 19, tallied
+fuzz: fuzz-build
+	FUZZ_BUILD=$(abspath $(FUZZBUILD)) FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	  tests/fuzz/run.sh long $(FUZZ_TARGETS)
+	FUZZ_BUILD=$(abspath $(FUZZBUILD)) tests/fuzz/run.sh tally
+
+# fuzz-merge - add the work corpus's new-coverage inputs to tests/fuzz/corpus (-merge=1)
+fuzz-merge: fuzz-build
+	FUZZ_BUILD=$(abspath $(FUZZBUILD)) tests/fuzz/run.sh merge $(FUZZ_TARGETS)
+
 bench: build
 	bench/run.sh $(BUILD)/relaytrap
 
@@ -120,4 +145,4 @@ format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')
 
 clean:
-	rm -rf $(BUILD) $(SANBUILD)
+	rm -rf $(BUILD) $(SANBUILD) $(FUZZBUILD)

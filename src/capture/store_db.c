@@ -172,8 +172,8 @@ static const char *const schema_sql[] = {
     "CREATE INDEX IF NOT EXISTS commands_verb ON commands (direction, verb);",
     /* The report reads every client line in session order; this partial index holds just
      * those columns, so it never touches the table (7x less CPU on 1M sessions). */
-    "CREATE INDEX IF NOT EXISTS commands_client ON commands (session, seq, verb, flags, text)"
-    " WHERE direction = 'C';",
+    ("CREATE INDEX IF NOT EXISTS commands_client ON commands (session, seq, verb, flags, text)"
+     " WHERE direction = 'C';"),
     "CREATE INDEX IF NOT EXISTS helos_name ON helos (name);",
     "CREATE INDEX IF NOT EXISTS helos_time ON helos (time_us);",
     "CREATE INDEX IF NOT EXISTS transactions_time ON transactions (time_us);",

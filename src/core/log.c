@@ -34,6 +34,9 @@ log_get_level(void)
 	return log_level;
 }
 
+static void log_vemit(enum log_level lvl, const char *errstr, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
 /* log_vemit - format one line with a UTC timestamp and write it with a single write(2) */
 static void
 log_vemit(enum log_level lvl, const char *errstr, const char *fmt, va_list ap)

@@ -225,19 +225,22 @@ add_guarded(scmp_filter_ctx ctx, enum sandbox_role role, pid_t peer)
 	                      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
 	                      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	/* The second datum of an SCMP_CMP_EQ is unused; it is written out so that clang's
+	 * -Wmissing-field-initializers accepts the libseccomp macros. */
 	/* getrlimit only, never setting a limit */
-	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A2(SCMP_CMP_EQ, 0));
+	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
+	                      SCMP_A2(SCMP_CMP_EQ, 0, 0));
 	/* abort() and raise() signal this process and nobody else */
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-	                      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+	                      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0));
 	if (role == SANDBOX_ENGINE) {
 		/* libevent asks how many bytes are waiting; nothing else goes through ioctl */
 		r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-		                      SCMP_A1(SCMP_CMP_EQ, FIONREAD));
+		                      SCMP_A1(SCMP_CMP_EQ, FIONREAD, 0));
 		/* SIGHUP/SIGTERM are passed to the store, the only process it may signal */
 		if (peer > 0)
 			r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
-			                      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)peer));
+			                      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)peer, 0));
 	}
 	return r;
 }

@@ -90,6 +90,7 @@ struct parse {
 	unsigned long line;
 	int section; /* 0 none, 1 persona, 2 settings, 3 replies */
 	char base[PERSONA_NAME_MAX];
+	unsigned long base_line; /* where "base =" was, for the not-found error */
 	bool has_name;
 	unsigned long reply_line[PR__COUNT];
 	char *err;
@@ -98,6 +99,8 @@ struct parse {
 
 static struct persona *parse_buf(const char *buf, size_t len, const char *label, const char *dir,
                                  int depth, char *err, size_t errlen);
+
+static int perr(struct parse *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* perr - write "LABEL:LINE: message" into the caller's error buffer; always returns -1 */
 static int
@@ -349,6 +352,7 @@ set_persona_key(struct parse *ps, struct persona *p, const char *key, const char
 		if (!valid_name(val))
 			return perr(ps, "base: \"%.40s\" is not a persona name", val);
 		strlcpy(ps->base, val, sizeof(ps->base));
+		ps->base_line = ps->line;
 		return 0;
 	}
 	return perr(ps, "unknown key \"%.40s\" in [persona] (use name, product or base)", key);
@@ -688,9 +692,12 @@ inherit(struct persona *p, const struct persona *b)
 	return 0;
 }
 
-/* load_base - a base persona: DIR/NAME.persona when it exists, else the built-in */
+/* load_base - a base persona: DIR/NAME.persona when it exists, else the built-in; from/line
+ * name the "base =" line that asked for it (NULL when none did), so an unknown base is
+ * reported where it was written */
 static struct persona *
-load_base(const char *name, const char *dir, int depth, char *err, size_t errlen)
+load_base(const char *name, const char *dir, int depth, const char *from, unsigned long line,
+          char *err, size_t errlen)
 {
 	char path[1024];
 	struct stat st;
@@ -738,7 +745,17 @@ load_base(const char *name, const char *dir, int depth, char *err, size_t errlen
 			                 errlen);
 		}
 	}
-	seterr(err, errlen, "base persona \"%s\" not found", name);
+	if (from != NULL && dir != NULL && dir[0] != '\0')
+		seterr(err, errlen,
+		       "%s:%lu: base persona \"%s\" not found (no file %s/%s.persona and no "
+		       "built-in of that name)",
+		       from, line, name, dir, name);
+	else if (from != NULL)
+		seterr(err, errlen,
+		       "%s:%lu: base persona \"%s\" not found (no built-in of that name)", from,
+		       line, name);
+	else
+		seterr(err, errlen, "base persona \"%s\" not found", name);
 	return NULL;
 }
 
@@ -803,7 +820,8 @@ parse_buf(const char *buf, size_t len, const char *label, const char *dir, int d
 			       label, PERSONA_BASE_DEPTH);
 			goto fail;
 		}
-		if ((base = load_base(ps.base, dir, depth + 1, err, errlen)) == NULL)
+		if ((base = load_base(ps.base, dir, depth + 1, label, ps.base_line, err, errlen)) ==
+		    NULL)
 			goto fail;
 		if (inherit(p, base) == -1) {
 			seterr(err, errlen, "%s: out of memory", label);
@@ -895,7 +913,7 @@ persona_load_builtin(const char *name)
 		return NULL;
 	for (size_t i = 0; i < persona_builtins_count; i++)
 		if (strcmp(persona_builtins[i].name, name) == 0)
-			return load_base(name, NULL, 0, err, sizeof(err));
+			return load_base(name, NULL, 0, NULL, 0, err, sizeof(err));
 	return NULL;
 }
 
@@ -923,7 +941,7 @@ persona_load(const char *name_or_path, const char *dir, char *err, size_t errlen
 	}
 	for (size_t i = 0; i < persona_builtins_count; i++)
 		if (strcmp(persona_builtins[i].name, name_or_path) == 0)
-			return load_base(name_or_path, NULL, 0, err, errlen);
+			return load_base(name_or_path, NULL, 0, NULL, 0, err, errlen);
 	seterr(err, errlen, "persona \"%s\" not found (no file %s/%s.persona and no built-in)",
 	       name_or_path, dir != NULL ? dir : ".", name_or_path);
 	return NULL;

@@ -743,8 +743,18 @@ path_event(struct jw *w, const struct smtp_path *p, const char *addr, bool accep
 			jw_arr_str(w, names[i]);
 	jw_arr_close(w);
 	jw_key_obj_open(w, "params");
-	for (i = 0; i < p->nparams; i++)
-		jw_key_bytes(w, p->params[i].key, p->params[i].value, strlen(p->params[i].value));
+	for (i = 0; i < p->nparams; i++) {
+		/* A key sent twice keeps its first value, as addr_param() answers: a JSON object
+		 * with a duplicate key is refused by the store, event and all. The command event
+		 * has the whole line. */
+		size_t j;
+
+		for (j = 0; j < i && strcmp(p->params[j].key, p->params[i].key) != 0; j++)
+			;
+		if (j == i)
+			jw_key_bytes(w, p->params[i].key, p->params[i].value,
+			             strlen(p->params[i].value));
+	}
 	jw_obj_close(w);
 	jw_key_bool(w, "accepted", accepted);
 }

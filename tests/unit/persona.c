@@ -649,6 +649,8 @@ test_base_inheritance(void **state)
 	p = persona_load_file(path, err, sizeof(err));
 	assert_null(p);
 	assert_non_null(strstr(err, "\"nowhere\" not found"));
+	/* the error names the file and the line of "base =", like every other one */
+	assert_non_null(strstr(err, "orphan.persona:2: base persona"));
 
 	/* persona_load: built-in fallback, a path, and an unknown name. */
 	p = persona_load("postfix", tmpdir, err, sizeof(err));

@@ -53,6 +53,9 @@ rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 	return remove(p);
 }
 
+static void ev(struct store *s, const char *sid, const char *ip, int sec, const char *eventid,
+               const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
 /* ev - apply one event with the common fields; extra is "" or starts with a comma */
 static void
 ev(struct store *s, const char *sid, const char *ip, int sec, const char *eventid, const char *fmt,

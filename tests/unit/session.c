@@ -555,6 +555,18 @@ test_auth_recorded(void **state)
 }
 
 static void
+test_duplicate_params(void **state)
+{
+	struct fixture *f = fx_new(EXCH, NULL);
+	const char *s = "HELO x\r\nMAIL FROM:<a@b> SIZE=1 BODY=7BIT SIZE=2 size=3\r\n";
+
+	/* one key per JSON object, or the store refuses the whole event */
+	fx_feed(f, s, strlen(s), 0);
+	assert_non_null(strstr(f->rec->events, "\"params\":{\"SIZE\":\"1\",\"BODY\":\"7BIT\"}"));
+	fx_free(f);
+}
+
+static void
 test_mid_data_close(void **state)
 {
 	struct fixture *f = fx_new(EXCH, NULL);
@@ -637,6 +649,7 @@ main(void)
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_ntlm_flow),
 	    cmocka_unit_test(test_auth_recorded),
+	    cmocka_unit_test(test_duplicate_params),
 	    cmocka_unit_test(test_mid_data_close),
 	    cmocka_unit_test(test_bare_lf_policy),
 	    cmocka_unit_test(test_enrich_hooks),
