@@ -18,8 +18,8 @@ APT_PKGS    = meson ninja-build pkg-config gcc libevent-dev libsqlite3-dev libja
               clang libclang-rt-dev
 MESON_OPTS ?= -Dwerror=true
 
-.PHONY: all deps geoip build run test test-unit test-e2e test-security sanitize valgrind \
-        fuzz-build fuzz-short fuzz fuzz-merge bench bench-geo format clean
+.PHONY: all deps geoip build run test test-unit test-e2e test-security test-soak soak sanitize \
+        valgrind fuzz-build fuzz-short fuzz fuzz-merge bench bench-geo format clean
 
 # the free GeoIP databases (docs/enrichment.md): fetched into GEOIP_DIR unless CONFIG sets them
 GEOIP_FETCH = contrib/geoip-fetch.sh --dir $(GEOIP_DIR) --binary $(BUILD)/relaytrap \
@@ -70,9 +70,21 @@ test: build
 	  meson test -C $(BUILD) --print-errorlogs --num-processes 2
 	$(MAKE) test-e2e
 	$(MAKE) test-security
+	$(MAKE) test-soak
 	$(MAKE) sanitize
 	$(MAKE) valgrind
 	$(MAKE) fuzz-short
+
+# test-soak - the short crash/disk-full tests (3 iterations) and the short hostile-load soak
+# (25 s); well under 3 minutes together. soak - the long ones: 20 iterations, 120 s of load.
+# Both use a network namespace and a tmpfs when run as root (docs/durability.md).
+test-soak: build
+	python3 tests/durability/run.py --binary $(BUILD)/relaytrap
+	python3 tests/soak/run.py --binary $(BUILD)/relaytrap
+
+soak: build
+	python3 tests/durability/run.py --binary $(BUILD)/relaytrap --long
+	python3 tests/soak/run.py --binary $(BUILD)/relaytrap --long
 
 test-unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs

@@ -7,7 +7,10 @@
 # Prints, one line per step: the generator's wall time and size; the import's events/s (from
 # its own summary) with wall time, CPU seconds and peak RSS; then for each report format its
 # wall time, CPU seconds, peak RSS and output size (from /usr/bin/time -v). On a shared machine
-# the events per CPU second of the import is the steadier figure. Targets:
+# the events per CPU second of the import is the steadier figure; the import also prints the CPU
+# of its two threads (reading and parsing, applying), the larger of which bounds its wall time on
+# an otherwise idle machine. The capture comes from build/bench/gen_capture when it exists
+# (bench/gen_capture.c), else from bench/gen_capture.py. Targets:
 # import >= 100,000 events/s, report < 10 s and < 512 MiB RSS per format.
 #
 # Usage: bench/report.sh [PATH-TO-RELAYTRAP]
@@ -47,14 +50,21 @@ echo "work dir: $OUT"
 if [ -s "$CAPTURE" ]; then
 	echo "generate: reusing $CAPTURE ($(du -h "$CAPTURE" | cut -f1))"
 else
-	/usr/bin/time -v -o "$OUT/gen.time" python3 "$HERE/gen_capture.py" -n "$N" --seed "$SEED" \
+	# The C generator (built next to relaytrap) when there is one; the Python one is slower.
+	GEN=$(dirname "$RELAYTRAP")/bench/gen_capture
+	if [ -x "$GEN" ]; then
+		set -- "$GEN"
+	else
+		set -- python3 "$HERE/gen_capture.py"
+	fi
+	/usr/bin/time -v -o "$OUT/gen.time" "$@" -n "$N" --seed "$SEED" \
 		-o "$CAPTURE" 2> "$OUT/gen.log"
-	echo "generate: $N sessions, $(tail -1 "$OUT/gen.log" | sed 's/^gen_capture: //'), wall $(field 'Elapsed (wall clock) time (h:mm:ss or m:ss)' "$OUT/gen.time")"
+	echo "generate: $N sessions with $(basename "$1"), $(tail -1 "$OUT/gen.log" | sed 's/^gen_capture: //'), wall $(field 'Elapsed (wall clock) time (h:mm:ss or m:ss)' "$OUT/gen.time"), cpu $(cpu "$OUT/gen.time") s"
 fi
 
 rm -f "$DB" "$DB-wal" "$DB-shm"
 /usr/bin/time -v -o "$OUT/import.time" "$RELAYTRAP" import -q --db "$DB" "$CAPTURE" > "$OUT/import.log"
-echo "import: $(sed 's/^relaytrap import: //' "$OUT/import.log")"
+sed 's/^relaytrap import: /import: /' "$OUT/import.log"
 applied=$(sed -n "s/.*lines, \([0-9]*\) events applied.*/\1/p" "$OUT/import.log")
 icpu=$(cpu "$OUT/import.time")
 echo "import: wall $(field 'Elapsed (wall clock) time (h:mm:ss or m:ss)' "$OUT/import.time"), cpu $icpu s ($(awk -v a="$applied" -v c="$icpu" 'BEGIN {printf "%.0f", (c > 0 ? a / c : 0)}') events per CPU second), peak RSS $(field 'Maximum resident set size (kbytes)' "$OUT/import.time") KiB, db $(du -h "$DB" | cut -f1)"

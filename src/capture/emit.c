@@ -7,8 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -17,16 +20,29 @@
 #include "core/log.h"
 #include "core/util.h"
 
+#define WRITE_IOV 64
+#define ACKBUF (64u * (FRAME_HDR + FRAME_ACK_LEN))
+
 struct capture {
 	char sensor[64];
 	capture_sink_fn sink;
 	void *sink_arg;
-	int fd;
+	int fd; /* the store channel, -1 while detached */
 	struct event *ev_write;
-	struct evbuffer *out;
+	struct event *ev_read;
+	struct evbuffer *out;       /* frames not yet written to the store */
+	struct evbuffer *inflight;  /* written, not yet acknowledged as committed */
+	uint64_t acked_off;         /* stream offset of the first byte of inflight */
+	uint64_t sent_off;          /* stream offset of the first byte of out */
+	uint64_t ack_ino, ack_size; /* events.jsonl at acked_off, from the last ACK */
+	bool have_ack;
+	unsigned char ackbuf[ACKBUF];
+	size_t acklen;
 	struct jw w;
+	uint64_t events;
 	uint64_t dropped;
-	int broken;
+	uint64_t dropped_bodies;
+	bool dropping; /* over a limit right now (logged once per episode) */
 };
 
 struct capture *
@@ -42,11 +58,101 @@ capture_new(const char *sensor, capture_sink_fn sink, void *sink_arg)
 	c->fd = -1;
 	jw_init(&c->w);
 	c->out = evbuffer_new();
-	if (c->out == NULL) {
+	c->inflight = evbuffer_new();
+	if (c->out == NULL || c->inflight == NULL) {
+		if (c->out)
+			evbuffer_free(c->out);
+		if (c->inflight)
+			evbuffer_free(c->inflight);
 		free(c);
 		return NULL;
 	}
 	return c;
+}
+
+/* capture_write_some - write from the front of out without blocking, moving what was written
+ * to inflight (it is kept until acknowledged); 1 written or would block, 0 channel gone */
+static int
+capture_write_some(struct capture *c)
+{
+	struct evbuffer_iovec v[WRITE_IOV];
+	struct iovec iov[WRITE_IOV];
+	ssize_t n;
+	int k, i;
+
+	while (evbuffer_get_length(c->out) > 0) {
+		k = evbuffer_peek(c->out, -1, NULL, v, WRITE_IOV);
+		if (k > WRITE_IOV)
+			k = WRITE_IOV;
+		for (i = 0; i < k; i++) {
+			iov[i].iov_base = v[i].iov_base;
+			iov[i].iov_len = v[i].iov_len;
+		}
+		n = writev(c->fd, iov, k);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 1;
+			log_warn("capture: writing to the store: %s", strerror(errno));
+			return 0;
+		}
+		if (n == 0)
+			return 1;
+		evbuffer_remove_buffer(c->out, c->inflight, (size_t)n);
+		c->sent_off += (uint64_t)n;
+	}
+	return 1;
+}
+
+/* capture_on_ack - one FRAME_ACK: everything before its offset is committed; drop it */
+static void
+capture_on_ack(struct capture *c, const unsigned char *p)
+{
+	uint64_t off = frame_get_u64(p);
+
+	if (off < c->acked_off || off > c->sent_off) {
+		log_warn("capture: store acknowledged offset %llu outside [%llu, %llu]; ignored",
+		         (unsigned long long)off, (unsigned long long)c->acked_off,
+		         (unsigned long long)c->sent_off);
+		return;
+	}
+	evbuffer_drain(c->inflight, (size_t)(off - c->acked_off));
+	c->acked_off = off;
+	c->ack_ino = frame_get_u64(p + 8);
+	c->ack_size = frame_get_u64(p + 16);
+	c->have_ack = true;
+}
+
+/* capture_read_acks - read and apply what the store sent; 1 ok, 0 channel gone */
+static int
+capture_read_acks(struct capture *c)
+{
+	enum frame_type type;
+	size_t len, off;
+	ssize_t n;
+
+	for (;;) {
+		n = read(c->fd, c->ackbuf + c->acklen, sizeof(c->ackbuf) - c->acklen);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 1;
+			log_warn("capture: reading from the store: %s", strerror(errno));
+			return 0;
+		}
+		if (n == 0)
+			return 0;
+		c->acklen += (size_t)n;
+		for (off = 0; c->acklen - off >= FRAME_HDR + FRAME_ACK_LEN;
+		     off += FRAME_HDR + len) {
+			if (frame_decode_header(c->ackbuf + off, &type, &len) < 0 ||
+			    type != FRAME_ACK) {
+				log_err("capture: the store sent a bad frame; closing its channel");
+				return 0;
+			}
+			capture_on_ack(c, c->ackbuf + off + FRAME_HDR);
+		}
+		memmove(c->ackbuf, c->ackbuf + off, c->acklen - off);
+		c->acklen -= off;
+	}
 }
 
 /* capture_on_write - the store socket is writable: push out what is queued */
@@ -54,39 +160,89 @@ static void
 capture_on_write(evutil_socket_t fd, short what, void *arg)
 {
 	struct capture *c = arg;
-	int n;
 
-	while (evbuffer_get_length(c->out) > 0) {
-		n = evbuffer_write(c->out, fd);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
-			log_err("capture: store socket write failed: %s; events are being lost",
-			        strerror(errno));
-			c->broken = 1;
-			evbuffer_drain(c->out, evbuffer_get_length(c->out));
-			break;
-		}
-		if (n == 0)
-			break;
+	if (!capture_write_some(c)) {
+		capture_detach(c);
+		return;
 	}
-	if (evbuffer_get_length(c->out) > 0 && !c->broken)
+	if (evbuffer_get_length(c->out) > 0)
 		event_add(c->ev_write, NULL);
+}
+
+/* capture_on_read - acknowledgements from the store, or its end */
+static void
+capture_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct capture *c = arg;
+
+	if (!capture_read_acks(c))
+		capture_detach(c);
+}
+
+/* capture_start_frame - the FRAME_START that opens a channel: resume at the last commit */
+static void
+capture_start_frame(const struct capture *c, unsigned char f[FRAME_HDR + FRAME_START_LEN])
+{
+	unsigned char *p = f + FRAME_HDR;
+
+	frame_header(f, FRAME_START, FRAME_START_LEN);
+	frame_put_u64(p, c->acked_off);
+	p[8] = c->have_ack ? FRAME_START_TRUNCATE : 0;
+	frame_put_u64(p + 9, c->ack_ino);
+	frame_put_u64(p + 17, c->ack_size);
 }
 
 int
 capture_attach(struct capture *c, struct event_base *base, int fd)
 {
+	unsigned char f[FRAME_HDR + FRAME_START_LEN];
 	int fl = fcntl(fd, F_GETFL);
 
+	if (c->fd >= 0)
+		capture_detach(c);
 	if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
 		return -1;
+	if (c->ev_write != NULL)
+		event_free(c->ev_write);
+	if (c->ev_read != NULL)
+		event_free(c->ev_read);
 	c->ev_write = event_new(base, fd, EV_WRITE, capture_on_write, c);
-	if (c->ev_write == NULL)
+	c->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, capture_on_read, c);
+	if (c->ev_write == NULL || c->ev_read == NULL)
+		return -1;
+	/* A new channel's socket buffer is empty, so the small START frame always fits whole. */
+	capture_start_frame(c, f);
+	if (write(fd, f, sizeof(f)) != (ssize_t)sizeof(f))
 		return -1;
 	c->fd = fd;
 	c->sink = NULL;
+	c->acklen = 0;
+	event_add(c->ev_read, NULL);
+	if (evbuffer_get_length(c->out) > 0)
+		event_add(c->ev_write, NULL);
 	return 0;
+}
+
+void
+capture_detach(struct capture *c)
+{
+	if (c->fd < 0)
+		return;
+	event_del(c->ev_write);
+	event_del(c->ev_read);
+	close(c->fd);
+	c->fd = -1;
+	/* What the store read but did not commit is sent again, in order, to the next store. */
+	evbuffer_prepend_buffer(c->out, c->inflight);
+	c->sent_off = c->acked_off;
+	log_warn("capture: store channel closed; %zu bytes kept for the next store",
+	         evbuffer_get_length(c->out));
+}
+
+int
+capture_attached(const struct capture *c)
+{
+	return c->fd >= 0;
 }
 
 void
@@ -96,7 +252,12 @@ capture_free(struct capture *c)
 		return;
 	if (c->ev_write)
 		event_free(c->ev_write);
+	if (c->ev_read)
+		event_free(c->ev_read);
+	if (c->fd >= 0)
+		close(c->fd);
 	evbuffer_free(c->out);
+	evbuffer_free(c->inflight);
 	jw_free(&c->w);
 	free(c);
 }
@@ -107,6 +268,31 @@ capture_sensor(const struct capture *c)
 	return c->sensor;
 }
 
+/* capture_over - is a frame of type and len refused by the backlog limits? Logs once per
+ * episode; body chunks go first, so events keep being recorded longest */
+static bool
+capture_over(struct capture *c, enum frame_type type, size_t len)
+{
+	size_t pend = evbuffer_get_length(c->out) + evbuffer_get_length(c->inflight);
+	size_t lim = type == FRAME_BODY ? CAPTURE_BODY_LIMIT : CAPTURE_LIMIT;
+
+	if (pend + len <= lim) {
+		if (c->dropping && pend < CAPTURE_BODY_LIMIT / 2) {
+			log_info("capture: backlog down to %zu bytes; keeping everything again",
+			         pend);
+			c->dropping = false;
+		}
+		return false;
+	}
+	if (!c->dropping)
+		log_err("capture: %zu bytes wait for the store; dropping %s until it catches up",
+		        pend, type == FRAME_BODY ? "message body chunks" : "events");
+	c->dropping = true;
+	if (type == FRAME_BODY)
+		c->dropped_bodies++;
+	return true;
+}
+
 /* capture_frame - queue one frame; header and payload are added together so a frame is
  * never split by a failure in between */
 static void
@@ -115,7 +301,7 @@ capture_frame(struct capture *c, enum frame_type type, const void *p1, size_t l1
 {
 	unsigned char hdr[FRAME_HDR];
 
-	if (l1 + l2 > FRAME_MAX || c->broken) {
+	if (l1 + l2 > FRAME_MAX) {
 		c->dropped++;
 		return;
 	}
@@ -135,6 +321,10 @@ capture_frame(struct capture *c, enum frame_type type, const void *p1, size_t l1
 		}
 		return;
 	}
+	if (capture_over(c, type, FRAME_HDR + l1 + l2)) {
+		c->dropped++;
+		return;
+	}
 	frame_header(hdr, type, l1 + l2);
 	if (evbuffer_expand(c->out, FRAME_HDR + l1 + l2) == -1) {
 		c->dropped++;
@@ -145,7 +335,7 @@ capture_frame(struct capture *c, enum frame_type type, const void *p1, size_t l1
 		evbuffer_add(c->out, p1, l1);
 	if (l2)
 		evbuffer_add(c->out, p2, l2);
-	if (c->ev_write != NULL && !event_pending(c->ev_write, EV_WRITE, NULL))
+	if (c->fd >= 0 && !event_pending(c->ev_write, EV_WRITE, NULL))
 		event_add(c->ev_write, NULL);
 }
 
@@ -189,6 +379,7 @@ capture_commit(struct capture *c)
 		c->dropped++;
 		return;
 	}
+	c->events++;
 	capture_frame(c, FRAME_EVENT, c->w.buf, c->w.len, NULL, 0);
 }
 
@@ -222,7 +413,19 @@ capture_flush_frame(struct capture *c)
 size_t
 capture_pending(const struct capture *c)
 {
-	return evbuffer_get_length(c->out);
+	return evbuffer_get_length(c->out) + evbuffer_get_length(c->inflight);
+}
+
+uint64_t
+capture_unacked(const struct capture *c)
+{
+	return (uint64_t)capture_pending(c);
+}
+
+uint64_t
+capture_events(const struct capture *c)
+{
+	return c->events;
 }
 
 uint64_t
@@ -232,27 +435,63 @@ capture_dropped(const struct capture *c)
 }
 
 int
-capture_drain_blocking(struct capture *c)
+capture_wait_ack(struct capture *c, int timeout_ms)
 {
+	uint64_t deadline = now_mono_us() + (uint64_t)timeout_ms * 1000u, now;
 	struct pollfd pfd;
-	int n;
 
-	if (c->fd < 0)
-		return 0;
-	pfd.fd = c->fd;
-	pfd.events = POLLOUT;
-	while (evbuffer_get_length(c->out) > 0 && !c->broken) {
-		if (poll(&pfd, 1, 5000) <= 0) {
-			log_err("capture: store not reading at shutdown; %zu bytes unsent",
-			        evbuffer_get_length(c->out));
-			return -1;
-		}
-		n = evbuffer_write(c->out, c->fd);
-		if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			log_err("capture: store socket write failed at shutdown: %s",
-			        strerror(errno));
+	while (c->fd >= 0 && !c->have_ack && (now = now_mono_us()) < deadline) {
+		pfd.fd = c->fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, (int)((deadline - now) / 1000u) + 1) <= 0)
+			continue;
+		if (!capture_read_acks(c)) {
+			capture_detach(c);
 			return -1;
 		}
 	}
-	return 0;
+	return c->have_ack ? 0 : -1;
+}
+
+int
+capture_finish(struct capture *c, int timeout_ms)
+{
+	uint64_t deadline = now_mono_us() + (uint64_t)timeout_ms * 1000u, now;
+	struct pollfd pfd;
+	bool wr_open = true;
+	int r;
+
+	if (c->fd < 0)
+		return c->sink != NULL || capture_pending(c) == 0 ? 0 : -1;
+	event_del(c->ev_write);
+	event_del(c->ev_read);
+	while (c->acked_off < c->sent_off || evbuffer_get_length(c->out) > 0) {
+		if (wr_open && evbuffer_get_length(c->out) == 0) {
+			/* all written: EOF tells the store to commit, acknowledge and exit */
+			shutdown(c->fd, SHUT_WR);
+			wr_open = false;
+		}
+		now = now_mono_us();
+		if (now >= deadline)
+			break;
+		pfd.fd = c->fd;
+		pfd.events = POLLIN | (wr_open ? POLLOUT : 0);
+		pfd.revents = 0;
+		r = poll(&pfd, 1, (int)((deadline - now) / 1000u) + 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) && !capture_read_acks(c))
+			break;
+		if ((pfd.revents & POLLOUT) && !capture_write_some(c))
+			break;
+	}
+	if (c->acked_off == c->sent_off && evbuffer_get_length(c->out) == 0)
+		return 0;
+	log_warn("capture: %llu bytes not acknowledged by the store at shutdown",
+	         (unsigned long long)capture_pending(c));
+	capture_detach(c);
+	return -1;
 }

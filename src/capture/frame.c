@@ -3,7 +3,8 @@
  * frame - encode and strictly decode the engine-to-store frames (see frame.h).
  *
  * Owns: nothing; pure functions over caller buffers.
- * Public: frame_header, frame_decode_header, frame_decode_body, frame_body_prefix.
+ * Public: frame_header, frame_decode_header, frame_decode_body, frame_body_prefix,
+ *         frame_put_u64, frame_get_u64.
  * Limits: FRAME_MAX payload bytes, FRAME_SID_MAX session id characters.
  */
 #include "capture/frame.h"
@@ -72,6 +73,14 @@ frame_decode_header(const unsigned char hdr[FRAME_HDR], enum frame_type *type, s
 		if (n != 0)
 			return -1;
 		break;
+	case FRAME_START:
+		if (n != FRAME_START_LEN)
+			return -1;
+		break;
+	case FRAME_ACK:
+		if (n != FRAME_ACK_LEN)
+			return -1;
+		break;
 	default:
 		return -1;
 	}
@@ -114,4 +123,19 @@ frame_body_prefix(unsigned char *out, size_t outlen, const char *sid, uint32_t t
 	memcpy(out + 1, sid, n);
 	put_u32(out + 1 + n, tx);
 	return (int)(1 + n + 4);
+}
+
+/* frame_put_u64 - store v big-endian */
+void
+frame_put_u64(unsigned char *p, uint64_t v)
+{
+	put_u32(p, (uint32_t)(v >> 32));
+	put_u32(p + 4, (uint32_t)v);
+}
+
+/* frame_get_u64 - load a big-endian u64 */
+uint64_t
+frame_get_u64(const unsigned char *p)
+{
+	return (uint64_t)get_u32(p) << 32 | get_u32(p + 4);
 }

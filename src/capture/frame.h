@@ -10,7 +10,18 @@
  * treats every frame as untrusted: length checked against FRAME_MAX before anything is read, type
  * checked, payload decoded strictly.
  *
- * Public: frame_header, frame_decode_header, frame_decode_body, frame_body_prefix.
+ * The stream: E, B and F frames, header included, are counted from the start of the engine's
+ * run; a frame's offset is where it starts in that count. Two control frames are not counted:
+ *   FRAME_START 'S' (engine to store, first on every new channel): u64 the stream offset of the
+ *     next frame, u8 flags (FRAME_START_TRUNCATE: cut events.jsonl back), u64 inode and u64 size
+ *     of events.jsonl at that offset (from the last ACK).
+ *   FRAME_ACK 'A' (store to engine, after every commit): u64 the stream offset up to which
+ *     everything is committed (JSONL written, SQLite COMMITted), u64 inode and u64 size of
+ *     events.jsonl at that point. The engine keeps every frame until it is acknowledged, and
+ *     sends the unacknowledged ones again to a restarted store (docs/durability.md).
+ *
+ * Public: frame_header, frame_decode_header, frame_decode_body, frame_body_prefix,
+ *         frame_put_u64, frame_get_u64.
  * Limits: a payload is at most FRAME_MAX bytes; a session id is 1..32 lower-case hex characters;
  *         a FLUSH frame has an empty payload.
  */
@@ -27,7 +38,17 @@
 /* FRAME_BODY_PREFIX_MAX - the longest BODY payload prefix: length byte, id, u32 tx */
 #define FRAME_BODY_PREFIX_MAX (1 + FRAME_SID_MAX + 4)
 
-enum frame_type { FRAME_EVENT = 'E', FRAME_BODY = 'B', FRAME_FLUSH = 'F' };
+#define FRAME_START_LEN 25
+#define FRAME_START_TRUNCATE 1
+#define FRAME_ACK_LEN 24
+
+enum frame_type {
+	FRAME_EVENT = 'E',
+	FRAME_BODY = 'B',
+	FRAME_FLUSH = 'F',
+	FRAME_START = 'S',
+	FRAME_ACK = 'A'
+};
 
 /* frame_header - write the 5-byte header for a payload of len bytes */
 void frame_header(unsigned char hdr[FRAME_HDR], enum frame_type type, size_t len);
@@ -41,5 +62,8 @@ int frame_decode_body(const unsigned char *p, size_t len, char sid[33], uint32_t
  * (outlen >= FRAME_BODY_PREFIX_MAX is always enough); returns its length or -1 for a bad id.
  * The body bytes follow it in the same frame. */
 int frame_body_prefix(unsigned char *out, size_t outlen, const char *sid, uint32_t tx);
+/* frame_put_u64 / frame_get_u64 - big-endian u64 in START and ACK payloads */
+void frame_put_u64(unsigned char *p, uint64_t v);
+uint64_t frame_get_u64(const unsigned char *p);
 
 #endif

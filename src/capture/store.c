@@ -5,7 +5,8 @@
  *
  * Owns: struct store: the JSONL stream and its buffer, the store_db handle, the table of open
  *       per-transaction temp bodies with their running SHA-256, the disk usage counter.
- * Public: store_open, store_event, store_body, store_commit, store_reopen, store_close, store_run.
+ * Public: store_open, store_event, store_parse, store_apply, store_parsed_clear, store_body,
+ *         store_commit, store_bulk_fresh, store_bulk_end, store_reopen, store_close, store_run.
  * Limits: an event is at most FRAME_MAX bytes; at most STORE_BODIES_MAX bodies are open at once
  *         (chunks for more are dropped and logged); a body keeps at most store_body_max bytes
  *         (0 = no cap); bodies/ holds at most body_disk_budget bytes (0 = no cap).
@@ -21,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,6 +72,13 @@ struct body {
 
 struct store {
 	struct store_config cfg;
+	int ack_fd;          /* store_run: the engine channel acknowledgements go to, else -1 */
+	uint64_t stream_off; /* the engine's stream offset just past the last frame applied */
+	uint64_t ack_off;    /* stream_off when it was last acknowledged */
+	uint64_t jsonl_ino;  /* inode of the open events.jsonl */
+	bool resumed;        /* started mid-stream: bodies begun before may arrive incomplete */
+	bool failed;         /* a write or commit failed: this batch is not durable */
+	bool low_disk;       /* free space under disk_min_free: bodies are not stored */
 	char dir[PATH_MAX];
 	/* bodies/ab/cd made since open: one bit per bucket saves two mkdir(2) per message */
 	uint8_t buckets_made[65536 / 8];
@@ -89,6 +99,8 @@ struct store {
 	unsigned pending;
 	uint64_t batch_start_us;
 };
+
+static void store_ack(struct store *s);
 
 static volatile sig_atomic_t got_hup;
 static volatile sig_atomic_t got_term;
@@ -151,6 +163,24 @@ disk_usage(const char *dir, int depth)
 	return sum;
 }
 
+/* jsonl_end_line - a crash can leave events.jsonl ending inside a line; end that line, so the
+ * next event starts a line of its own (the fragment stays, as a line import rejects) */
+static void
+jsonl_end_line(struct store *s, int fd)
+{
+	char last;
+
+	if (s->jsonl_bytes == 0 || pread(fd, &last, 1, (off_t)s->jsonl_bytes - 1) != 1 ||
+	    last == '\n')
+		return;
+	if (write(fd, "\n", 1) == 1) {
+		s->jsonl_bytes++;
+		log_warn(
+		    "store: events.jsonl ended inside a line (a crash while writing); that line "
+		    "is ended and kept as it is");
+	}
+}
+
 /* jsonl_open - open events.jsonl for append with a big stdio buffer */
 static int
 jsonl_open(struct store *s)
@@ -161,7 +191,8 @@ jsonl_open(struct store *s)
 
 	if (path_join(p, sizeof(p), s->dir, "events.jsonl") < 0)
 		return -1;
-	fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	/* O_RDWR only so that jsonl_end_line can look at the last byte */
+	fd = open(p, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) < 0 || (s->jsonl = fdopen(fd, "a")) == NULL) {
@@ -171,6 +202,8 @@ jsonl_open(struct store *s)
 	/* One write(2) per megabyte instead of per event: this is what keeps 60k events/s cheap. */
 	setvbuf(s->jsonl, s->jsonl_buf, _IOFBF, JSONL_STDIO_BUF);
 	s->jsonl_bytes = (uint64_t)st.st_size;
+	s->jsonl_ino = (uint64_t)st.st_ino;
+	jsonl_end_line(s, fd);
 	return 0;
 }
 
@@ -267,11 +300,10 @@ jsonl_write(struct store *s, json_t *ev, const char *raw, size_t rawlen)
 	}
 	if (fwrite(line, 1, n, s->jsonl) != n || putc('\n', s->jsonl) == EOF) {
 		log_err("store: writing events.jsonl: %s", strerror(errno));
+		s->failed = true;
 		return -1;
 	}
 	s->jsonl_bytes += n + 1;
-	if (s->cfg.jsonl_rotate_bytes > 0 && s->jsonl_bytes >= s->cfg.jsonl_rotate_bytes)
-		return jsonl_rotate(s);
 	return 0;
 }
 
@@ -357,6 +389,10 @@ body_new(struct store *s, const char *sid, uint32_t tx)
 	bodyscan_init(&b->scan);
 	if (s->cfg.body_disk_budget > 0 && s->disk_used >= s->cfg.body_disk_budget) {
 		b->dropped = "disk_budget";
+		return b;
+	}
+	if (s->low_disk) {
+		b->dropped = "disk_full";
 		return b;
 	}
 	b->mem = malloc(BODY_MEM_MAX);
@@ -469,6 +505,11 @@ store_body(struct store *s, const char *session, uint32_t tx, const void *data, 
 		keep = s->cfg.store_body_max - b->written;
 	if (keep == 0)
 		return 0;
+	if (s->low_disk) {
+		body_drop_file(s, b);
+		b->dropped = "disk_full";
+		return 0;
+	}
 	if (s->cfg.body_disk_budget > 0 && s->disk_used + keep > s->cfg.body_disk_budget) {
 		/* A body cut by the budget is not what the attacker sent: keep none of it. */
 		body_drop_file(s, b);
@@ -501,6 +542,9 @@ body_path_for(const char *hex, char *out, size_t outlen)
 static int
 body_move_tmp(struct store *s, struct body *b, const char *dst)
 {
+	/* A message event must never name a body that a power loss could leave empty. */
+	if (s->cfg.fsync && fdatasync(b->fd) < 0)
+		log_warn("store: fdatasync %s: %s", b->tmp, strerror(errno));
 	close(b->fd);
 	b->fd = -1;
 	if (link(b->tmp, dst) == 0) {
@@ -756,8 +800,14 @@ message_body(struct store *s, json_t *ev, const char *sid, uint32_t tx)
 
 	i = body_find(s, sid, tx);
 	if (i < 0) {
-		if (h == NULL && bp == NULL)
+		if (h == NULL && bp == NULL) {
+			/* The engine sent body bytes this process never saw: they went to a store
+			 * that died, or the engine dropped them under backlog. */
+			if (s->ack_fd >= 0 && s->cfg.store_bodies &&
+			    json_integer_value(json_object_get(ev, "stored")) > 0)
+				json_object_set_new(ev, "body_dropped", json_string("incomplete"));
 			return;
+		}
 		if (h != NULL && bp != NULL && hex64(h)) {
 			body_path_for(h, want, sizeof(want));
 			if (strcmp(want, bp) == 0 && json_object_get(ev, "body_offset") == NULL)
@@ -778,10 +828,20 @@ message_body(struct store *s, json_t *ev, const char *sid, uint32_t tx)
 	json_object_del(ev, "body_text_b64");
 	json_object_del(ev, "parts");
 	message_scan(ev, &b->scan);
-	if (b->dropped != NULL)
+	/* A body that began before this store process started (or lost chunks the engine
+	 * dropped) is not what the attacker sent: keep none of it. */
+	if (b->dropped == NULL && json_is_integer(json_object_get(ev, "stored")) &&
+	    (uint64_t)json_integer_value(json_object_get(ev, "stored")) > b->seen)
+		b->dropped = "incomplete";
+	if (b->dropped == NULL && s->low_disk)
+		b->dropped = "disk_full";
+	if (b->dropped != NULL) {
 		json_object_set_new(ev, "body_dropped", json_string(b->dropped));
-	else if (b->written > 0 && body_finalize(s, b, ev) < 0)
+	} else if (b->written > 0 && body_finalize(s, b, ev) < 0) {
 		log_err("store: storing body session=%s tx=%u failed", sid, tx);
+		body_fields_del(ev);
+		json_object_set_new(ev, "body_dropped", json_string("write_error"));
+	}
 	body_free(s, b);
 }
 
@@ -799,82 +859,218 @@ session_bodies_discard(struct store *s, const char *sid)
 	}
 }
 
-/* store_event - parse, validate, write to the JSONL and apply to SQLite within the batch */
+/* store_parse - parse and check one event; touches nothing but p, so it may run on another
+ * thread than the store's */
 int
-store_event(struct store *s, const char *json, size_t len)
+store_parse(struct store_parsed *p, const char *json, size_t len)
 {
 	char why[160], esc[256];
-	struct store_db_ev info;
 	json_error_t jerr;
-	json_t *ev, *tx;
-	bool modified = false;
-	int rc = -1;
 
+	p->ev = NULL;
+	p->valid = false;
 	if (len > FRAME_MAX) {
 		log_warn("store: event of %zu bytes refused (max %u)", len, FRAME_MAX);
 		return -1;
 	}
 	/* Events carry \u0000 for NUL bytes the attacker sent, so NUL must be allowed. */
-	ev = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
-	if (ev == NULL) {
+	p->ev = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	if (p->ev == NULL) {
 		log_warn("store: malformed event refused: %s",
 		         str_escape_log(jerr.text, strlen(jerr.text), esc, sizeof(esc)));
 		return -1;
 	}
-	if (!json_is_object(ev)) {
+	if (!json_is_object(p->ev)) {
 		log_warn("store: event is not a JSON object, refused");
-		goto out;
+		store_parsed_clear(p);
+		return -1;
 	}
-	if (store_db_check(ev, &info, why, sizeof(why)) < 0) {
+	if (store_db_check(p->ev, &p->info, why, sizeof(why)) < 0) {
 		/* Kept in the log of record so nothing the engine saw is lost, but not in SQLite.
 		 */
 		log_warn("store: invalid event kept in JSONL only: %s",
 		         str_escape_log(why, strlen(why), esc, sizeof(esc)));
+		return 0;
+	}
+	p->valid = true;
+	return 0;
+}
+
+/* store_parsed_clear - release the parsed event; a cleared or never-filled one is a no-op */
+void
+store_parsed_clear(struct store_parsed *p)
+{
+	json_decref(p->ev);
+	p->ev = NULL;
+	p->valid = false;
+}
+
+/* store_apply - attach bodies, write to the JSONL and apply to SQLite within the batch */
+int
+store_apply(struct store *s, struct store_parsed *p, const char *json, size_t len)
+{
+	json_t *ev = p->ev, *tx;
+	bool modified = false;
+	int rc = -1;
+
+	if (ev == NULL)
+		return -1;
+	if (!p->valid) {
 		jsonl_write(s, ev, json, len);
 		goto counted;
 	}
-	if (strcmp(info.eventid, "relaytrap.message") == 0) {
+	if (strcmp(p->info.eventid, "relaytrap.message") == 0) {
 		/* The store adds or removes sha256, body_path and body_dropped here. */
 		modified = true;
 		tx = json_object_get(ev, "tx");
-		message_body(s, ev, info.session, (uint32_t)json_integer_value(tx));
-	} else if (strcmp(info.eventid, "relaytrap.session.closed") == 0) {
-		session_bodies_discard(s, info.session);
+		message_body(s, ev, p->info.session, (uint32_t)json_integer_value(tx));
+	} else if (strcmp(p->info.eventid, "relaytrap.session.closed") == 0) {
+		session_bodies_discard(s, p->info.session);
 	}
 	rc = 0;
 	if (jsonl_write(s, ev, modified ? NULL : json, len) < 0)
 		rc = -1;
-	/* The message's info points into ev, which lives until the end of this function. */
-	if (store_db_apply(s->db, ev, &info) < 0)
+	/* The message's info points into ev, which the caller keeps until it clears p. */
+	if (store_db_apply(s->db, ev, &p->info) < 0) {
 		rc = -1;
+		if (store_db_failed(s->db))
+			s->failed = true;
+	}
 counted:
-	if (s->pending++ == 0)
+	/* store_run starts the batch clock at the frame (stream_off moved); import here */
+	if (s->pending++ == 0 && s->stream_off == s->ack_off)
 		s->batch_start_us = now_mono_us();
-	if (s->pending >= (s->cfg.bulk ? STORE_BULK_EVENTS : STORE_BATCH_EVENTS))
+	/* Rotation happens between two commits, so an acknowledgement always names one file. */
+	if (s->cfg.jsonl_rotate_bytes > 0 && s->jsonl != NULL &&
+	    s->jsonl_bytes >= s->cfg.jsonl_rotate_bytes) {
+		if (store_commit(s) == 0 && jsonl_rotate(s) == 0)
+			store_ack(s);
+	} else if (s->pending >= (s->cfg.bulk ? STORE_BULK_EVENTS : STORE_BATCH_EVENTS)) {
 		store_commit(s);
-out:
-	json_decref(ev);
+	}
 	return rc;
 }
 
-/* store_commit - flush the JSONL first (the log of record), then COMMIT SQLite */
+/* store_event - parse, validate, write to the JSONL and apply to SQLite within the batch */
+int
+store_event(struct store *s, const char *json, size_t len)
+{
+	struct store_parsed p;
+	int rc;
+
+	if (store_parse(&p, json, len) < 0)
+		return -1;
+	rc = store_apply(s, &p, json, len);
+	store_parsed_clear(&p);
+	return rc;
+}
+
+/* store_ack - tell the engine everything up to stream_off is committed (and where
+ * events.jsonl ends at that point). A blocking write of 29 bytes: the engine always reads, and
+ * a dead engine makes it fail at once (EPIPE), which changes nothing here. */
+static void
+store_ack(struct store *s)
+{
+	unsigned char f[FRAME_HDR + FRAME_ACK_LEN];
+
+	if (s->ack_fd < 0)
+		return;
+	frame_header(f, FRAME_ACK, FRAME_ACK_LEN);
+	frame_put_u64(f + FRAME_HDR, s->stream_off);
+	frame_put_u64(f + FRAME_HDR + 8, s->jsonl_ino);
+	frame_put_u64(f + FRAME_HDR + 16, s->jsonl_bytes);
+	if (write_all(s->ack_fd, f, sizeof(f)) < 0 && errno != EPIPE)
+		log_warn("store: acknowledging to the engine: %s", strerror(errno));
+	s->ack_off = s->stream_off;
+}
+
+/* uncommitted - events, or frames of any kind (body chunks), not yet acknowledged */
+static bool
+uncommitted(const struct store *s)
+{
+	return s->pending > 0 || s->stream_off != s->ack_off;
+}
+
+/* disk_check - free space against disk_min_free: below it bodies are no longer stored (events
+ * still are); they are again once a quarter more than the minimum is free. Logged both ways. */
+static void
+disk_check(struct store *s)
+{
+	struct statvfs vf;
+	uint64_t avail;
+
+	/* fstatvfs on the open log: the store's seccomp filter allows fstatfs, not statfs */
+	if (s->cfg.disk_min_free == 0 || s->jsonl == NULL || fstatvfs(fileno(s->jsonl), &vf) < 0)
+		return;
+	avail = (uint64_t)vf.f_bavail * (uint64_t)vf.f_frsize;
+	if (!s->low_disk && avail < s->cfg.disk_min_free) {
+		s->low_disk = true;
+		log_warn("store: %llu bytes free under %s, less than disk_min_free (%llu): message "
+		         "bodies are not stored (body_dropped=disk_full) until space returns",
+		         (unsigned long long)avail, s->dir,
+		         (unsigned long long)s->cfg.disk_min_free);
+	} else if (s->low_disk && avail >= s->cfg.disk_min_free + s->cfg.disk_min_free / 4) {
+		s->low_disk = false;
+		log_info("store: %llu bytes free again under %s: storing message bodies again",
+		         (unsigned long long)avail, s->dir);
+	}
+}
+
+/* sync_file - with fsync = yes, make a flushed stream durable; 0 or -1 */
+static int
+sync_file(struct store *s, FILE *f, const char *what)
+{
+	if (!s->cfg.fsync || fdatasync(fileno(f)) == 0)
+		return 0;
+	log_err("store: fdatasync %s: %s", what, strerror(errno));
+	return -1;
+}
+
+/* store_commit - make the batch durable in order: body packs, then events.jsonl (the log of
+ * record), each flushed and (fsync = yes) fdatasync'ed, then COMMIT SQLite; only then tell the
+ * engine it may forget the batch. -1 when any step failed: nothing is acknowledged, and the
+ * process should exit so that a new store receives the batch again (store_run does). */
 int
 store_commit(struct store *s)
 {
 	int rc = 0;
 
-	/* Body bytes first, then the events naming them, then the database rows. */
-	if (s->pack != NULL && fflush(s->pack) != 0) {
+	if (s->pack != NULL && (fflush(s->pack) != 0 || sync_file(s, s->pack, s->pack_rel) < 0)) {
 		log_err("store: flushing %s: %s", s->pack_rel, strerror(errno));
 		rc = -1;
 	}
-	if (s->jsonl != NULL && fflush(s->jsonl) != 0) {
+	if (s->jsonl != NULL &&
+	    (fflush(s->jsonl) != 0 || sync_file(s, s->jsonl, "events.jsonl") < 0)) {
 		log_err("store: flushing events.jsonl: %s", strerror(errno));
 		rc = -1;
 	}
 	if (store_db_commit(s->db) < 0)
 		rc = -1;
 	s->pending = 0;
+	if (rc < 0 || s->failed) {
+		s->failed = true;
+		return -1;
+	}
+	disk_check(s);
+	store_ack(s);
+	return 0;
+}
+
+/* store_bulk_fresh - whether a bulk store loads a new database with the fresh-load shortcuts */
+bool
+store_bulk_fresh(const struct store *s)
+{
+	return store_db_bulk_fresh(s->db);
+}
+
+/* store_bulk_end - commit, and end a fresh load (indexes built, WAL back on) */
+int
+store_bulk_end(struct store *s)
+{
+	int rc = store_commit(s);
+
+	if (store_db_bulk_end(s->db) < 0)
+		rc = -1;
 	return rc;
 }
 
@@ -884,11 +1080,16 @@ store_reopen(struct store *s)
 {
 	if (!s->cfg.write_jsonl)
 		return 0;
+	/* commit first, so that the acknowledged JSONL size belongs to the file being left */
+	if (store_commit(s) < 0)
+		return -1;
 	jsonl_close(s);
 	if (jsonl_open(s) < 0) {
 		log_err("store: reopening events.jsonl: %s", strerror(errno));
+		s->failed = true;
 		return -1;
 	}
+	store_ack(s);
 	return 0;
 }
 
@@ -905,6 +1106,7 @@ store_open(const struct store_config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	s->cfg = *cfg;
+	s->ack_fd = -1;
 	if (cfg->data_dir == NULL ||
 	    strlcpy(s->dir, cfg->data_dir, sizeof(s->dir)) >= sizeof(s->dir)) {
 		snprintf(err, errlen, "data_dir missing or too long");
@@ -952,6 +1154,7 @@ store_open(const struct store_config *cfg, char *err, size_t errlen)
 	s->db = store_db_open(p, err, errlen);
 	if (s->db == NULL)
 		goto fail;
+	disk_check(s);
 	if (cfg->bulk && store_db_bulk(s->db) < 0) {
 		snprintf(err, errlen, "%s: cannot apply the bulk settings", p);
 		goto fail;
@@ -968,7 +1171,7 @@ store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
-	if (s->db != NULL)
+	if (s->db != NULL && !s->failed)
 		store_commit(s);
 	while (s->nbodies > 0)
 		body_free(s, body_take(s, 0));
@@ -1008,6 +1211,49 @@ signals_setup(void)
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
+/* store_resume - FRAME_START: the engine's stream continues at the offset of the last commit
+ * it saw acknowledged. What a previous store wrote to events.jsonl after that commit is sent
+ * again, so it is cut off here (only from the same file: after a rotation nothing is cut, and a
+ * few lines may appear twice, which import ignores). Acknowledges at once, so the engine learns
+ * where the JSONL stands even before the first batch. */
+static void
+store_resume(struct store *s, const unsigned char *p)
+{
+	uint64_t off = frame_get_u64(p), ino = frame_get_u64(p + 9), size = frame_get_u64(p + 17);
+	struct stat st;
+	int fd;
+
+	s->stream_off = off;
+	s->resumed = off > 0;
+	if ((p[8] & FRAME_START_TRUNCATE) && s->jsonl != NULL) {
+		fd = fileno(s->jsonl);
+		if (fflush(s->jsonl) != 0 || fstat(fd, &st) < 0) {
+			s->failed = true;
+		} else if ((uint64_t)st.st_ino != ino) {
+			log_warn(
+			    "store: events.jsonl was replaced since the last commit; events after "
+			    "it may appear twice in the log");
+		} else if ((uint64_t)st.st_size > size) {
+			if (ftruncate(fd, (off_t)size) < 0) {
+				log_err("store: truncating events.jsonl: %s", strerror(errno));
+				s->failed = true;
+			} else {
+				log_info("store: resuming the engine's stream at offset %llu: %llu "
+				         "bytes "
+				         "of events.jsonl after the last commit are written again",
+				         (unsigned long long)off,
+				         (unsigned long long)((uint64_t)st.st_size - size));
+				s->jsonl_bytes = size;
+			}
+		} else {
+			s->jsonl_bytes = (uint64_t)st.st_size;
+		}
+	}
+	if (s->resumed)
+		log_info("store: resumed at stream offset %llu", (unsigned long long)off);
+	store_ack(s);
+}
+
 /* preload - what the libraries would open lazily, loaded before the data directory becomes
  * the store's whole world: OpenSSL's configuration and SHA-256, jansson's hash seed (from
  * /dev/urandom), SQLite's global state and the seed of its generator (WAL salts) */
@@ -1020,7 +1266,7 @@ preload(void)
 	OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL);
 	EVP_Digest("", 0, md, &mdlen, EVP_sha256(), NULL);
 	json_object_seed(0);
-	sqlite3_initialize();
+	store_db_init();
 	sqlite3_randomness((int)sizeof(md), md);
 }
 
@@ -1047,6 +1293,12 @@ handle_frame(struct store *s, enum frame_type type, const unsigned char *p, size
 	case FRAME_FLUSH:
 		store_commit(s);
 		break;
+	case FRAME_START:
+		store_resume(s, p);
+		break;
+	case FRAME_ACK:
+		log_warn("store: unexpected ACK frame from the engine ignored");
+		break;
 	}
 }
 
@@ -1056,7 +1308,7 @@ poll_timeout(const struct store *s)
 {
 	uint64_t age;
 
-	if (s->pending == 0)
+	if (!uncommitted(s))
 		return STORE_BATCH_MS;
 	age = (now_mono_us() - s->batch_start_us) / 1000u;
 	return age >= STORE_BATCH_MS ? 0 : (int)(STORE_BATCH_MS - age);
@@ -1102,7 +1354,17 @@ store_run(int fd, const struct store_config *cfg)
 		log_err("store: out of memory");
 		goto out;
 	}
+	s->ack_fd = fd;
 	for (;;) {
+		if (s->failed) {
+			/* Nothing after the last acknowledgement is durable; the engine still has
+			 * it and gives it to the store that serve starts next. */
+			log_err(
+			    "store: a write or commit failed; exiting so that a new store process "
+			    "receives the unconfirmed events again");
+			rc = STORE_EXIT_RETRY;
+			goto out;
+		}
 		if (got_hup) {
 			got_hup = 0;
 			store_reopen(s);
@@ -1111,7 +1373,7 @@ store_run(int fd, const struct store_config *cfg)
 			term_seen = true;
 			log_info("store: SIGTERM, draining until the engine closes the socket");
 		}
-		if (s->pending > 0 && poll_timeout(s) == 0)
+		if (uncommitted(s) && poll_timeout(s) == 0)
 			store_commit(s);
 		pfd.fd = fd;
 		pfd.events = POLLIN;
@@ -1125,6 +1387,8 @@ store_run(int fd, const struct store_config *cfg)
 		if (pfd.revents == 0)
 			continue;
 		n = read(fd, buf + have, cap - have);
+		if (n < 0 && errno == ECONNRESET)
+			n = 0; /* the engine is gone, leaving our acknowledgements unread */
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -1134,7 +1398,7 @@ store_run(int fd, const struct store_config *cfg)
 		if (n == 0) {
 			if (have > 0)
 				log_warn("store: EOF inside a frame, %zu bytes dropped", have);
-			rc = 0;
+			rc = store_commit(s) == 0 ? 0 : STORE_EXIT_RETRY;
 			goto out;
 		}
 		have += (size_t)n;
@@ -1147,6 +1411,13 @@ store_run(int fd, const struct store_config *cfg)
 			}
 			if (have - off < FRAME_HDR + len)
 				break;
+			/* A frame counts as applied once handled: a commit inside it includes it.
+			 */
+			if (type != FRAME_START) {
+				if (!uncommitted(s))
+					s->batch_start_us = now_mono_us();
+				s->stream_off += FRAME_HDR + len;
+			}
 			handle_frame(s, type, buf + off + FRAME_HDR, len);
 		}
 		/* What remains is less than one whole frame, so the buffer always has room. */

@@ -5,10 +5,10 @@
  *
  * Owns: struct store_db: the sqlite3 handle, one prepared statement per table operation, the
  *       batch flag and a scratch buffer for base64-decoded attacker bytes.
- * Public: store_db_open, store_db_bulk, store_db_close, store_db_check, store_db_apply,
- *         store_db_commit, store_db_time_parse.
- * Limits: STORE_FIELD_MAX bytes per string field, STORE_ARRAY_MAX items per array,
- *         STORE_OBJECT_MAX keys per object; anything larger makes the event invalid for the DB.
+ * Public: store_db_init, store_db_open, store_db_bulk, store_db_bulk_fresh, store_db_bulk_end,
+ * store_db_close, store_db_check, store_db_apply, store_db_commit, store_db_time_parse. Limits:
+ * STORE_FIELD_MAX bytes per string field, STORE_ARRAY_MAX items per array, STORE_OBJECT_MAX keys
+ * per object; anything larger makes the event invalid for the DB.
  *
  * Every event is described by a table entry: its fields (name, JSON type, required) and up to two
  * statements with the list of values bound to them. Validation and binding are driven by those
@@ -92,8 +92,13 @@ struct store_db {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__COUNT];
 	bool in_tx;
+	bool fresh;      /* store_db_open created the schema in an empty file */
+	bool bulk_fresh; /* store_db_bulk took the fresh-load shortcuts; store_db_bulk_end undoes */
+	bool failed; /* an I/O-class error (disk full, I/O, busy, ...): the batch is not durable */
 	unsigned char *scratch; /* STORE_FIELD_MAX bytes for decoded _b64 fields */
 };
+
+static bool sqlite_configured;
 
 /* The schema. Key columns are NOT NULL so that UNIQUE constraints make re-imports no-ops
  * (SQLite treats NULLs as distinct in UNIQUE indexes). */
@@ -674,6 +679,21 @@ find_def(const char *eventid)
 	return NULL;
 }
 
+/* b64_key - "<key>_b64" into out (STORE_KEY_MAX + 8 bytes). Keys are this file's own field
+ * names, far shorter; a longer one would be cut as snprintf cuts. Called for every string field
+ * of every event, so no printf. */
+static const char *
+b64_key(const char *key, char *out)
+{
+	size_t n = strlen(key);
+
+	if (n > STORE_KEY_MAX + 3)
+		n = STORE_KEY_MAX + 3;
+	memcpy(out, key, n);
+	memcpy(out + n, "_b64", 5);
+	return out;
+}
+
 /* check_b64 - the companion "<key>_b64" of a bytes field must be valid, bounded base64 */
 static int
 check_b64(json_t *ev, const char *key, char *why, size_t whylen)
@@ -683,8 +703,7 @@ check_b64(json_t *ev, const char *key, char *why, size_t whylen)
 	json_t *v;
 	int rc = -1;
 
-	snprintf(k2, sizeof(k2), "%s_b64", key);
-	v = json_object_get(ev, k2);
+	v = json_object_get(ev, b64_key(key, k2));
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_string(v) || json_string_length(v) > B64_MAX) {
@@ -843,6 +862,252 @@ store_db_check(json_t *ev, struct store_db_ev *out, char *why, size_t whylen)
 	return 0;
 }
 
+/* struct dbuf - a growing text buffer for jdump; on allocation failure it stays failed */
+struct dbuf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+/* dbuf_put - append n bytes */
+static void
+dbuf_put(struct dbuf *b, const char *s, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		cap = b->cap > 0 ? b->cap : 256;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		p = realloc(b->p, cap);
+		if (p == NULL) {
+			b->failed = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* jdump_str - a JSON string exactly as jansson's dump_string writes it without
+ * JSON_ENSURE_ASCII: '"', '\' and the C0 controls escaped (\u with upper-case hex), every other
+ * byte as it is. jansson strings are valid UTF-8, so no other byte can need escaping. */
+static void
+jdump_str(struct dbuf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const char *run = s, *end = s + n;
+	char seq[8];
+	unsigned char c;
+
+	dbuf_put(b, "\"", 1);
+	for (; s < end; s++) {
+		c = (unsigned char)*s;
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		dbuf_put(b, run, (size_t)(s - run));
+		run = s + 1;
+		switch (c) {
+		case '"':
+			dbuf_put(b, "\\\"", 2);
+			break;
+		case '\\':
+			dbuf_put(b, "\\\\", 2);
+			break;
+		case '\b':
+			dbuf_put(b, "\\b", 2);
+			break;
+		case '\f':
+			dbuf_put(b, "\\f", 2);
+			break;
+		case '\n':
+			dbuf_put(b, "\\n", 2);
+			break;
+		case '\r':
+			dbuf_put(b, "\\r", 2);
+			break;
+		case '\t':
+			dbuf_put(b, "\\t", 2);
+			break;
+		default:
+			memcpy(seq, "\\u00", 4);
+			seq[4] = hex[c >> 4];
+			seq[5] = hex[c & 15];
+			dbuf_put(b, seq, 6);
+			break;
+		}
+	}
+	dbuf_put(b, run, (size_t)(end - run));
+	dbuf_put(b, "\"", 1);
+}
+
+/* jdump_real - a real as jansson writes it: %.17g, ".0" added when it would read back as an
+ * integer, a positive exponent without '+' and leading zeros */
+static void
+jdump_real(struct dbuf *b, double v)
+{
+	char buf[64], *e, *from;
+	int n = snprintf(buf, sizeof(buf) - 3, "%.17g", v);
+	size_t len;
+
+	if (n < 0 || (size_t)n >= sizeof(buf) - 3) {
+		b->failed = true;
+		return;
+	}
+	len = (size_t)n;
+	/* jansson turns a locale's decimal comma back into a point; relaytrap runs in "C". */
+	if (strchr(buf, '.') == NULL && strchr(buf, 'e') == NULL) {
+		memcpy(buf + len, ".0", 3);
+		len += 2;
+	}
+	e = strchr(buf, 'e');
+	if (e != NULL) {
+		e++;
+		from = e + 1;
+		if (*e == '-')
+			e++;
+		while (*from == '0')
+			from++;
+		if (from != e) {
+			memmove(e, from, len - (size_t)(from - buf) + 1);
+			len -= (size_t)(from - e);
+		}
+	}
+	dbuf_put(b, buf, len);
+}
+
+/* struct jkey - one member of an object, for sorting */
+struct jkey {
+	const char *key;
+	json_t *v;
+};
+
+/* jkey_cmp - keys in byte order, as JSON_SORT_KEYS sorts them (keys hold no NUL) */
+static int
+jkey_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct jkey *)a)->key, ((const struct jkey *)b)->key);
+}
+
+static void jdump(struct dbuf *b, json_t *v, bool sort, int depth);
+
+/* jdump_obj - an object's members, sorted by key or in insertion order */
+static void
+jdump_obj(struct dbuf *b, json_t *v, bool sort, int depth)
+{
+	struct jkey small[32], *ks = small;
+	size_t n = json_object_size(v), i = 0;
+	const char *k;
+	json_t *m;
+
+	dbuf_put(b, "{", 1);
+	if (sort && n > 1) {
+		if (n > ARRAY_LEN(small) && (ks = malloc(n * sizeof(*ks))) == NULL) {
+			b->failed = true;
+			return;
+		}
+		json_object_foreach(v, k, m)
+		{
+			if (i < n) {
+				ks[i].key = k;
+				ks[i].v = m;
+				i++;
+			}
+		}
+		qsort(ks, i, sizeof(*ks), jkey_cmp);
+		for (n = i, i = 0; i < n; i++) {
+			if (i > 0)
+				dbuf_put(b, ",", 1);
+			jdump_str(b, ks[i].key, strlen(ks[i].key));
+			dbuf_put(b, ":", 1);
+			jdump(b, ks[i].v, sort, depth + 1);
+		}
+		if (ks != small)
+			free(ks);
+	} else {
+		json_object_foreach(v, k, m)
+		{
+			if (i++ > 0)
+				dbuf_put(b, ",", 1);
+			jdump_str(b, k, strlen(k));
+			dbuf_put(b, ":", 1);
+			jdump(b, m, sort, depth + 1);
+		}
+	}
+	dbuf_put(b, "}", 1);
+}
+
+/* jdump - compact JSON of v, byte for byte what json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY
+ * [| JSON_SORT_KEYS]) writes, without its callback per piece and copies. bind_field and the
+ * enrich apply run it for every array, object and enrichment result. */
+static void
+jdump(struct dbuf *b, json_t *v, bool sort, int depth)
+{
+	char num[32];
+	size_t i;
+	int n;
+
+	/* jansson refuses deeper input when parsing; this only guards the recursion. */
+	if (depth > 2048) {
+		b->failed = true;
+		return;
+	}
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		jdump_obj(b, v, sort, depth);
+		break;
+	case JSON_ARRAY:
+		dbuf_put(b, "[", 1);
+		for (i = 0; i < json_array_size(v); i++) {
+			if (i > 0)
+				dbuf_put(b, ",", 1);
+			jdump(b, json_array_get(v, i), sort, depth + 1);
+		}
+		dbuf_put(b, "]", 1);
+		break;
+	case JSON_STRING:
+		jdump_str(b, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		dbuf_put(b, num, (size_t)n);
+		break;
+	case JSON_REAL:
+		jdump_real(b, json_real_value(v));
+		break;
+	case JSON_TRUE:
+		dbuf_put(b, "true", 4);
+		break;
+	case JSON_FALSE:
+		dbuf_put(b, "false", 5);
+		break;
+	case JSON_NULL:
+		dbuf_put(b, "null", 4);
+		break;
+	}
+}
+
+/* jdump_alloc - jdump into a new heap string for sqlite3_bind_text(..., free); NULL when out of
+ * memory */
+static char *
+jdump_alloc(json_t *v, bool sort)
+{
+	struct dbuf b = {NULL, 0, 0, false};
+
+	jdump(&b, v, sort, 0);
+	if (b.failed) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
 /* bind_field - bind one event field by its JSON type; absent or null binds NULL */
 static int
 bind_field(struct store_db *db, sqlite3_stmt *st, int i, json_t *ev, const char *key)
@@ -856,8 +1121,7 @@ bind_field(struct store_db *db, sqlite3_stmt *st, int i, json_t *ev, const char 
 		return sqlite3_bind_null(st, i);
 	if (json_is_string(v)) {
 		/* Exact attacker bytes win over the U+FFFD rendering when they were not UTF-8. */
-		snprintf(k2, sizeof(k2), "%s_b64", key);
-		b = json_object_get(ev, k2);
+		b = json_object_get(ev, b64_key(key, k2));
 		if (json_is_string(b)) {
 			n = b64_decode(json_string_value(b), json_string_length(b), db->scratch,
 			               STORE_FIELD_MAX);
@@ -875,7 +1139,7 @@ bind_field(struct store_db *db, sqlite3_stmt *st, int i, json_t *ev, const char 
 	if (json_is_boolean(v))
 		return sqlite3_bind_int(st, i, json_is_true(v));
 	if (json_is_array(v) || json_is_object(v)) {
-		txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		txt = jdump_alloc(v, false);
 		if (txt == NULL)
 			return SQLITE_NOMEM;
 		return sqlite3_bind_text(st, i, txt, -1, free);
@@ -899,6 +1163,29 @@ bind_cmdflags(sqlite3_stmt *st, int i, json_t *ev)
 		                        names[k]);
 	}
 	return sqlite3_bind_text(st, i, buf, (int)len, SQLITE_TRANSIENT);
+}
+
+/* note_rc - remember an error that is about the disk or the database, not about the event: the
+ * store must not acknowledge a batch after one */
+static void
+note_rc(struct store_db *db, int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+	case SQLITE_NOMEM:
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_READONLY:
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+	case SQLITE_PROTOCOL:
+		db->failed = true;
+		break;
+	default:
+		break;
+	}
 }
 
 /* run_stmt - bind one statement from its list, step it, and reset it for the next event */
@@ -942,6 +1229,7 @@ run_stmt(struct store_db *db, const struct evstmt *es, json_t *ev, const struct 
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE) {
+		note_rc(db, rc);
 		log_err("store: sqlite %s failed: %s", info->eventid, sqlite3_errmsg(db->db));
 		return -1;
 	}
@@ -956,6 +1244,7 @@ step_simple(struct store_db *db, enum stmt_id id)
 
 	sqlite3_reset(db->st[id]);
 	if (rc != SQLITE_DONE) {
+		note_rc(db, rc);
 		log_err("store: sqlite %s failed: %s", stmt_sql[id], sqlite3_errmsg(db->db));
 		return -1;
 	}
@@ -995,7 +1284,7 @@ enrich_value(struct store_db *db, sqlite3_stmt *st, int i, json_t *ev, const str
 		if (zone != NULL && status != NULL && strcmp(status, "listed") == 0)
 			json_array_append_new(zones, json_string(zone));
 	}
-	txt = json_dumps(zones, JSON_COMPACT);
+	txt = jdump_alloc(zones, false);
 	json_decref(zones);
 	if (txt == NULL)
 		return SQLITE_NOMEM;
@@ -1011,8 +1300,79 @@ step_reset(struct store_db *db, sqlite3_stmt *st, int rc, const char *what)
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE) {
+		note_rc(db, rc);
 		log_err("store: sqlite %s failed: %s", what, sqlite3_errmsg(db->db));
 		return -1;
+	}
+	return 0;
+}
+
+/* enrich_data - the enrichment result as stored: the event without its common fields, compact
+ * with sorted keys (*full), and the same without the keys that differ between two identical
+ * lookups (*stable, the history's change test; == *full when the event has none). One pass over
+ * the members instead of a copy of the event and two json_dumps. 0, or -1 out of memory. */
+static int
+enrich_data(json_t *ev, char **full, char **stable)
+{
+	static const char *const volatile_keys[] = {"lookup_us", "lookup_time", "cached"};
+	static const char *const common[] = {"timestamp", "eventid",  "session", "sensor",
+	                                     "src_ip",    "src_port", "dst_ip",  "dst_port",
+	                                     "persona",   "listener", "kind"};
+	struct dbuf f = {NULL, 0, 0, false}, st = {NULL, 0, 0, false};
+	struct jkey small[64], *ks = small;
+	size_t n = json_object_size(ev), i = 0, k, nk;
+	bool skip, vol, any_vol = false;
+	const char *key;
+	json_t *v;
+
+	if (n > ARRAY_LEN(small) && (ks = malloc(n * sizeof(*ks))) == NULL)
+		return -1;
+	json_object_foreach(ev, key, v)
+	{
+		for (k = 0, skip = false; k < ARRAY_LEN(common) && !skip; k++)
+			skip = strcmp(key, common[k]) == 0;
+		if (!skip && i < n) {
+			ks[i].key = key;
+			ks[i].v = v;
+			i++;
+		}
+	}
+	nk = i;
+	qsort(ks, nk, sizeof(*ks), jkey_cmp);
+	dbuf_put(&f, "{", 1);
+	dbuf_put(&st, "{", 1);
+	for (i = 0; i < nk; i++) {
+		for (k = 0, vol = false; k < ARRAY_LEN(volatile_keys) && !vol; k++)
+			vol = strcmp(ks[i].key, volatile_keys[k]) == 0;
+		any_vol |= vol;
+		if (f.len > 1)
+			dbuf_put(&f, ",", 1);
+		jdump_str(&f, ks[i].key, strlen(ks[i].key));
+		dbuf_put(&f, ":", 1);
+		jdump(&f, ks[i].v, true, 1);
+		if (vol)
+			continue;
+		if (st.len > 1)
+			dbuf_put(&st, ",", 1);
+		jdump_str(&st, ks[i].key, strlen(ks[i].key));
+		dbuf_put(&st, ":", 1);
+		jdump(&st, ks[i].v, true, 1);
+	}
+	dbuf_put(&f, "}", 1);
+	dbuf_put(&st, "}", 1);
+	if (ks != small)
+		free(ks);
+	if (f.failed || st.failed) {
+		free(f.p);
+		free(st.p);
+		return -1;
+	}
+	*full = f.p;
+	if (any_vol) {
+		*stable = st.p;
+	} else {
+		*stable = f.p;
+		free(st.p);
 	}
 	return 0;
 }
@@ -1022,26 +1382,13 @@ step_reset(struct store_db *db, sqlite3_stmt *st, int rc, const char *what)
 static int
 apply_enrich(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 {
-	static const char *const volatile_keys[] = {"lookup_us", "lookup_time", "cached"};
-	static const char *const common[] = {"timestamp", "eventid",  "session", "sensor",
-	                                     "src_ip",    "src_port", "dst_ip",  "dst_port",
-	                                     "persona",   "listener", "kind"};
 	const char *kind = json_string_value(json_object_get(ev, "kind"));
-	json_t *data = json_object();
 	char *full = NULL, *stable = NULL;
 	sqlite3_stmt *st;
 	size_t k;
 	int rc = 0, brc, i;
 
-	if (data == NULL || json_object_update(data, ev) < 0)
-		goto fail;
-	for (k = 0; k < ARRAY_LEN(common); k++)
-		json_object_del(data, common[k]);
-	full = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
-	for (k = 0; k < ARRAY_LEN(volatile_keys); k++)
-		json_object_del(data, volatile_keys[k]);
-	stable = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
-	if (full == NULL || stable == NULL)
+	if (enrich_data(ev, &full, &stable) < 0)
 		goto fail;
 
 	st = db->st[ST_ENRICH];
@@ -1098,9 +1445,9 @@ fail:
 	log_err("store: out of memory applying an enrich event");
 	rc = -1;
 out:
+	if (stable != full)
+		free(stable);
 	free(full);
-	free(stable);
-	json_decref(data);
 	return rc;
 }
 
@@ -1156,12 +1503,19 @@ store_db_body_find(struct store_db *db, const char *sha256, char *path, size_t p
 	return rc;
 }
 
+/* store_db_failed - an I/O-class error happened since open (sticky) */
+bool
+store_db_failed(const struct store_db *db)
+{
+	return db->failed;
+}
+
 /* store_db_commit - end the batch; on failure roll back so the next batch starts clean */
 int
 store_db_commit(struct store_db *db)
 {
 	if (!db->in_tx)
-		return 0;
+		return db->failed ? -1 : 0;
 	db->in_tx = false;
 	if (step_simple(db, ST_COMMIT) == 0)
 		return 0;
@@ -1273,13 +1627,27 @@ fail:
 	return -1;
 }
 
+/* store_db_init - SQLite's global settings, then sqlite3_initialize. SQLite's memory statistics
+ * take a global mutex on every allocation, and relaytrap reads none of them: ~10% of the
+ * instructions of applying an event. They can only be turned off before SQLite initialises,
+ * so this runs before anything else uses SQLite; once initialised, calling it is a no-op. */
+void
+store_db_init(void)
+{
+	if (sqlite_configured)
+		return;
+	sqlite_configured = true;
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	sqlite3_initialize();
+}
+
 /* store_db_open - open the database, check or create the schema, prepare every statement */
 struct store_db *
 store_db_open(const char *path, char *err, size_t errlen)
 {
 	struct store_db *db;
 	char *msg = NULL;
-	int version = 0, i;
+	int version = 0, ntables = 1, i;
 
 	db = calloc(1, sizeof(*db));
 	if (db == NULL) {
@@ -1291,6 +1659,7 @@ store_db_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	store_db_init();
 	if (sqlite3_open_v2(path, &db->db,
 	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 	                    NULL) != SQLITE_OK) {
@@ -1320,6 +1689,9 @@ store_db_open(const char *path, char *err, size_t errlen)
 		         path, version, STORE_DB_SCHEMA_VERSION);
 		goto fail;
 	}
+	/* An empty file (no table at all) may be loaded without journal and indexes (bulk). */
+	if (version == 0 && pragma_int(db->db, "SELECT count(*) FROM sqlite_master", &ntables) == 0)
+		db->fresh = ntables == 0;
 	if (version < STORE_DB_SCHEMA_VERSION && create_schema(db->db, version, err, errlen) < 0)
 		goto fail;
 	for (i = 0; i < ST__COUNT; i++) {
@@ -1350,6 +1722,69 @@ fail:
 	return NULL;
 }
 
+/* index_name - the name in a "CREATE INDEX IF NOT EXISTS name ON ..." of schema_sql into out;
+ * false for the other statements */
+static bool
+index_name(const char *sql, char *out, size_t outlen)
+{
+	static const char pre[] = "CREATE INDEX IF NOT EXISTS ";
+	const char *sp;
+
+	if (strncmp(sql, pre, sizeof(pre) - 1) != 0)
+		return false;
+	sql += sizeof(pre) - 1;
+	sp = strchr(sql, ' ');
+	if (sp == NULL || (size_t)(sp - sql) >= outlen)
+		return false;
+	memcpy(out, sql, (size_t)(sp - sql));
+	out[sp - sql] = '\0';
+	return true;
+}
+
+/* bulk_fresh - a new, empty database nobody else has open: take an exclusive lock, write
+ * without rollback journal or WAL (every page once instead of twice), and drop the secondary
+ * indexes, which store_db_bulk_end builds at the end by sorting, far cheaper than keeping them
+ * up to date row by row. The UNIQUE keys stay: they make re-applied events no-ops. A crash then
+ * leaves a file to delete, which is all the load had made. 0, or -1 (settings left normal). */
+static int
+bulk_fresh(struct store_db *db)
+{
+	char sql[128], name[64];
+	sqlite3_stmt *st = NULL;
+	const unsigned char *mode;
+	bool off = false;
+	size_t i;
+
+	if (sqlite3_exec(db->db, "PRAGMA locking_mode = EXCLUSIVE", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	/* Switching away from WAL needs the only connection; the answer is the mode in force. */
+	if (sqlite3_prepare_v2(db->db, "PRAGMA journal_mode = OFF", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW && (mode = sqlite3_column_text(st, 0)) != NULL)
+		off = strcmp((const char *)mode, "off") == 0;
+	sqlite3_finalize(st);
+	if (!off)
+		goto undo;
+	if (sqlite3_exec(db->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		goto undo;
+	for (i = 0; i < ARRAY_LEN(schema_sql); i++) {
+		if (!index_name(schema_sql[i], name, sizeof(name)))
+			continue;
+		snprintf(sql, sizeof(sql), "DROP INDEX IF EXISTS %s", name);
+		if (sqlite3_exec(db->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+			sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+			goto undo;
+		}
+	}
+	if (sqlite3_exec(db->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto undo;
+	db->bulk_fresh = true;
+	return 0;
+undo:
+	sqlite3_exec(db->db, "PRAGMA journal_mode = WAL; PRAGMA locking_mode = NORMAL", NULL, NULL,
+	             NULL);
+	return -1;
+}
+
 /* store_db_bulk - trade durability for speed on this connection while importing */
 int
 store_db_bulk(struct store_db *db)
@@ -1364,7 +1799,49 @@ store_db_bulk(struct store_db *db)
 		sqlite3_free(msg);
 		return -1;
 	}
+	if (db->fresh && bulk_fresh(db) < 0)
+		log_warn("store: new database, but loading it without journal failed: %s",
+		         sqlite3_errmsg(db->db));
 	return 0;
+}
+
+/* store_db_bulk_fresh - whether the load runs with the fresh-database shortcuts */
+bool
+store_db_bulk_fresh(const struct store_db *db)
+{
+	return db->bulk_fresh;
+}
+
+/* store_db_bulk_end - after a fresh load: build the secondary indexes, turn WAL back on,
+ * release the exclusive lock; 0 or -1 (logged) */
+int
+store_db_bulk_end(struct store_db *db)
+{
+	char *msg = NULL;
+	char name[64];
+	size_t i;
+	int rc = 0;
+
+	if (!db->bulk_fresh)
+		return 0;
+	db->bulk_fresh = false;
+	if (store_db_commit(db) < 0)
+		rc = -1;
+	for (i = 0; i < ARRAY_LEN(schema_sql) && rc == 0; i++) {
+		if (index_name(schema_sql[i], name, sizeof(name)) &&
+		    sqlite3_exec(db->db, schema_sql[i], NULL, NULL, &msg) != SQLITE_OK) {
+			log_err("store: building index %s: %s", name, msg ? msg : "?");
+			sqlite3_free(msg);
+			rc = -1;
+		}
+	}
+	if (sqlite3_exec(db->db, "PRAGMA journal_mode = WAL; PRAGMA locking_mode = NORMAL", NULL,
+	                 NULL, &msg) != SQLITE_OK) {
+		log_err("store: turning WAL back on: %s", msg ? msg : "?");
+		sqlite3_free(msg);
+		rc = -1;
+	}
+	return rc;
 }
 
 /* store_db_close - commit, finalize statements, close; NULL is a no-op */
@@ -1375,8 +1852,10 @@ store_db_close(struct store_db *db)
 
 	if (db == NULL)
 		return;
-	if (db->db != NULL && db->st[ST_COMMIT] != NULL)
+	if (db->db != NULL && db->st[ST_COMMIT] != NULL) {
 		store_db_commit(db);
+		store_db_bulk_end(db);
+	}
 	for (i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(db->st[i]);
 	if (db->db != NULL)

@@ -8,6 +8,14 @@
  * loop. Started as root, everything is opened first, then both processes drop for good
  * (core/privsep.c): the engine into an empty chroot, the store into the data directory, both
  * as the unprivileged user under a seccomp filter. See docs/security.md.
+ * Supervision: the store is started by a small keeper process forked before the engine
+ * drops its privileges (a sandboxed engine can neither fork nor make a socketpair). The keeper
+ * starts a store on a new socketpair and hands the engine its end over a control socket
+ * (SCM_RIGHTS); when the store dies it starts another (at once, or after a growing back-off
+ * when it keeps dying young). The capture keeps every frame the store had not acknowledged as
+ * committed and resumes the stream with each new store. At shutdown the engine waits until a
+ * store has acknowledged everything; when it closes the control socket the keeper waits for
+ * the store and exits. SIGHUP is passed on as an 'H' on the control socket.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -16,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -41,14 +51,27 @@
 #include "smtp/session.h"
 
 #define SHUTDOWN_GRACE_MS 1500
+#define STORE_FINISH_MS 30000    /* at shutdown: how long the store may take to commit the rest */
+#define STORE_FINISH_TRIES 3     /* stores used at shutdown to get everything committed */
+#define STORE_WAIT_MS 15000      /* how long the engine waits for the keeper's next store */
+#define STORE_BACKOFF_MIN_MS 100 /* a store that died within STORE_STABLE_MS of its start */
+#define STORE_BACKOFF_MAX_MS 5000
+#define STORE_STABLE_MS 10000
 
 struct serve_ctx {
 	struct event_base *base;
 	struct server *srv;
-	pid_t store_pid;
+	struct capture *cap;
+	const struct config *cfg;
+	const struct privsep *ps;
+	pid_t keeper_pid;
+	int ctl; /* to the keeper: new store channels arrive here */
+	struct event *ev_ctl;
+	pid_t store_pid; /* the current store, as the keeper reported it */
 	int stopping;
 	uint64_t stop_deadline_us;
 	struct event *grace;
+	unsigned store_restarts;
 };
 
 static void
@@ -84,6 +107,14 @@ fail_cfg(const char *what, const char *err)
 	return 2;
 }
 
+/* fail_cfg_geo - fail_cfg once the GeoIP databases are open: they are released first */
+static int
+fail_cfg_geo(struct geo *geo, const char *what, const char *err)
+{
+	geo_free(geo);
+	return fail_cfg(what, err);
+}
+
 /* on_grace - during shutdown: stop once every session is closed or the grace time is over */
 static void
 on_grace(evutil_socket_t fd, short what, void *arg)
@@ -117,8 +148,8 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	struct serve_ctx *sc = arg;
 
 	log_info("SIGHUP: asking the store to reopen events.jsonl");
-	if (sc->store_pid > 0)
-		kill(sc->store_pid, SIGHUP);
+	if (write(sc->ctl, "H", 1) != 1)
+		log_warn("SIGHUP: the store keeper is gone");
 }
 
 /* raise_nofile - as many descriptors as we may have: every session is one */
@@ -133,8 +164,8 @@ raise_nofile(void)
 	}
 }
 
-/* start_store - fork the store process, which drops its privileges first thing (see
- * store_run); returns its pid and the engine's end of the socketpair in *fd */
+/* start_store - fork a store process on a new socketpair; the child drops its privileges
+ * first thing (see store_run). Its pid and the engine's end in *fd, or -1 (logged) */
 static pid_t
 start_store(const struct config *cfg, const struct privsep *ps, int *fd)
 {
@@ -142,17 +173,31 @@ start_store(const struct config *cfg, const struct privsep *ps, int *fd)
 	int sv[2];
 	pid_t pid;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
-		fatal("socketpair");
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_err("store: socketpair: %s", strerror(errno));
+		return -1;
+	}
 	/* the socket buffers smooth bursts; the engine buffers the rest (bounded) */
 	int sz = 4 * 1024 * 1024;
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	pid = fork();
-	if (pid == -1)
-		fatal("fork");
-	if (pid == 0) {
+	if (pid == -1) {
+		log_err("store: fork: %s", strerror(errno));
 		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* A store started again inherits the engine's listeners and connections: drop
+		 * them, so that a client's connection never outlives the engine's end of it. */
+		signal(SIGCHLD, SIG_DFL);
+		if (sv[1] != 3) {
+			if (dup2(sv[1], 3) == -1)
+				_exit(1);
+			sv[1] = 3;
+		}
+		closefrom(4);
 		log_init("relaytrap-store", (enum log_level)cfg->log_level);
 		memset(&scfg, 0, sizeof(scfg));
 		scfg.data_dir = cfg->data_dir;
@@ -161,12 +206,284 @@ start_store(const struct config *cfg, const struct privsep *ps, int *fd)
 		scfg.jsonl_rotate_bytes = cfg->jsonl_rotate_bytes;
 		scfg.store_body_max = cfg->limits.store_body_max;
 		scfg.body_disk_budget = cfg->limits.body_disk_budget;
+		scfg.disk_min_free = cfg->disk_min_free;
+		scfg.fsync = cfg->fsync;
 		scfg.privsep = ps;
 		_exit(store_run(sv[1], &scfg));
 	}
 	close(sv[1]);
 	*fd = sv[0];
 	return pid;
+}
+
+/* describe_status - "killed by signal 9", "exited with status 75" */
+static void
+describe_status(int status, char *out, size_t outlen)
+{
+	if (WIFSIGNALED(status))
+		snprintf(out, outlen, "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(out, outlen, "exited with status %d", WEXITSTATUS(status));
+}
+
+/* send_fd - hand a store's channel (fd) and pid to the engine over ctl; 0 or -1 */
+static int
+send_fd(int ctl, int fd, pid_t pid)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	int32_t p = (int32_t)pid;
+	struct iovec iov = {&p, sizeof(p)};
+	struct msghdr mh;
+	struct cmsghdr *c;
+
+	memset(&mh, 0, sizeof(mh));
+	memset(&u, 0, sizeof(u));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = u.buf;
+	mh.msg_controllen = sizeof(u.buf);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(ctl, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(p) ? 0 : -1;
+}
+
+/* recv_fd - a store channel from the keeper: its fd (*pid set), -1 on error, -2 when the
+ * keeper is gone */
+static int
+recv_fd(int ctl, pid_t *pid)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	int32_t p = 0;
+	struct iovec iov = {&p, sizeof(p)};
+	struct msghdr mh;
+	struct cmsghdr *c;
+	ssize_t n;
+	int fd = -1;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = u.buf;
+	mh.msg_controllen = sizeof(u.buf);
+	n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
+	if (n == 0)
+		return -2;
+	if (n != (ssize_t)sizeof(p))
+		return -1;
+	c = CMSG_FIRSTHDR(&mh);
+	if (c == NULL || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	*pid = (pid_t)p;
+	return fd;
+}
+
+/* keeper_run - the keeper's loop: start a store, hand its channel to the engine, and replace
+ * it whenever it dies abnormally; a store that exits 0 saw the engine close its channel (the
+ * engine is finishing) and is not replaced. Ends when the engine closes ctl and the store has
+ * exited. */
+static int
+keeper_run(int ctl, const struct config *cfg, const struct privsep *ps)
+{
+	uint64_t started = 0, age_ms;
+	unsigned backoff_ms = 0;
+	bool engine_gone = false, finished = false;
+	struct pollfd pfd;
+	char buf[64], why[64];
+	pid_t store = -1;
+	int status, fd, i;
+	ssize_t n;
+
+	/* the engine decides when to stop; a signal to the whole group must not end us first */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+	log_init("relaytrap-keeper", (enum log_level)cfg->log_level);
+	for (;;) {
+		if (store <= 0 && !engine_gone && !finished) {
+			store = start_store(cfg, ps, &fd);
+			if (store > 0) {
+				started = now_mono_us();
+				if (send_fd(ctl, fd, store) < 0)
+					engine_gone = true;
+				close(fd);
+			}
+		}
+		if (engine_gone && store <= 0)
+			return 0;
+		pfd.fd = ctl;
+		pfd.events = engine_gone ? 0 : POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, store > 0 ? 100 : 1000) > 0 &&
+		    (pfd.revents & (POLLIN | POLLHUP))) {
+			n = read(ctl, buf, sizeof(buf));
+			if (n <= 0)
+				engine_gone = true;
+			for (i = 0; i < n; i++)
+				if (buf[i] == 'H' && store > 0)
+					kill(store, SIGHUP);
+		}
+		if (store <= 0 || waitpid(store, &status, WNOHANG) != store)
+			continue;
+		store = -1;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+			finished = true;
+			continue;
+		}
+		age_ms = (now_mono_us() - started) / 1000u;
+		if (age_ms >= STORE_STABLE_MS)
+			backoff_ms = 0;
+		else
+			backoff_ms = backoff_ms == 0 ? STORE_BACKOFF_MIN_MS : backoff_ms * 2;
+		if (backoff_ms > STORE_BACKOFF_MAX_MS)
+			backoff_ms = STORE_BACKOFF_MAX_MS;
+		describe_status(status, why, sizeof(why));
+		log_err("store process %s after %llu ms; starting a new one in %u ms", why,
+		        (unsigned long long)age_ms, backoff_ms);
+		if (backoff_ms > 0)
+			poll(NULL, 0, (int)backoff_ms);
+	}
+}
+
+/* start_keeper - fork the keeper on a control socketpair; its pid and the engine's end in
+ * *ctl, or -1 */
+static pid_t
+start_keeper(const struct config *cfg, const struct privsep *ps, int *ctl)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+		return -1;
+	pid = fork();
+	if (pid == -1) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* only the control socket and stderr: what the engine opened is not ours */
+		if (dup2(sv[1], 3) == -1)
+			_exit(1);
+		closefrom(4);
+		_exit(keeper_run(3, cfg, ps));
+	}
+	close(sv[1]);
+	*ctl = sv[0];
+	return pid;
+}
+
+/* on_ctl - the keeper sent a new store's channel: resume the stream with it */
+static void
+on_ctl(evutil_socket_t fd, short what, void *arg)
+{
+	struct serve_ctx *sc = arg;
+	pid_t pid = 0;
+	int sfd = recv_fd(sc->ctl, &pid);
+
+	if (sfd == -2) {
+		log_err("the store keeper is gone: a store that dies now is not replaced");
+		event_del(sc->ev_ctl);
+		return;
+	}
+	if (sfd < 0)
+		return;
+	if (capture_attach(sc->cap, sc->base, sfd) == -1) {
+		log_err("store: cannot attach the capture to the new store");
+		close(sfd);
+		return;
+	}
+	sc->store_pid = pid;
+	sc->store_restarts++;
+	log_warn("store restarted: pid=%ld; %zu bytes of events it had not committed are sent "
+	         "again",
+	         (long)pid, capture_pending(sc->cap));
+}
+
+/* on_chld - the keeper is our only child: if it dies, stores are no longer replaced */
+static void
+on_chld(evutil_socket_t sig, short what, void *arg)
+{
+	struct serve_ctx *sc = arg;
+	char why[64];
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid != sc->keeper_pid)
+			continue;
+		sc->keeper_pid = -1;
+		describe_status(status, why, sizeof(why));
+		log_err("the store keeper %s: a store that dies now is not replaced", why);
+	}
+}
+
+/* wait_store - at shutdown: block until the keeper hands over a new store; 0 or -1 */
+static int
+wait_store(struct serve_ctx *sc)
+{
+	struct pollfd pfd = {sc->ctl, POLLIN, 0};
+	pid_t pid = 0;
+	int fd;
+
+	if (poll(&pfd, 1, STORE_WAIT_MS) <= 0 || (fd = recv_fd(sc->ctl, &pid)) < 0)
+		return -1;
+	if (capture_attach(sc->cap, sc->base, fd) == -1) {
+		close(fd);
+		return -1;
+	}
+	sc->store_pid = pid;
+	log_info("store %ld started again to commit %zu bytes before exiting", (long)pid,
+	         capture_pending(sc->cap));
+	return 0;
+}
+
+/* stop_keeper - close the control socket (the keeper waits for its store, then exits) and
+ * reap it */
+static void
+stop_keeper(struct serve_ctx *sc)
+{
+	char why[64];
+	int status;
+
+	if (sc->ctl >= 0)
+		close(sc->ctl);
+	sc->ctl = -1;
+	if (sc->keeper_pid > 0 && waitpid(sc->keeper_pid, &status, 0) > 0 &&
+	    !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+		describe_status(status, why, sizeof(why));
+		log_err("store keeper %s at shutdown", why);
+	}
+	sc->keeper_pid = -1;
+}
+
+/* finish_store - at shutdown: have a store commit everything the engine holds (the keeper
+ * replaces one that fails), then let the keeper and its store exit */
+static void
+finish_store(struct serve_ctx *sc)
+{
+	int tries;
+
+	if (sc->ev_ctl != NULL)
+		event_del(sc->ev_ctl);
+	for (tries = 0; tries < STORE_FINISH_TRIES; tries++) {
+		if (!capture_attached(sc->cap) && wait_store(sc) == -1)
+			continue;
+		if (capture_finish(sc->cap, STORE_FINISH_MS) == 0)
+			break;
+	}
+	stop_keeper(sc);
 }
 
 /* persona_for - load (once) the persona a listener uses */
@@ -219,12 +536,13 @@ cmd_serve(int argc, char **argv)
 	struct privsep ps;
 	struct p0f_db *p0f;
 	const char *p0f_path = NULL;
-	struct event *ev_term, *ev_int, *ev_hup;
+	struct event *ev_term, *ev_int, *ev_hup, *ev_chld;
+	uint64_t accepted, unanswered;
 	static uint64_t msg_counter;
 	char err[1024], idpath[600], hostname[256], domain[256], netbios[16];
 	struct geo *geo = NULL;
 	const char *cfile = NULL;
-	int ch, fd, status, verbose = 0;
+	int ch, fd = -1, verbose = 0;
 	char **cli_args;
 	int ncli = 0;
 
@@ -351,12 +669,12 @@ cmd_serve(int argc, char **argv)
 	if (identity_load_or_create(idpath, &id, err, sizeof(err)) == -1) {
 		int r;
 		if (!ps.root)
-			return fail_cfg(idpath, err);
+			return fail_cfg_geo(geo, idpath, err);
 		privsep_fs_user(&ps);
 		r = identity_load_or_create(idpath, &id, err, sizeof(err));
 		privsep_fs_root(&ps);
 		if (r == -1)
-			return fail_cfg(idpath, err);
+			return fail_cfg_geo(geo, idpath, err);
 	}
 	strlcpy(hostname, cfg.hostname[0] ? cfg.hostname : id.fqdn, sizeof(hostname));
 	strlcpy(netbios, cfg.netbios[0] ? cfg.netbios : id.netbios, sizeof(netbios));
@@ -377,7 +695,7 @@ cmd_serve(int argc, char **argv)
 	 * optional and a missing file only costs the os fields */
 	p0f = p0f_db_open(cfg.p0f_fp, &p0f_path, err, sizeof(err));
 	if (p0f == NULL && cfg.p0f_fp[0] != '\0')
-		return fail_cfg("p0f_fp", err);
+		return fail_cfg_geo(geo, "p0f_fp", err);
 	if (p0f == NULL)
 		log_warn("%s; OS fingerprints off", err);
 	else
@@ -390,7 +708,7 @@ cmd_serve(int argc, char **argv)
 		struct persona *p = persona_for(pn, &cfg, pcache, pnames, &np, err, sizeof(err));
 		if (p == NULL) {
 			p0f_db_free(p0f);
-			return fail_cfg(NULL, err);
+			return fail_cfg_geo(geo, NULL, err);
 		}
 		e->persona = p;
 		e->limits = &cfg.limits;
@@ -415,8 +733,17 @@ cmd_serve(int argc, char **argv)
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sc, 0, sizeof(sc));
-	sc.store_pid = start_store(&cfg, &ps, &fd);
-	ps.store_pid = sc.store_pid;
+	sc.cfg = &cfg;
+	sc.ps = &ps;
+	sc.ctl = -1;
+	sc.keeper_pid = start_keeper(&cfg, &ps, &sc.ctl);
+	if (sc.keeper_pid <= 0)
+		fatal("cannot start the store keeper");
+	fd = recv_fd(sc.ctl, &sc.store_pid);
+	if (fd < 0)
+		fatalx("the store keeper did not start a store");
+	/* the engine's sandbox lets it signal this one process: the keeper */
+	ps.store_pid = sc.keeper_pid;
 
 	sc.base = event_base_new();
 	if (sc.base == NULL)
@@ -424,6 +751,10 @@ cmd_serve(int argc, char **argv)
 	cap = capture_new(cfg.sensor, NULL, NULL);
 	if (cap == NULL || capture_attach(cap, sc.base, fd) == -1)
 		fatalx("cannot set up the capture channel");
+	/* ready means recording: the store has opened its files and answered */
+	if (capture_wait_ack(cap, STORE_WAIT_MS) == -1)
+		log_warn("the store has not answered yet; events wait for it");
+	sc.cap = cap;
 	for (i = 0; i < cfg.nlisteners; i++)
 		envs[i].cap = cap;
 	/* enrichment opens what it needs now: the resolver's sockets (connected UDP) and the
@@ -431,9 +762,8 @@ cmd_serve(int argc, char **argv)
 	enrich = enrich_new(sc.base, cap, &cfg, p0f, geo, err, sizeof(err));
 	if (enrich == NULL) {
 		log_err("%s", err);
-		kill(sc.store_pid, SIGTERM);
-		close(fd);
-		waitpid(sc.store_pid, &status, 0);
+		capture_free(cap);
+		stop_keeper(&sc);
 		p0f_db_free(p0f);
 		geo_free(geo);
 		return 1;
@@ -451,9 +781,8 @@ cmd_serve(int argc, char **argv)
 		if (server_listen(sc.srv, lc, &envs[i], err, sizeof(err)) == -1) {
 			log_err("%s", err);
 			enrich_free(enrich);
-			kill(sc.store_pid, SIGTERM);
-			close(fd);
-			waitpid(sc.store_pid, &status, 0);
+			capture_free(cap);
+			stop_keeper(&sc);
 			p0f_db_free(p0f);
 			geo_free(geo);
 			return 1;
@@ -470,16 +799,19 @@ cmd_serve(int argc, char **argv)
 	ev_term = evsignal_new(sc.base, SIGTERM, on_stop, &sc);
 	ev_int = evsignal_new(sc.base, SIGINT, on_stop, &sc);
 	ev_hup = evsignal_new(sc.base, SIGHUP, on_hup, &sc);
+	ev_chld = evsignal_new(sc.base, SIGCHLD, on_chld, &sc);
 	sc.grace = event_new(sc.base, -1, EV_PERSIST, on_grace, &sc);
+	sc.ev_ctl = event_new(sc.base, sc.ctl, EV_READ | EV_PERSIST, on_ctl, &sc);
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
 	event_add(ev_hup, NULL);
+	event_add(ev_chld, NULL);
+	event_add(sc.ev_ctl, NULL);
 
 	if (privsep_engine(&ps, err, sizeof(err)) == -1) {
 		log_err("cannot drop privileges: %s", err);
-		kill(sc.store_pid, SIGTERM);
-		close(fd);
-		waitpid(sc.store_pid, &status, 0);
+		capture_free(cap);
+		stop_keeper(&sc);
 		p0f_db_free(p0f);
 		return 1;
 	}
@@ -496,6 +828,9 @@ cmd_serve(int argc, char **argv)
 
 	event_base_dispatch(sc.base);
 
+	/* every session left is recorded as closed, then the store commits everything */
+	sc.stopping = 1;
+	accepted = server_accepted(sc.srv, &unanswered);
 	/* every session left is recorded as closed, then the store gets everything; lookups
 	 * still pending are dropped */
 	server_free(sc.srv);
@@ -520,19 +855,21 @@ cmd_serve(int argc, char **argv)
 	enrich_free(enrich);
 	p0f_db_free(p0f);
 	capture_flush_frame(cap);
-	if (capture_drain_blocking(cap) == -1)
-		log_err("some events could not be handed to the store");
-	if (capture_dropped(cap) > 0)
-		log_warn("%llu capture frames were dropped",
-		         (unsigned long long)capture_dropped(cap));
-	close(fd);
-	if (waitpid(sc.store_pid, &status, 0) > 0 &&
-	    !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-		log_err("store process ended abnormally (status %d)", status);
+	finish_store(&sc);
+	log_info("capture: connections=%llu unanswered=%llu events=%llu dropped=%llu "
+	         "unconfirmed_bytes=%llu store_restarts=%u",
+	         (unsigned long long)accepted, (unsigned long long)unanswered,
+	         (unsigned long long)capture_events(cap), (unsigned long long)capture_dropped(cap),
+	         (unsigned long long)capture_unacked(cap), sc.store_restarts);
+	if (capture_unacked(cap) > 0)
+		log_err("%llu bytes of events could not be committed by the store",
+		        (unsigned long long)capture_unacked(cap));
 	capture_free(cap);
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);
+	event_free(ev_chld);
+	event_free(sc.ev_ctl);
 	event_free(sc.grace);
 	event_base_free(sc.base);
 	for (i = 0; i < np; i++) {

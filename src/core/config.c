@@ -654,6 +654,8 @@ static const struct key_def keys[] = {
     {"max_sessions", set_num, ST_UNSIGNED, LIM(max_sessions), 0, 1, 1000000, "4096"},
     {"max_per_ip", set_num, ST_UNSIGNED, LIM(max_per_ip), 0, 1, 1000000, "32"},
     {"auth_max_attempts", set_num, ST_UNSIGNED, LIM(auth_max_attempts), 0, 1, 100000, "20"},
+    {"stress_sessions", set_num, ST_UNSIGNED, LIM(stress_sessions), 0, 0, 1000000, "3000"},
+    {"stress_timeout", set_duration, ST_U64, LIM(stress_timeout_ms), 0, 100, DAY_MS, "10s"},
     {"bare_lf", set_bare_lf, ST_NONE, 0, 0, 0, 0, "accept"},
     {"delay_banner", set_delay, ST_INT, OFF(delay_banner_ms), 0, 0, 10 * MIN_MS, "persona"},
     {"delay_reply", set_delay, ST_INT, OFF(delay_reply_ms), 0, 0, 10 * MIN_MS, "250ms"},
@@ -661,6 +663,8 @@ static const struct key_def keys[] = {
     {"greet_pause", set_duration, ST_INT, OFF(greet_pause_ms), 0, 0, 5 * MIN_MS, "3s"},
     {"jsonl_rotate", set_rotate, ST_U64, OFF(jsonl_rotate_bytes), 0, 4 * KIB, TIB, "256M"},
     {"store_bodies", set_bool, ST_BOOL, OFF(store_bodies), 0, 0, 0, "yes"},
+    {"fsync", set_bool, ST_BOOL, OFF(fsync), 0, 0, 0, "yes"},
+    {"disk_min_free", set_size, ST_U64, OFF(disk_min_free), 0, 0, 1024 * TIB, "256M"},
     {"log_level", set_log_level, ST_NONE, 0, 0, 0, 0, "info"},
     {"enrich_geo", set_bool, ST_BOOL, OFF(enrich_geo), 0, 0, 0, "yes"},
     {"enrich_os", set_bool, ST_BOOL, OFF(enrich_os), 0, 0, 0, "yes"},
@@ -819,6 +823,8 @@ config_defaults(struct config *c)
 	c->limits.max_sessions = 4096;
 	c->limits.max_per_ip = 32;
 	c->limits.auth_max_attempts = 20;
+	c->limits.stress_sessions = 0;
+	c->limits.stress_timeout_ms = 10 * 1000;
 	c->bare_lf = BARE_LF_ACCEPT;
 	c->delay_banner_ms = -1;
 	c->delay_reply_ms = -1;
@@ -826,6 +832,8 @@ config_defaults(struct config *c)
 	c->greet_pause_ms = 0;
 	c->jsonl_rotate_bytes = 256 * MIB;
 	c->store_bodies = true;
+	c->fsync = true;
+	c->disk_min_free = 256 * MIB;
 	c->log_level = LOG_LVL_INFO;
 	c->enrich_geo = true;
 	c->enrich_os = true;

@@ -58,6 +58,8 @@ struct limits {
 	unsigned max_sessions;      /* concurrent, all listeners */
 	unsigned max_per_ip;        /* concurrent from one source address */
 	unsigned auth_max_attempts; /* per session */
+	unsigned stress_sessions; /* from this many sessions on: stress timeouts; 0 = 3/4 of max */
+	uint64_t stress_timeout_ms; /* idle and whole-command timeout under stress */
 };
 
 struct config {
@@ -85,6 +87,8 @@ struct config {
 	int greet_pause_ms;  /* wait before the banner to catch pre-greeting talk; 0 = off */
 	uint64_t jsonl_rotate_bytes;
 	bool store_bodies;
+	bool fsync;             /* fdatasync events.jsonl and packs before each SQLite commit */
+	uint64_t disk_min_free; /* bytes free in data_dir under which bodies are not stored */
 	int log_level; /* enum log_level */
 	/* enrichment (docs/enrichment.md) */
 	bool enrich_geo, enrich_os;

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -27,10 +28,18 @@
 #include "net/proxy.h"
 #include "persona/persona.h"
 
-#define CAPTURE_HIGH_WATER (64u * 1024u * 1024u) /* stop accepting above this backlog */
-#define CAPTURE_LOW_WATER (16u * 1024u * 1024u)  /* and start again below this */
+/* The store's backlog (capture_pending), a ladder: above SHED new sessions are answered with
+ * the persona's 421 (recorded, limit store_backlog) until it is below SHED_END; above PAUSE
+ * accepting stops until it is below PAUSE_END. (Further up the capture itself drops body
+ * chunks, then events: see emit.h.) */
+#define CAPTURE_SHED (64u * 1024u * 1024u)
+#define CAPTURE_SHED_END (16u * 1024u * 1024u)
+#define CAPTURE_PAUSE (192u * 1024u * 1024u)
+#define CAPTURE_PAUSE_END (64u * 1024u * 1024u)
 #define OVERLOAD_SLACK 1024 /* connections beyond max_sessions still answered 421 */
-#define IPTAB_SIZE 65536    /* per-IP counters: open addressing, power of two */
+#define LISTEN_BACKLOG 4096
+#define TRIM_AFTER 256   /* give freed memory back once idle after this many sessions */
+#define IPTAB_SIZE 65536 /* per-IP counters: open addressing, power of two */
 #define PROXY_TIMEOUT_MS 5000
 #define LINGER_MS                                                                                  \
 	2000 /* after our last reply: read and discard, so a closing reply reaches a               \
@@ -93,8 +102,14 @@ struct server {
 	struct event *housekeep;
 	const struct p0f_db *p0f; /* for the debug log of each SYN; may be NULL */
 	bool paused_backlog;
+	bool shedding; /* the store is behind: new sessions get 421 */
 	bool paused_emfile;
 	bool stopping;
+	bool stress;         /* stress mode: short idle and command timeouts */
+	unsigned stress_at;  /* sessions from which stress mode starts */
+	size_t peak;         /* most connections since memory was last trimmed */
+	uint64_t accepted;   /* connections accepted since start */
+	uint64_t unanswered; /* of those, closed at once beyond max_sessions + OVERLOAD_SLACK */
 };
 
 static void conn_free(struct conn *c);
@@ -176,6 +191,28 @@ sa_key(const struct sockaddr *sa, unsigned char key[16], char *str, size_t strl,
 		strlcpy(str, "unknown", strl);
 		*port = 0;
 	}
+}
+
+/* srv_idle_ms / srv_cmd_ms - the idle and whole-command timeouts now: under stress the short
+ * one, as postscreen does, so that slow and silent clients give their slots back */
+static uint64_t
+srv_idle_ms(const struct server *srv)
+{
+	const struct limits *lim = &srv->cfg->limits;
+
+	if (srv->stress && lim->stress_timeout_ms < lim->idle_timeout_ms)
+		return lim->stress_timeout_ms;
+	return lim->idle_timeout_ms;
+}
+
+static uint64_t
+srv_cmd_ms(const struct server *srv)
+{
+	const struct limits *lim = &srv->cfg->limits;
+
+	if (srv->stress && lim->stress_timeout_ms < lim->cmd_timeout_ms)
+		return lim->stress_timeout_ms;
+	return lim->cmd_timeout_ms;
 }
 
 /* ------------------------------------------------------------------ output queue */
@@ -299,10 +336,11 @@ conn_arm_deadline(struct conn *c)
 {
 	const struct limits *lim = &c->srv->cfg->limits;
 	uint64_t now = now_ms(), due = c->t_start_ms + lim->session_max_ms, left;
+	uint64_t cmd_ms = srv_cmd_ms(c->srv);
 	struct timeval tv;
 
-	if (c->cmd_start_ms != 0 && c->cmd_start_ms + lim->cmd_timeout_ms < due)
-		due = c->cmd_start_ms + lim->cmd_timeout_ms;
+	if (c->cmd_start_ms != 0 && c->cmd_start_ms + cmd_ms < due)
+		due = c->cmd_start_ms + cmd_ms;
 	left = due > now ? due - now : 0;
 	tv.tv_sec = (time_t)(left / 1000);
 	tv.tv_usec = (suseconds_t)((left % 1000) * 1000);
@@ -323,7 +361,7 @@ conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (now >= c->t_start_ms + lim->session_max_ms)
 		smtp_session_timeout(c->sess, SMTP_TO_LIFETIME);
-	else if (c->cmd_start_ms != 0 && now >= c->cmd_start_ms + lim->cmd_timeout_ms)
+	else if (c->cmd_start_ms != 0 && now >= c->cmd_start_ms + srv_cmd_ms(c->srv))
 		smtp_session_timeout(c->sess, SMTP_TO_CMD);
 	else
 		conn_arm_deadline(c);
@@ -346,6 +384,10 @@ conn_start_session(struct conn *c)
 	}
 	if (srv->nconns > cfg->limits.max_sessions) {
 		smtp_session_overload(c->sess, "max_sessions", cfg->limits.max_sessions);
+		return;
+	}
+	if (srv->shedding) {
+		smtp_session_overload(c->sess, "store_backlog", CAPTURE_SHED / (1024u * 1024u));
 		return;
 	}
 	slot = ip_slot(srv, c->ipkey);
@@ -532,6 +574,50 @@ conn_save_syn(struct conn *c, int fd)
 }
 
 static void
+null_reply(void *ctx, const char *buf, size_t len, int delay_ms)
+{
+}
+
+static void
+null_close(void *ctx)
+{
+}
+
+/* refuse_unanswered - far beyond max_sessions (or while stopping): close at once without a
+ * word, but record the session and the limit like every other, so that the recorded sessions
+ * are exactly the accepted connections */
+static void
+refuse_unanswered(struct srv_listener *l, evutil_socket_t fd, struct sockaddr *sa)
+{
+	struct server *srv = l->srv;
+	struct smtp_hooks hooks = {NULL, null_reply, null_close, NULL, NULL};
+	struct sockaddr_storage local;
+	socklen_t ll = sizeof(local);
+	unsigned char key[16];
+	struct smtp_conn info;
+	struct smtp_session *s;
+
+	memset(&info, 0, sizeof(info));
+	strlcpy(info.listener, l->conf.name, sizeof(info.listener));
+	sa_key(sa, key, info.src_ip, sizeof(info.src_ip), &info.src_port);
+	strlcpy(info.peer_ip, info.src_ip, sizeof(info.peer_ip));
+	info.peer_port = info.src_port;
+	if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0)
+		sa_key((struct sockaddr *)&local, key, info.dst_ip, sizeof(info.dst_ip),
+		       &info.dst_port);
+	evutil_closesocket(fd);
+	srv->unanswered++;
+	s = smtp_session_new(l->env, &info, &hooks);
+	if (s == NULL)
+		return;
+	if (srv->stopping)
+		smtp_session_shutdown(s);
+	else
+		smtp_session_overload(s, "max_sessions", srv->cfg->limits.max_sessions);
+	smtp_session_free(s);
+}
+
+static void
 accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
 	struct srv_listener *l = arg;
@@ -544,9 +630,10 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 	size_t i;
 	bool trusted = false;
 
+	srv->accepted++;
 	if (srv->stopping || srv->nconns >= (size_t)cfg->limits.max_sessions + OVERLOAD_SLACK) {
 		/* far beyond the budget: do not even answer, protect the daemon */
-		evutil_closesocket(fd);
+		refuse_unanswered(l, fd, sa);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
@@ -587,9 +674,11 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
+	if (srv->nconns > srv->peak)
+		srv->peak = srv->nconns;
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-	idle.tv_sec = (time_t)(cfg->limits.idle_timeout_ms / 1000);
-	idle.tv_usec = (suseconds_t)((cfg->limits.idle_timeout_ms % 1000) * 1000);
+	idle.tv_sec = (time_t)(srv_idle_ms(srv) / 1000);
+	idle.tv_usec = (suseconds_t)((srv_idle_ms(srv) % 1000) * 1000);
 	bufferevent_set_timeouts(c->bev, &idle, NULL);
 	/* bound what one read may pull in: the engine consumes it before the next */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, 256 * 1024);
@@ -650,19 +739,65 @@ accept_error_cb(struct evconnlistener *lev, void *arg)
 	}
 }
 
-/* housekeep_cb - store backpressure: pause accepting while the capture backlog is high */
+/* stress_check - enter stress mode at stress_at sessions, leave it below 7/8 of that. Entering
+ * shortens the timeouts of the sessions already open too: they are the ones holding the slots.
+ * Sessions keep the timeouts they were given when stress mode ends. */
+static void
+stress_check(struct server *srv)
+{
+	uint64_t ms;
+	struct timeval tv;
+	struct conn *c;
+
+	if (!srv->stress && srv->nconns >= srv->stress_at) {
+		srv->stress = true;
+		ms = srv_idle_ms(srv);
+		log_warn("stress: %zu sessions (stress_sessions %u): idle and command timeouts now "
+		         "%llu ms",
+		         srv->nconns, srv->stress_at, (unsigned long long)srv_cmd_ms(srv));
+		tv.tv_sec = (time_t)(ms / 1000);
+		tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+		for (c = srv->conns; c != NULL; c = c->next) {
+			if (c->sess == NULL || c->lingering || c->closing)
+				continue;
+			bufferevent_set_timeouts(c->bev, &tv, NULL);
+			conn_arm_deadline(c);
+		}
+	} else if (srv->stress && srv->nconns < srv->stress_at - srv->stress_at / 8) {
+		srv->stress = false;
+		log_info("stress over: %zu sessions", srv->nconns);
+	}
+}
+
+/* housekeep_cb - store backpressure: pause accepting while the capture backlog is high; stress
+ * mode; once idle after a burst, hand the freed heap back to the system */
 static void
 housekeep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
 	size_t pend = srv->cap ? capture_pending(srv->cap) : 0;
 
-	if (!srv->paused_backlog && pend > CAPTURE_HIGH_WATER) {
+	stress_check(srv);
+	if (srv->nconns == 0 && pend == 0 && srv->peak >= TRIM_AFTER) {
+		srv->peak = 0;
+#ifdef __GLIBC__
+		malloc_trim(0);
+#endif
+	}
+
+	if (!srv->shedding && pend > CAPTURE_SHED) {
+		log_warn("store is %zu bytes behind; answering new sessions with 421", pend);
+		srv->shedding = true;
+	} else if (srv->shedding && pend < CAPTURE_SHED_END) {
+		log_info("store caught up; taking new sessions again");
+		srv->shedding = false;
+	}
+	if (!srv->paused_backlog && pend > CAPTURE_PAUSE) {
 		log_warn("store is %zu bytes behind; pausing accepts", pend);
 		srv->paused_backlog = true;
 		server_pause(srv, true);
-	} else if (srv->paused_backlog && pend < CAPTURE_LOW_WATER) {
-		log_info("store caught up; accepting again");
+	} else if (srv->paused_backlog && pend < CAPTURE_PAUSE_END) {
+		log_info("store less behind; accepting again");
 		srv->paused_backlog = false;
 		if (!srv->paused_emfile && !srv->stopping)
 			server_pause(srv, false);
@@ -680,6 +815,10 @@ server_new(struct event_base *base, const struct config *cfg, struct capture *ca
 	srv->base = base;
 	srv->cfg = cfg;
 	srv->cap = cap;
+	srv->stress_at = cfg->limits.stress_sessions > 0 ? cfg->limits.stress_sessions
+	                                                 : cfg->limits.max_sessions / 4 * 3;
+	if (srv->stress_at == 0)
+		srv->stress_at = 1;
 	srv->iptab = calloc(IPTAB_SIZE, sizeof(*srv->iptab));
 	srv->resume = evtimer_new(base, resume_cb, srv);
 	srv->housekeep = event_new(base, -1, EV_PERSIST, housekeep_cb, srv);
@@ -736,7 +875,9 @@ server_listen(struct server *srv, const struct listener_conf *lc, const struct s
 		if (ss.ss_family == AF_INET6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof(ttl));
 	}
-	if (bind(fd, (struct sockaddr *)&ss, sl) == -1 || listen(fd, 1024) == -1) {
+	/* A deep accept queue: a flood of connections waits there for a moment of CPU instead
+	 * of being dropped unrecorded by the kernel (the kernel caps it at somaxconn). */
+	if (bind(fd, (struct sockaddr *)&ss, sl) == -1 || listen(fd, LISTEN_BACKLOG) == -1) {
 		snprintf(err, errlen, "listener %s: cannot listen on %s port %d: %s%s", lc->name,
 		         addr, lc->port, strerror(errno),
 		         errno == EACCES ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
@@ -791,6 +932,14 @@ size_t
 server_sessions(const struct server *srv)
 {
 	return srv->nconns;
+}
+
+uint64_t
+server_accepted(const struct server *srv, uint64_t *unanswered)
+{
+	if (unanswered != NULL)
+		*unanswered = srv->unanswered;
+	return srv->accepted;
 }
 
 void

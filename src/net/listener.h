@@ -9,14 +9,18 @@
  * replies are written through a per-connection queue that applies the persona delay with a
  * timer (never blocking the loop), one reply per write; timeouts: idle (no bytes), whole
  * command, session lifetime. Admission: max_sessions and max_per_ip are answered with the
- * persona's 421 and recorded; EMFILE pauses accepting for a moment; when the store falls
- * behind (capture backlog over a high-water mark) accepting pauses until it catches up.
+ * persona's 421 and recorded (beyond max_sessions + 1024 closed without a reply, still
+ * recorded); EMFILE pauses accepting for a moment; when the store falls behind (capture
+ * backlog over 64 MiB) new sessions get the persona's 421 (limit store_backlog), over 192 MiB
+ * accepting pauses until it catches up. Stress mode: from
+ * stress_sessions open sessions on, idle and command timeouts drop to stress_timeout.
  * Every listening socket has TCP_SAVE_SYN: each connection keeps its peer's SYN headers.
  */
 #ifndef RT_LISTENER_H
 #define RT_LISTENER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/config.h"
 #include "smtp/session.h"
@@ -45,6 +49,9 @@ int server_bound_port(const struct server *srv, size_t i);
 void server_shutdown(struct server *srv);
 /* server_sessions - live connections */
 size_t server_sessions(const struct server *srv);
+/* server_accepted - connections accepted since start (each one is a recorded session); with
+ * unanswered, how many of them were closed without a reply beyond max_sessions */
+uint64_t server_accepted(const struct server *srv, uint64_t *unanswered);
 void server_free(struct server *srv);
 
 #endif

@@ -88,6 +88,9 @@ static const struct good_case good[] = {
     {"max_sessions", "100", K_UNS, L(max_sessions), 100, NULL},
     {"max_per_ip", "4", K_UNS, L(max_per_ip), 4, NULL},
     {"auth_max_attempts", "3", K_UNS, L(auth_max_attempts), 3, NULL},
+    {"stress_sessions", "0", K_UNS, L(stress_sessions), 0, NULL},
+    {"stress_sessions", "2000", K_UNS, L(stress_sessions), 2000, NULL},
+    {"stress_timeout", "5s", K_U64, L(stress_timeout_ms), 5000, NULL},
     {"bare_lf", "strict", K_INT, C(bare_lf), BARE_LF_STRICT, NULL},
     {"bare_lf", "ACCEPT", K_INT, C(bare_lf), BARE_LF_ACCEPT, NULL},
     {"delay_banner", "2s", K_INT, C(delay_banner_ms), 2000, NULL},
@@ -104,6 +107,9 @@ static const struct good_case good[] = {
     {"store_bodies", "On", K_BOOL, C(store_bodies), 1, NULL},
     {"store_bodies", "0", K_BOOL, C(store_bodies), 0, NULL},
     {"store_bodies", "true", K_BOOL, C(store_bodies), 1, NULL},
+    {"fsync", "no", K_BOOL, C(fsync), 0, NULL},
+    {"disk_min_free", "1G", K_U64, C(disk_min_free), GIB, NULL},
+    {"disk_min_free", "0", K_U64, C(disk_min_free), 0, NULL},
     {"log_level", "debug", K_INT, C(log_level), 3, NULL},
     {"log_level", "error", K_INT, C(log_level), 0, NULL},
     {"enrich_geo", "no", K_BOOL, C(enrich_geo), 0, NULL},
@@ -185,6 +191,8 @@ static const struct bad_case bad[] = {
     {"max_sessions", "0", "max_sessions must be a whole number"},
     {"max_per_ip", "lots", "max_per_ip must be a whole number"},
     {"auth_max_attempts", "0", "auth_max_attempts must be a whole number"},
+    {"stress_sessions", "-1", "stress_sessions must be a whole number between 0 and 1000000"},
+    {"stress_timeout", "10ms", "stress_timeout must be a duration between 100ms and 1d"},
     {"bare_lf", "reject", "bare_lf must be accept or strict"},
     {"delay_banner", "soon", "delay_banner must be 'persona' or a duration"},
     {"delay_reply", "11m", "between 0ms and 10m"},
@@ -192,6 +200,8 @@ static const struct bad_case bad[] = {
     {"greet_pause", "persona", "greet_pause must be a duration between 0ms and 5m"},
     {"jsonl_rotate", "100", "jsonl_rotate must be 0 (never rotate) or a size between 4k"},
     {"store_bodies", "maybe", "store_bodies must be yes or no"},
+    {"fsync", "always", "fsync must be yes or no"},
+    {"disk_min_free", "lots", "disk_min_free must be a size"},
     {"log_level", "loud", "log_level must be one of error, warn, info, debug"},
     {"enrich_geo", "maybe", "enrich_geo must be yes or no"},
     {"enrich_os", "2", "enrich_os must be yes or no"},
@@ -404,7 +414,7 @@ test_every_key_covered(void **state)
 		CHECK(ngood > 0 && nbad > 0, "key %s: got %zu good and %zu bad cases, want both", k,
 		      ngood, nbad);
 	}
-	assert_int_equal(i, 50);
+	assert_int_equal(i, 54);
 }
 
 struct listen_case {

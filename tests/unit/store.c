@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "capture/bodyscan.h"
@@ -703,6 +704,85 @@ test_import_rebuild(void **state)
 	nftw(dir2, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* test_bulk_fresh - a bulk load into a new database runs without journal and indexes, ends in
+ * WAL with every index, with the rows of a normal load; an existing database is loaded as it is,
+ * and store_parse + store_apply on another thread's parse give the same rows */
+static void
+test_bulk_fresh(void **state)
+{
+	struct fx *f = *state;
+	struct store_config cfg = f->cfg;
+	char jpath[128], dir2[64], db2[128], err[256], *buf, *line, *save = NULL;
+	long long a[10], b[10];
+	struct store_parsed p;
+	struct store *s2;
+	size_t len, i;
+	int pass;
+
+	apply_session(f->s, SID, body1, strlen(body1));
+	apply_session(f->s, SID2, body1, strlen(body1));
+	store_commit(f->s);
+	table_counts(f->db, a);
+	snprintf(jpath, sizeof(jpath), "%s/events.jsonl", f->dir);
+
+	make_tmpdir(dir2, sizeof(dir2), "/tmp/rt_store_bulk_");
+	snprintf(db2, sizeof(db2), "%s/relaytrap.db", dir2);
+	cfg.data_dir = dir2;
+	cfg.write_jsonl = false;
+	cfg.store_bodies = false;
+	cfg.bulk = true;
+	for (pass = 0; pass < 2; pass++) {
+		s2 = store_open(&cfg, err, sizeof(err));
+		if (s2 == NULL)
+			fail_msg("store_open: %s", err);
+		/* Only the first open sees an empty file. */
+		assert_int_equal(store_bulk_fresh(s2), pass == 0);
+		if (pass == 0) {
+			/* Nobody else may read it meanwhile: the exclusive lock is held. */
+			sqlite3 *h = NULL;
+			sqlite3_stmt *st = NULL;
+
+			assert_int_equal(sqlite3_open_v2(db2, &h, SQLITE_OPEN_READONLY, NULL),
+			                 SQLITE_OK);
+			if (sqlite3_prepare_v2(h, "SELECT count(*) FROM sessions", -1, &st, NULL) ==
+			    SQLITE_OK)
+				assert_int_equal(sqlite3_step(st), SQLITE_BUSY);
+			else
+				assert_int_equal(sqlite3_errcode(h), SQLITE_BUSY);
+			sqlite3_finalize(st);
+			sqlite3_close(h);
+		}
+		buf = read_all(jpath, &len);
+		assert_non_null(buf);
+		for (line = strtok_r(buf, "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save)) {
+			assert_int_equal(store_parse(&p, line, strlen(line)), 0);
+			assert_true(p.valid);
+			assert_int_equal(store_apply(s2, &p, NULL, 0), 0);
+			store_parsed_clear(&p);
+			store_parsed_clear(&p);
+		}
+		free(buf);
+		assert_int_equal(store_bulk_end(s2), 0);
+		store_close(s2);
+		table_counts(db2, b);
+		for (i = 0; i < 10; i++) {
+			if (a[i] != b[i])
+				fail_msg("pass %d table %zu: got %lld rows, want %lld", pass, i,
+				         b[i], a[i]);
+		}
+		expect_text(db2, "PRAGMA journal_mode", "wal");
+		expect_int(db2, "SELECT count(*) FROM sqlite_master WHERE type = 'index'",
+		           q_int(f->db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"));
+		expect_text(db2, "PRAGMA integrity_check", "ok");
+	}
+	/* A refused line: nothing to apply, clearing is a no-op. */
+	assert_int_equal(store_parse(&p, "{not json", 9), -1);
+	assert_null(p.ev);
+	store_parsed_clear(&p);
+	nftw(dir2, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* test_hostile_events - malformed, mistyped, oversized and lying events never crash */
 static void
 test_hostile_events(void **state)
@@ -1236,6 +1316,108 @@ test_enrich(void **state)
 	expect_int(f->db, "SELECT count(*) FROM ip_intel_history", 7);
 }
 
+/* q_text_int - the first column of the first row of sql with ?1 bound to an integer, as a heap
+ * string ("" when NULL or no row) */
+static char *
+q_text_int(const char *db, const char *sql, long long arg)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	const unsigned char *t;
+	char *out;
+
+	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, arg);
+	t = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+	out = strdup(t != NULL ? (const char *)t : "");
+	assert_non_null(out);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return out;
+}
+
+/* test_json_columns - the JSON text the store writes into enrichments.data,
+ * ip_intel_history.data and the array/object columns is byte for byte what jansson's
+ * json_dumps writes (sorted keys, compact), for hostile keys, strings and numbers too */
+static void
+test_json_columns(void **state)
+{
+	static const char *const common[] = {"timestamp", "eventid",  "session", "sensor",
+	                                     "src_ip",    "src_port", "dst_ip",  "dst_port",
+	                                     "persona",   "listener", "kind"};
+	static const char *const cases[] = {
+	    ",\"kind\":\"geo\",\"city\":\"Taipei\",\"latitude\":25.05,\"longitude\":-0.0,"
+	    "\"asn\":3462",
+	    ",\"kind\":\"dnsbl\",\"zz\":\"\\u0001\\u001f\\u007f\\\"\\\\/\\b\\f\\n\\r\\t\","
+	    "\"lookup_us\":5,\"cached\":true,\"lists\":[{\"zone\":\"z\",\"status\":\"listed\"}]",
+	    ",\"kind\":\"os\",\"syn\":{\"b\":1,\"a\":{\"d\":[2,{\"y\":1,\"x\":0}],\"c\":3}},"
+	    "\"os_name\":\"\\u00e9\\u043a\\ud83d\\ude00\",\"nul\":\"a\\u0000b\"",
+	    ",\"kind\":\"geo\",\"x\":[1.5,1e300,1e-7,123456789012345678,0.1,1E+22,2.5e-300,"
+	    "-1.0,100.0,true,false,null,{},[],\"\"],\"lookup_time\":\"x\"",
+	    ",\"kind\":\"rdns\",\"\\u043a\\u043b\\u044e\\u0447\":1,\"A\":2,\"a\":3,\"_\":4,"
+	    "\"a\\u0001\":5,\"\":6,\"a b\":7,\"\\\"q\\\"\":8",
+	    ",\"kind\":\"helo\"",
+	};
+	struct fx *f = *state;
+	char buf[4096], sid[17], *got, *want, *wstable;
+	json_t *ev, *v;
+	json_error_t jerr;
+	size_t i, k;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(sid, sizeof(sid), "%016zx", i + 0x100);
+		mkev(buf, sizeof(buf), sid, (int)i + 1, "relaytrap.enrich", cases[i]);
+		if (store_event(f->s, buf, strlen(buf)) != 0)
+			fail_msg("case %zu refused: %s", i, buf);
+		store_commit(f->s);
+		ev = json_loads(buf, JSON_ALLOW_NUL, &jerr);
+		assert_non_null(ev);
+		for (k = 0; k < sizeof(common) / sizeof(common[0]); k++)
+			json_object_del(ev, common[k]);
+		want = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+		json_object_del(ev, "lookup_us");
+		json_object_del(ev, "lookup_time");
+		json_object_del(ev, "cached");
+		wstable = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+		got = q_text_int(f->db, "SELECT data FROM enrichments WHERE time_us % 1000000 = ?1",
+		                 (long long)i + 1);
+		if (strcmp(got, want) != 0)
+			fail_msg("case %zu data: got '%s', want '%s'", i, got, want);
+		free(got);
+		got = q_text_int(f->db,
+		                 "SELECT data FROM ip_intel_history WHERE time_us % 1000000 = ?1",
+		                 (long long)i + 1);
+		if (strcmp(got, wstable) != 0)
+			fail_msg("case %zu history: got '%s', want '%s'", i, got, wstable);
+		free(got);
+		free(want);
+		free(wstable);
+		json_decref(ev);
+	}
+
+	/* Arrays and objects in columns keep the event's member order. */
+	mkev(buf, sizeof(buf), SID2, 50, "relaytrap.mail",
+	     ",\"tx\":7,\"address\":\"a@b\",\"raw\":\"a@b\",\"flags\":[\"brackets\",\"x\\u0002\"],"
+	     "\"params\":{\"SIZE\":\"1\",\"BODY\":\"8BITMIME\\u00e9\",\"AUTH\":\"<>\"}");
+	assert_int_equal(store_event(f->s, buf, strlen(buf)), 0);
+	store_commit(f->s);
+	ev = json_loads(buf, JSON_ALLOW_NUL, &jerr);
+	assert_non_null(ev);
+	v = json_object_get(ev, "params");
+	want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	got = q_text_int(f->db, "SELECT params FROM transactions WHERE tx = ?1", 7);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	want = json_dumps(json_object_get(ev, "flags"), JSON_COMPACT | JSON_ENCODE_ANY);
+	got = q_text_int(f->db, "SELECT flags FROM transactions WHERE tx = ?1", 7);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	json_decref(ev);
+}
+
 /* test_migrate_v1 - a schema-1 database is migrated in place, its rows kept */
 static void
 test_migrate_v1(void **state)
@@ -1363,6 +1545,8 @@ main(void)
 	    cmocka_unit_test(test_bodyscan),
 	    cmocka_unit_test_setup_teardown(test_message_scan, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_enrich, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_json_columns, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_bulk_fresh, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_v1, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench, fx_setup, fx_teardown),
 	};
