@@ -1039,7 +1039,7 @@ person_addr(const char *dom, char *out, size_t outlen)
 {
 	static const char *const sep[] = {".", "_", ""};
 	const char *f = PICK(FIRST), *s = PICK(sep), *l = PICK(LAST);
-	char num[8] = "";
+	char num[24] = "";
 
 	if (rnd() < 0.4)
 		snprintf(num, sizeof(num), "%ld", ri(1, 99));
@@ -1617,7 +1617,7 @@ s_spam(struct sess *s, const struct campaign *c)
 	static const char *const att[] = {"invoice", "document", "photo", "scan"};
 	bool pipelining = rnd() < 0.35, space;
 	const char *verb = rnd() < 0.55 ? "EHLO" : "HELO";
-	char name[256], from[128], to[128], hfrom[256], subj[256], body[1024], date[64], mid[64],
+	char name[256], from[128], to[128], hfrom[256], subj[256], body[1024], date[64], mid[96],
 	    lab[16], parts[256], f1[32], l1[32];
 	struct hdr h;
 	int txn, n, k;

@@ -420,10 +420,11 @@ info_new(const char *helo, const char *dropbox, const char *subject, const char 
 
 	if (fi == NULL)
 		return NULL;
-	snprintf(fi->helo, sizeof(fi->helo), "%s", helo);
-	snprintf(fi->dropbox, sizeof(fi->dropbox), "%s", dropbox);
-	snprintf(fi->subject, sizeof(fi->subject), "%s", subject);
-	snprintf(fi->body, sizeof(fi->body), "%s", body);
+	/* a template longer than the field is kept cut: these are labels */
+	strlcpy(fi->helo, helo, sizeof(fi->helo));
+	strlcpy(fi->dropbox, dropbox, sizeof(fi->dropbox));
+	strlcpy(fi->subject, subject, sizeof(fi->subject));
+	strlcpy(fi->body, body, sizeof(fi->body));
 	return fi;
 }
 
