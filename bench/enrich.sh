@@ -100,7 +100,8 @@ run_once() {
 	# CPU of the engine and the store process (utime+stime, clock ticks) per message
 	local spid cpu_e cpu_s hz
 	hz=$(getconf CLK_TCK)
-	spid=$(pgrep -P "$pid" | head -1 || true)
+	# the engine forks the store keeper, the keeper forks the store (docs/security.md)
+	spid=$(pgrep -P "$(pgrep -P "$pid" | head -1)" | head -1 || true)
 	cpu_e=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 	cpu_s=$( [ -n "$spid" ] && awk '{print $14 + $15}' "/proc/$spid/stat" || echo 0)
 	kill -TERM "$pid"

@@ -39,7 +39,9 @@ for i in $(seq 1 100); do
 	ss -Hltn "sport = :$PORT" | grep -q . && break
 	sleep 0.1
 done
-spid=$(cat /proc/"$pid"/task/*/children | tr -s ' \n' ' ' | awk '{ print $1 }')
+# the engine forks the store keeper, the keeper forks the store (docs/security.md)
+kpid=$(cat /proc/"$pid"/task/*/children | tr -s ' \n' ' ' | awk '{ print $1 }')
+spid=$(cat /proc/"$kpid"/task/*/children | tr -s ' \n' ' ' | awk '{ print $1 }')
 [ -n "$spid" ] || { echo "profile.sh: no store process under $pid" >&2; exit 1; }
 
 perf record -F 1999 --call-graph dwarf,16384 -o "$OUT/perf.data" -p "$pid,$spid" >"$OUT/perf.log" 2>&1 &

@@ -86,6 +86,22 @@ hwm_kib() {
 	awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"
 }
 
+# store_pid - the store process under the engine PID: the engine forks the store keeper, the
+# keeper forks the store (docs/security.md); waits up to 5 s for it to appear.
+store_pid() {
+	local i kpid spid
+	for i in $(seq 1 50); do
+		kpid=$(cat /proc/"$1"/task/*/children 2>/dev/null | tr -s ' \n' ' ' | awk '{ print $1 }')
+		if [ -n "$kpid" ]; then
+			spid=$(cat /proc/"$kpid"/task/*/children 2>/dev/null | tr -s ' \n' ' ' | awk '{ print $1 }')
+			[ -n "$spid" ] && { echo "$spid"; return 0; }
+		fi
+		sleep 0.1
+	done
+	echo "run.sh: no store process under $1" >&2
+	return 1
+}
+
 # wait_listen - wait (at most 10 s) until something listens on 127.0.0.1:PORT.
 wait_listen() {
 	local i
@@ -156,13 +172,7 @@ bench_rt() {
 	pid=$!
 	LIVE_PIDS=("$pid")
 	wait_listen "$RT_PORT"
-	spid=""
-	for i in $(seq 1 50); do
-		spid=$(cat /proc/"$pid"/task/*/children 2>/dev/null | tr -s ' \n' ' ' | awk '{ print $1 }')
-		[ -n "$spid" ] && break
-		sleep 0.1
-	done
-	[ -n "$spid" ] || { echo "run.sh: no store process under $pid" >&2; return 1; }
+	spid=$(store_pid "$pid") || return 1
 	local e0 s0 e1 s1
 	e0=$(cpu_ticks "$pid")
 	s0=$(cpu_ticks "$spid")
