@@ -48,13 +48,26 @@
 #define CAPTURE_SHED_END (48u * 1024u * 1024u)
 #define CAPTURE_PAUSE (192u * 1024u * 1024u)
 #define CAPTURE_PAUSE_END (64u * 1024u * 1024u)
+#define BEHIND_LOG_MS 10000 /* while behind, the backlog is logged this often */
 /* the backlog budgets */
 #define BEHIND_BODY_MAX (64u * 1024u)
 #define BEHIND_COMMANDS 100u
-/* shedding by source: a prefix may cost SOURCE_SHARE of the store's drain rate, at least
+/* shedding by source: a prefix may cost a share of the store's drain rate, at least
  * SOURCE_FLOOR bytes/s; its cost halves every SOURCE_HALFLIFE_MS; SOURCE_SLOTS prefixes are
- * tracked (40 bytes each) */
+ * tracked (40 bytes each). The share starts at SOURCE_SHARE each time the store falls behind;
+ * every SHARE_STEP_MS in which the backlog did not shrink by SHARE_DRAIN it shrinks by
+ * SHARE_DOWN (to SHARE_MIN at the least), else it grows back by SHARE_UP: when many sources
+ * each under their share outrun the store, the share comes down until the store catches up.
+ * A refusal by source (or by max_per_ip while behind) is answered after TARPIT_MS: a client
+ * that reconnects at once comes back a few times a second instead of a thousand, and each
+ * refusal costs the store four events. */
 #define SOURCE_SHARE 0.25
+#define SHARE_MIN (1.0 / 64.0)
+#define SHARE_DOWN 0.75
+#define SHARE_UP 1.1
+#define SHARE_STEP_MS 1000
+#define SHARE_DRAIN (256u * 1024u)
+#define TARPIT_MS 3000
 #define SOURCE_FLOOR (64.0 * 1024.0)
 #define SOURCE_HALFLIFE_MS 5000
 #define SOURCE_SLOTS 16384
@@ -108,6 +121,7 @@ struct conn {
 	unsigned char pfx[16]; /* the source's prefix, the key of its load (srcload) */
 	uint64_t t_start_ms;
 	uint64_t cmd_start_ms; /* 0 = no command in progress */
+	int tarpit_ms;         /* added to the delay of the next reply (a refusal) */
 	bool banner_written;
 	bool proxy_wait;
 	bool closing;
@@ -151,6 +165,10 @@ struct server {
 	uint64_t drain_acked; /* capture_queued - capture_pending at drain_t_ms */
 	uint64_t drain_t_ms;
 	uint64_t shed_source; /* sessions refused by source load */
+	double share;         /* of drain_bps a source may cost while behind */
+	size_t share_pend;    /* the backlog at share_t_ms */
+	uint64_t share_t_ms;
+	uint64_t behind_log_ms; /* when the backlog was last logged */
 };
 
 static void conn_free(struct conn *c);
@@ -258,7 +276,7 @@ charge(struct server *srv, const unsigned char pfx[16], uint64_t mark)
 static double
 source_limit(const struct server *srv)
 {
-	double lim = srv->drain_bps * SOURCE_SHARE;
+	double lim = srv->drain_bps * srv->share;
 
 	return lim > SOURCE_FLOOR ? lim : SOURCE_FLOOR;
 }
@@ -345,7 +363,8 @@ conn_hook_reply(void *ctx, const char *buf, size_t len, int delay_ms)
 		return;
 	}
 	q->next = NULL;
-	q->delay_ms = delay_ms;
+	q->delay_ms = delay_ms + c->tarpit_ms;
+	c->tarpit_ms = 0;
 	q->len = len;
 	memcpy(q->data, buf, len);
 	if (c->q_tail)
@@ -518,11 +537,14 @@ conn_start_session(struct conn *c)
 	if (srv->behind && srcload_rate(srv->load, c->pfx, now_ms()) > (lim = source_limit(srv))) {
 		/* the value recorded: the limit at that moment, in KiB/s */
 		srv->shed_source++;
+		c->tarpit_ms = TARPIT_MS;
 		smtp_session_overload(c->sess, "source_load", (unsigned)(lim / 1024.0));
 		goto out;
 	}
 	slot = ip_slot(srv->iptab, c->ipkey);
 	if (slot == NULL || (slot->count >= cfg->limits.max_per_ip) || pslot == NULL) {
+		if (srv->behind)
+			c->tarpit_ms = TARPIT_MS;
 		smtp_session_overload(c->sess, "max_per_ip", cfg->limits.max_per_ip);
 		goto out;
 	}
@@ -942,8 +964,21 @@ housekeep_cb(evutil_socket_t fd, short what, void *arg)
 #endif
 	}
 
+	if (srv->behind && now_ms() - srv->share_t_ms >= SHARE_STEP_MS) {
+		if (pend + SHARE_DRAIN > srv->share_pend)
+			srv->share = srv->share * SHARE_DOWN > SHARE_MIN ? srv->share * SHARE_DOWN
+			                                                 : SHARE_MIN;
+		else
+			srv->share = srv->share * SHARE_UP < SOURCE_SHARE ? srv->share * SHARE_UP
+			                                                  : SOURCE_SHARE;
+		srv->share_pend = pend;
+		srv->share_t_ms = now_ms();
+	}
 	if (!srv->behind && pend > CAPTURE_BEHIND) {
 		srv_set_behind(srv, true);
+		srv->behind_log_ms = srv->share_t_ms = now_ms();
+		srv->share_pend = pend;
+		srv->share = SOURCE_SHARE;
 		log_warn(
 		    "store is %zu bytes behind, committing %.1f MB/s: refusing new sessions "
 		    "from sources costing over %.0f KiB/s; bodies cut at %u KiB, sessions at %u "
@@ -954,6 +989,12 @@ housekeep_cb(evutil_socket_t fd, short what, void *arg)
 		srv_set_behind(srv, false);
 		log_info("store caught up; every source served, budgets as configured "
 		         "(%llu sessions refused by source so far)",
+		         (unsigned long long)srv->shed_source);
+	} else if (srv->behind && now_ms() - srv->behind_log_ms >= BEHIND_LOG_MS) {
+		srv->behind_log_ms = now_ms();
+		log_info("store still %zu bytes behind, committing %.1f MB/s: sources over %.0f "
+		         "KiB/s refused (%llu sessions so far)",
+		         pend, srv->drain_bps / 1e6, source_limit(srv) / 1024.0,
 		         (unsigned long long)srv->shed_source);
 	}
 	if (!srv->shedding && pend > CAPTURE_SHED) {
@@ -992,6 +1033,7 @@ server_new(struct event_base *base, const struct config *cfg, struct capture *ca
 		srv->stress_at = 1;
 	srv->live = cfg->limits;
 	srv->drain_bps = DRAIN_INITIAL;
+	srv->share = SOURCE_SHARE;
 	srv->iptab = calloc(IPTAB_SIZE, sizeof(*srv->iptab));
 	srv->pfxtab = calloc(IPTAB_SIZE, sizeof(*srv->pfxtab));
 	srv->load = srcload_new(SOURCE_SLOTS, SOURCE_HALFLIFE_MS);
