@@ -31,9 +31,9 @@
 
 /* The store's backlog (capture_pending), a ladder (docs/durability.md):
  * - above BEHIND the store is behind until the backlog is below BEHIND_END. New sessions from
- *   a source whose /24 or /64 has lately cost the store more than SOURCE_SHARE of what the
- *   store writes per second are answered with the persona's 421 (limit source_load), quiet
- *   sources are served; and every session gets the backlog budgets: at most BEHIND_BODY_MAX
+ *   a source whose /24 or /64 has lately cost the store more than a share of what the store
+ *   writes per second are answered with the persona's 421 after a tarpit (limit source_load),
+ *   quiet sources are served; and every session gets the backlog budgets: at most BEHIND_BODY_MAX
  *   bytes of each message body stored (the rest counted, the message marked truncated) and
  *   at most BEHIND_COMMANDS commands. A refused session still costs the store its four events
  *   (about 1.2 KB), a flooding one up to a megabyte: shedding the costly sources is what
