@@ -1466,6 +1466,39 @@ test_migrate_v1(void **state)
 	expect_int(f->db, "SELECT count(*) FROM messages", 1);
 }
 
+/* test_migrate_v2 - a schema-2 database loses the two command-line indexes no reader uses
+ * (docs/database.md), keeps its rows and takes new events */
+static void
+test_migrate_v2(void **state)
+{
+	struct fx *f = *state;
+	sqlite3 *db;
+
+	put(f->s, SID, 1, "relaytrap.session.connect", "", 0);
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "CREATE INDEX commands_time ON commands (time_us);"
+	                              "CREATE INDEX commands_verb ON commands (direction, verb);"
+	                              "PRAGMA user_version = 2;",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	fx_reopen(f);
+	expect_int(f->db, "PRAGMA user_version", STORE_DB_SCHEMA_VERSION);
+	expect_int(f->db,
+	           "SELECT count(*) FROM sqlite_master WHERE name IN ('commands_time', "
+	           "'commands_verb')",
+	           0);
+	expect_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name = 'commands_client'", 1);
+	expect_int(f->db, "SELECT count(*) FROM sessions", 1);
+	put(f->s, SID, 2, "relaytrap.command",
+	    ",\"seq\":1,\"t_us\":900,\"line\":\"EHLO x\",\"verb\":\"EHLO\",\"len\":6", 0);
+	store_commit(f->s);
+	expect_int(f->db, "SELECT count(*) FROM commands WHERE verb = 'EHLO'", 1);
+}
+
 /* test_schema_newer - a database from a newer relaytrap is refused with a clear error */
 static void
 test_schema_newer(void **state)
@@ -1541,6 +1574,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_run_signals, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_rotation_and_reopen, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_body_caps, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_v2, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_newer, fx_setup, fx_teardown),
 	    cmocka_unit_test(test_bodyscan),
 	    cmocka_unit_test_setup_teardown(test_message_scan, fx_setup, fx_teardown),
