@@ -6,11 +6,13 @@
  * DATA with a body of BYTES, QUIT: one message per connection, as `smtp-source -s 50 -l 1024`
  * sends it), collects the frames the engine would send to the store, then starts the real
  * store (store_run) in a child process on a socketpair, in a fresh data directory, and pumps
- * the frames into it as fast as it takes them, reading its acknowledgements. Prints the
- * store's CPU (user+sys, from wait4) per message and per event, and its rate with a core of
- * its own. The same frames every run, so two builds compare on the same input.
+ * the frames into it as fast as it takes them (each session also carries the SYN
+ * fingerprint's relaytrap.enrich os event, as in the daemon; --no-os leaves it out), reading its
+ * acknowledgements. Prints the store's CPU (user+sys, from wait4) per message and per event, and
+ * its rate with a core of its own. The same frames every run, so two builds compare on the same
+ * input.
  *
- * Usage: store_bench [-n MESSAGES] [-l BYTES] [-d DATA-DIR] [--no-fsync] [--keep]
+ * Usage: store_bench [-n MESSAGES] [-l BYTES] [-d DATA-DIR] [--no-fsync] [--no-os] [--keep]
  *   defaults: 10000 messages, 1024 bytes, a mktemp directory under /tmp (removed unless
  *   --keep), fsync on (the daemon's default `fsync = yes`: docs/durability.md).
  */
@@ -35,6 +37,7 @@
 #include "capture/store.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/str.h"
 #include "persona/persona.h"
 #include "smtp/session.h"
 
@@ -92,9 +95,30 @@ on_close(void *ctx)
 {
 }
 
+/* os_event - the relaytrap.enrich os event the SYN fingerprint adds to every session (its
+ * fields as src/enrich/p0f.c writes them for a Linux client on loopback) */
+static void
+os_event(struct capture *cap, struct smtp_session *s)
+{
+	static const char fields[] =
+	    "\"kind\":\"os\",\"os_class\":\"unix\",\"os_name\":\"Linux\",\"os_flavor\":\"2.2.x-3."
+	    "x\","
+	    "\"os_distance\":0,\"os_match\":\"generic\",\"os_sig\":\"4:64+0:0:65495:mss*1,10:mss,"
+	    "sok,"
+	    "ts,nop,ws:df,id+:0\",\"syn\":{\"ip_version\":4,\"ttl\":64,\"tos\":0,\"df\":true,"
+	    "\"ip_id\":31917,\"win\":65495,\"wscale\":10,\"mss\":65495,\"olayout\":\"mss,sok,ts,"
+	    "nop,ws\",\"quirks\":\"df,id+\",\"opt_eol_pad\":0,\"ip_opt_len\":0,\"payload\":false}";
+	struct jw *w = capture_begin(cap, "relaytrap.enrich", smtp_session_prefix(s));
+
+	if (w == NULL)
+		die("capture_begin");
+	jw_fields(w, fields, sizeof(fields) - 1);
+	capture_commit(cap);
+}
+
 /* make_frames - n sessions of smtp-source's dialogue, each from its own source address */
 static void
-make_frames(struct frames *f, unsigned long n, size_t bytes)
+make_frames(struct frames *f, unsigned long n, size_t bytes, bool with_os)
 {
 	static uint64_t counter;
 	struct config cfg;
@@ -149,6 +173,8 @@ make_frames(struct frames *f, unsigned long n, size_t bytes)
 		if (s == NULL)
 			die("session");
 		smtp_session_start(s);
+		if (with_os)
+			os_event(cap, s);
 		evbuffer_add(in, msg, mlen);
 		smtp_session_input(s, in);
 		smtp_session_eof(s);
@@ -175,11 +201,12 @@ main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"no-fsync", no_argument, NULL, 'F'},
 	                                     {"keep", no_argument, NULL, 'K'},
+	                                     {"no-os", no_argument, NULL, 'O'},
 	                                     {NULL, 0, NULL, 0}};
 	unsigned long n = 10000;
 	size_t bytes = 1024, off = 0;
 	const char *dir = NULL;
-	bool fsync_on = true, keep = false;
+	bool fsync_on = true, keep = false, with_os = true;
 	char tmpl[] = "/tmp/store-bench.XXXXXX", cmd[600];
 	struct frames f = {0};
 	struct rusage ru;
@@ -204,16 +231,19 @@ main(int argc, char **argv)
 		case 'K':
 			keep = true;
 			break;
+		case 'O':
+			with_os = false;
+			break;
 		default:
 			fprintf(stderr, "usage: store_bench [-n MESSAGES] [-l BYTES] [-d DATA-DIR] "
-			                "[--no-fsync] [--keep]\n");
+			                "[--no-fsync] [--no-os] [--keep]\n");
 			return 2;
 		}
 	}
 	log_init("store_bench", LOG_LVL_WARN);
 	if (dir == NULL && (dir = mkdtemp(tmpl)) == NULL)
 		die("mkdtemp");
-	make_frames(&f, n, bytes);
+	make_frames(&f, n, bytes, with_os);
 	printf("frames: %lu messages of %zu bytes, %lu events, %.1f MiB on the channel\n", n, bytes,
 	       f.events, (double)f.len / 1048576.0);
 	fflush(stdout);

@@ -34,6 +34,7 @@
 #include <sqlite3.h>
 
 #include "capture/bodyscan.h"
+#include "capture/evparse.h"
 #include "capture/frame.h"
 #include "capture/store_db.h"
 #include "core/log.h"
@@ -72,6 +73,7 @@ struct body {
 
 struct store {
 	struct store_config cfg;
+	struct evparse *evp; /* the sessions' repeated fields, parsed once (evparse.h) */
 	int ack_fd;          /* store_run: the engine channel acknowledgements go to, else -1 */
 	uint64_t stream_off; /* the engine's stream offset just past the last frame applied */
 	uint64_t ack_off;    /* stream_off when it was last acknowledged */
@@ -864,6 +866,12 @@ session_bodies_discard(struct store *s, const char *sid)
 int
 store_parse(struct store_parsed *p, const char *json, size_t len)
 {
+	return store_parse_cached(NULL, p, json, len);
+}
+
+int
+store_parse_cached(struct evparse *c, struct store_parsed *p, const char *json, size_t len)
+{
 	char why[160], esc[256];
 	json_error_t jerr;
 
@@ -874,7 +882,7 @@ store_parse(struct store_parsed *p, const char *json, size_t len)
 		return -1;
 	}
 	/* Events carry \u0000 for NUL bytes the attacker sent, so NUL must be allowed. */
-	p->ev = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	p->ev = evparse_load(c, json, len, &jerr);
 	if (p->ev == NULL) {
 		log_warn("store: malformed event refused: %s",
 		         str_escape_log(jerr.text, strlen(jerr.text), esc, sizeof(esc)));
@@ -893,6 +901,7 @@ store_parse(struct store_parsed *p, const char *json, size_t len)
 		return 0;
 	}
 	p->valid = true;
+	evparse_learn(c, json, len, p->ev);
 	return 0;
 }
 
@@ -958,7 +967,7 @@ store_event(struct store *s, const char *json, size_t len)
 	struct store_parsed p;
 	int rc;
 
-	if (store_parse(&p, json, len) < 0)
+	if (store_parse_cached(s->evp, &p, json, len) < 0)
 		return -1;
 	rc = store_apply(s, &p, json, len);
 	store_parsed_clear(&p);
@@ -1134,7 +1143,8 @@ store_open(const struct store_config *cfg, char *err, size_t errlen)
 	s->out = malloc(s->outcap);
 	s->jsonl_buf = malloc(JSONL_STDIO_BUF);
 	s->pack_buf = malloc(PACK_STDIO_BUF);
-	if (s->out == NULL || s->jsonl_buf == NULL || s->pack_buf == NULL) {
+	s->evp = evparse_new();
+	if (s->out == NULL || s->jsonl_buf == NULL || s->pack_buf == NULL || s->evp == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -1181,6 +1191,7 @@ store_close(struct store *s)
 	free(s->pack_buf);
 	free(s->jsonl_buf);
 	free(s->out);
+	evparse_free(s->evp);
 	free(s);
 }
 
