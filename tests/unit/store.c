@@ -591,6 +591,43 @@ test_full_session(void **state)
 	snprintf(got, sizeof(got), "\"sha256\":\"%s\"", want);
 	assert_int_equal(count_lines(jpath, got), 1);
 	assert_int_equal(count_lines(jpath, "\"eventid\":\"relaytrap.message\""), 1);
+	/* the message line is the engine's text with the store's members added after it:
+	 * strict JSON without duplicates, the engine's members first, then the added ones */
+	{
+		size_t jl;
+		char *all = read_all(jpath, &jl),
+		     *line = strstr(all, "\"eventid\":\"relaytrap.message\"");
+		char *start, *end;
+		json_error_t err;
+		json_t *ev;
+		const char *key;
+		json_t *v;
+		int k = 0, at_sha = -1, at_tx = -1;
+
+		assert_non_null(line);
+		for (start = line; start > all && start[-1] != '\n'; start--)
+			;
+		end = strchr(start, '\n');
+		ev = json_loadb(start, (size_t)(end - start), JSON_REJECT_DUPLICATES, &err);
+		if (ev == NULL)
+			fail_msg("message line: %s", err.text);
+		json_object_foreach(ev, key, v)
+		{
+			if (strcmp(key, "sha256") == 0)
+				at_sha = k;
+			if (strcmp(key, "tx") == 0)
+				at_tx = k;
+			k++;
+		}
+		assert_true(at_tx >= 0 && at_sha > at_tx);
+		assert_string_equal(json_string_value(json_object_get(ev, "sha256")), want);
+		assert_non_null(json_object_get(ev, "body_path"));
+		assert_true(json_is_integer(json_object_get(ev, "body_len")));
+		assert_true(json_is_array(json_object_get(ev, "parts")));
+		assert_memory_equal(end - 1, "}", 1);
+		json_decref(ev);
+		free(all);
+	}
 }
 
 /* table_counts - row counts of every table, for idempotency comparisons */
