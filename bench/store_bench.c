@@ -7,12 +7,13 @@
  * sends it), collects the frames the engine would send to the store, then starts the real
  * store (store_run) in a child process on a socketpair, in a fresh data directory, and pumps
  * the frames into it as fast as it takes them (each session also carries the SYN
- * fingerprint's relaytrap.enrich os event, as in the daemon; --no-os leaves it out), reading its
+ * fingerprint's relaytrap.enrich os event, as in the daemon; --no-os leaves it out; --dns adds
+ * the three events of DNS enrichment after the message), reading its
  * acknowledgements. Prints the store's CPU (user+sys, from wait4) per message and per event, and
  * its rate with a core of its own. The same frames every run, so two builds compare on the same
  * input.
  *
- * Usage: store_bench [-n MESSAGES] [-l BYTES] [-d DATA-DIR] [--no-fsync] [--no-os] [--keep]
+ * Usage: store_bench [-n MESSAGES] [-l BYTES] [-d DATA-DIR] [--no-fsync] [--no-os] [--dns] [--keep]
  *   defaults: 10000 messages, 1024 bytes, a mktemp directory under /tmp (removed unless
  *   --keep), fsync on (the daemon's default `fsync = yes`: docs/durability.md).
  */
@@ -116,9 +117,35 @@ os_event(struct capture *cap, struct smtp_session *s)
 	capture_commit(cap);
 }
 
+/* dns_events - the three relaytrap.enrich events of DNS enrichment (enrich_dns = yes: rdns,
+ * dnsbl over three zones, helo), as src/enrich/enrich.c writes them */
+static void
+dns_events(struct capture *cap, struct smtp_session *s)
+{
+	static const char *const fields[] = {
+	    "\"kind\":\"rdns\",\"status\":\"ok\",\"ptr\":\"h-10-77-0-0.bench.example\","
+	    "\"fcrdns\":true,\"lookup_us\":39778",
+	    "\"kind\":\"dnsbl\",\"lists\":[{\"zone\":\"zen.spamhaus.org\",\"status\":\"not_"
+	    "listed\"},"
+	    "{\"zone\":\"bl.spamcop.net\",\"status\":\"not_listed\"},{\"zone\":"
+	    "\"b.barracudacentral.org\",\"status\":\"not_listed\"}],\"listed\":0,\"cached\":false,"
+	    "\"lookup_us\":31910",
+	    "\"kind\":\"helo\",\"name\":\"bench.example.com\",\"status\":\"ok\",\"resolves\":true,"
+	    "\"addrs\":[\"10.77.0.0\"],\"matches_src\":false,\"fcrdns\":false,\"lookup_us\":6734"};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		struct jw *w = capture_begin(cap, "relaytrap.enrich", smtp_session_prefix(s));
+
+		if (w == NULL)
+			die("capture_begin");
+		jw_fields(w, fields[i], strlen(fields[i]));
+		capture_commit(cap);
+	}
+}
+
 /* make_frames - n sessions of smtp-source's dialogue, each from its own source address */
 static void
-make_frames(struct frames *f, unsigned long n, size_t bytes, bool with_os)
+make_frames(struct frames *f, unsigned long n, size_t bytes, bool with_os, bool with_dns)
 {
 	static uint64_t counter;
 	struct config cfg;
@@ -177,6 +204,8 @@ make_frames(struct frames *f, unsigned long n, size_t bytes, bool with_os)
 			os_event(cap, s);
 		evbuffer_add(in, msg, mlen);
 		smtp_session_input(s, in);
+		if (with_dns)
+			dns_events(cap, s);
 		smtp_session_eof(s);
 		smtp_session_free(s);
 		evbuffer_drain(in, evbuffer_get_length(in));
@@ -202,11 +231,12 @@ main(int argc, char **argv)
 	static const struct option opts[] = {{"no-fsync", no_argument, NULL, 'F'},
 	                                     {"keep", no_argument, NULL, 'K'},
 	                                     {"no-os", no_argument, NULL, 'O'},
+	                                     {"dns", no_argument, NULL, 'D'},
 	                                     {NULL, 0, NULL, 0}};
 	unsigned long n = 10000;
 	size_t bytes = 1024, off = 0;
 	const char *dir = NULL;
-	bool fsync_on = true, keep = false, with_os = true;
+	bool fsync_on = true, keep = false, with_os = true, with_dns = false;
 	char tmpl[] = "/tmp/store-bench.XXXXXX", cmd[600];
 	struct frames f = {0};
 	struct rusage ru;
@@ -234,16 +264,19 @@ main(int argc, char **argv)
 		case 'O':
 			with_os = false;
 			break;
+		case 'D':
+			with_dns = true;
+			break;
 		default:
 			fprintf(stderr, "usage: store_bench [-n MESSAGES] [-l BYTES] [-d DATA-DIR] "
-			                "[--no-fsync] [--no-os] [--keep]\n");
+			                "[--no-fsync] [--no-os] [--dns] [--keep]\n");
 			return 2;
 		}
 	}
 	log_init("store_bench", LOG_LVL_WARN);
 	if (dir == NULL && (dir = mkdtemp(tmpl)) == NULL)
 		die("mkdtemp");
-	make_frames(&f, n, bytes, with_os);
+	make_frames(&f, n, bytes, with_os, with_dns);
 	printf("frames: %lu messages of %zu bytes, %lu events, %.1f MiB on the channel\n", n, bytes,
 	       f.events, (double)f.len / 1048576.0);
 	fflush(stdout);
