@@ -281,6 +281,15 @@ source_limit(const struct server *srv)
 	return lim > SOURCE_FLOOR ? lim : SOURCE_FLOOR;
 }
 
+/* srv_tarpit_ms - how long a refusal by source waits: TARPIT_MS, but nothing once the
+ * connections (admitted or being refused) reach max_sessions, so that held refusals never
+ * bring the engine near max_sessions + OVERLOAD_SLACK, where connections go unanswered */
+static int
+srv_tarpit_ms(const struct server *srv)
+{
+	return srv->nconns < srv->cfg->limits.max_sessions ? TARPIT_MS : 0;
+}
+
 /* srv_set_behind - enter or leave the backlog budgets; sessions in progress see them at once
  * (their environment points at srv->live) */
 static void
@@ -537,14 +546,14 @@ conn_start_session(struct conn *c)
 	if (srv->behind && srcload_rate(srv->load, c->pfx, now_ms()) > (lim = source_limit(srv))) {
 		/* the value recorded: the limit at that moment, in KiB/s */
 		srv->shed_source++;
-		c->tarpit_ms = TARPIT_MS;
+		c->tarpit_ms = srv_tarpit_ms(srv);
 		smtp_session_overload(c->sess, "source_load", (unsigned)(lim / 1024.0));
 		goto out;
 	}
 	slot = ip_slot(srv->iptab, c->ipkey);
 	if (slot == NULL || (slot->count >= cfg->limits.max_per_ip) || pslot == NULL) {
 		if (srv->behind)
-			c->tarpit_ms = TARPIT_MS;
+			c->tarpit_ms = srv_tarpit_ms(srv);
 		smtp_session_overload(c->sess, "max_per_ip", cfg->limits.max_per_ip);
 		goto out;
 	}
