@@ -53,7 +53,7 @@
  * every SHARE_STEP_MS in which the backlog did not shrink by SHARE_DRAIN it shrinks by
  * SHARE_DOWN (to SHARE_MIN at the least), else it grows back by SHARE_UP: when many sources
  * each under their share outrun the store, the share comes down until the store catches up.
- * A refusal by source (or by max_per_ip while behind) is answered after TARPIT_MS: a client
+ * A max_per_ip refusal while behind is answered after TARPIT_MS: a client
  * that reconnects at once comes back a few times a second instead of a thousand, and each
  * refusal costs the store four events. */
 #define SOURCE_SHARE 0.25
@@ -277,6 +277,15 @@ source_limit(const struct server *srv)
 	double lim = srv->drain_bps * srv->share;
 
 	return lim > SOURCE_FLOOR ? lim : SOURCE_FLOOR;
+}
+
+/* srv_tarpit_ms - how long a max_per_ip refusal waits while behind: TARPIT_MS, but nothing once the
+ * connections (admitted or being refused) reach max_sessions, so that held refusals never
+ * bring the engine near max_sessions + OVERLOAD_SLACK, where connections go unanswered */
+static int
+srv_tarpit_ms(const struct server *srv)
+{
+	return srv->nconns < srv->cfg->limits.max_sessions ? TARPIT_MS : 0;
 }
 
 /* source_over - the store is behind and c's source has lately cost it more than its share */
@@ -573,7 +582,7 @@ conn_start_session(struct conn *c)
 	slot = ip_slot(srv->iptab, c->ipkey);
 	if (slot == NULL || (slot->count >= cfg->limits.max_per_ip) || pslot == NULL) {
 		if (srv->behind)
-			c->tarpit_ms = TARPIT_MS;
+			c->tarpit_ms = srv_tarpit_ms(srv);
 		smtp_session_overload(c->sess, "max_per_ip", cfg->limits.max_per_ip);
 		goto out;
 	}
