@@ -30,14 +30,12 @@
 #include "persona/persona.h"
 
 /* The store's backlog (capture_pending), a ladder (docs/durability.md):
- * - above BEHIND the store is behind until the backlog is below BEHIND_END. New sessions from
- *   a source whose /24 or /64 has lately cost the store more than a share of what the store
- *   writes per second are answered with the persona's 421 after a tarpit (limit source_load),
- *   quiet sources are served; and every session gets the backlog budgets: at most BEHIND_BODY_MAX
- *   bytes of each message body stored (the rest counted, the message marked truncated) and
- *   at most BEHIND_COMMANDS commands. A refused session still costs the store its four events
- *   (about 1.2 KB), a flooding one up to a megabyte: shedding the costly sources is what
- *   makes the backlog shrink, refusing everyone mostly refuses the cheap.
+ * - above BEHIND the store is behind until the backlog is below BEHIND_END. The connections
+ *   of a source whose /24 or /64 has lately cost the store more than a share of what the store
+ *   writes per second are not read (backpressure: conn_throttle), new ones from it are greeted
+ *   and then wait likewise, until the store has caught up with that source; quiet sources are
+ *   served as usual. Nothing is cut and nobody is refused: a flood slows to what the store
+ *   can record, as a busy server slows its clients, while everyone else goes on.
  * - above SHED every new session gets the 421 (limit store_backlog) until below SHED_END: the
  *   backstop when many sources each under their share still outrun the store.
  * - above PAUSE accepting stops until below PAUSE_END.
@@ -49,16 +47,13 @@
 #define CAPTURE_PAUSE (192u * 1024u * 1024u)
 #define CAPTURE_PAUSE_END (64u * 1024u * 1024u)
 #define BEHIND_LOG_MS 10000 /* while behind, the backlog is logged this often */
-/* the backlog budgets */
-#define BEHIND_BODY_MAX (64u * 1024u)
-#define BEHIND_COMMANDS 100u
 /* shedding by source: a prefix may cost a share of the store's drain rate, at least
  * SOURCE_FLOOR bytes/s; its cost halves every SOURCE_HALFLIFE_MS; SOURCE_SLOTS prefixes are
  * tracked (40 bytes each). The share starts at SOURCE_SHARE each time the store falls behind;
  * every SHARE_STEP_MS in which the backlog did not shrink by SHARE_DRAIN it shrinks by
  * SHARE_DOWN (to SHARE_MIN at the least), else it grows back by SHARE_UP: when many sources
  * each under their share outrun the store, the share comes down until the store catches up.
- * A refusal by source (or by max_per_ip while behind) is answered after TARPIT_MS: a client
+ * A max_per_ip refusal while behind is answered after TARPIT_MS: a client
  * that reconnects at once comes back a few times a second instead of a thousand, and each
  * refusal costs the store four events. */
 #define SOURCE_SHARE 0.25
@@ -127,6 +122,7 @@ struct conn {
 	bool closing;
 	bool lingering; /* our side is shut down; reading and discarding until EOF */
 	bool counted;
+	bool throttled; /* not read while its source costs the store too much (backpressure) */
 };
 
 struct ipslot {
@@ -147,12 +143,12 @@ struct server {
 	struct ipslot *iptab;  /* sessions held per address (max_per_ip) */
 	struct ipslot *pfxtab; /* sessions held per /24 or /64 (the reserve of max_sessions) */
 	struct srcload *load;  /* what each source prefix lately cost the store */
-	struct limits live;    /* the sessions' budgets: the configured ones, or the backlog's */
+	struct limits live;    /* the sessions' budgets (the configured ones) */
 	struct event *resume;  /* EMFILE backoff */
 	struct event *housekeep;
 	const struct p0f_db *p0f; /* for the debug log of each SYN; may be NULL */
 	bool paused_backlog;
-	bool behind;   /* the store is behind: costly sources get 421, backlog budgets */
+	bool behind;   /* the store is behind: the costly sources are not read */
 	bool shedding; /* the store is far behind: every new session gets 421 */
 	bool paused_emfile;
 	bool stopping;
@@ -164,14 +160,16 @@ struct server {
 	double drain_bps;     /* bytes/s the store commits while busy (moving average) */
 	uint64_t drain_acked; /* capture_queued - capture_pending at drain_t_ms */
 	uint64_t drain_t_ms;
-	uint64_t shed_source; /* sessions refused by source load */
-	double share;         /* of drain_bps a source may cost while behind */
-	size_t share_pend;    /* the backlog at share_t_ms */
+	size_t nthrottled;  /* connections not read at the moment (backpressure) */
+	uint64_t throttles; /* times a connection was paused for its source's load */
+	double share;       /* of drain_bps a source may cost while behind */
+	size_t share_pend;  /* the backlog at share_t_ms */
 	uint64_t share_t_ms;
 	uint64_t behind_log_ms; /* when the backlog was last logged */
 };
 
 static void conn_free(struct conn *c);
+static uint64_t now_ms(void);
 static void conn_try_write(struct conn *c);
 
 /* ------------------------------------------------------------------ per-IP table */
@@ -281,7 +279,7 @@ source_limit(const struct server *srv)
 	return lim > SOURCE_FLOOR ? lim : SOURCE_FLOOR;
 }
 
-/* srv_tarpit_ms - how long a refusal by source waits: TARPIT_MS, but nothing once the
+/* srv_tarpit_ms - how long a max_per_ip refusal waits while behind: TARPIT_MS, but nothing once the
  * connections (admitted or being refused) reach max_sessions, so that held refusals never
  * bring the engine near max_sessions + OVERLOAD_SLACK, where connections go unanswered */
 static int
@@ -290,21 +288,59 @@ srv_tarpit_ms(const struct server *srv)
 	return srv->nconns < srv->cfg->limits.max_sessions ? TARPIT_MS : 0;
 }
 
-/* srv_set_behind - enter or leave the backlog budgets; sessions in progress see them at once
- * (their environment points at srv->live) */
+/* source_over - the store is behind and c's source has lately cost it more than its share */
+static bool
+source_over(struct server *srv, const struct conn *c)
+{
+	return srv->behind && srcload_rate(srv->load, c->pfx, now_ms()) > source_limit(srv);
+}
+
+/* conn_throttle - stop or resume reading c: backpressure on the sources that outrun the
+ * store. A paused client waits, as it would for a busy server; its command deadline does not
+ * run meanwhile (conn_deadline_cb), its lifetime does. */
+static void
+conn_throttle(struct conn *c, bool on)
+{
+	struct server *srv = c->srv;
+
+	if (c->throttled == on || (on && (c->closing || c->lingering)))
+		return;
+	c->throttled = on;
+	if (on) {
+		srv->nthrottled++;
+		srv->throttles++;
+		bufferevent_disable(c->bev, EV_READ);
+		return;
+	}
+	srv->nthrottled--;
+	if (c->cmd_start_ms != 0)
+		c->cmd_start_ms = now_ms();
+	if (!c->closing || c->lingering)
+		bufferevent_enable(c->bev, EV_READ);
+}
+
+/* throttle_review - resume the paused connections whose source is no longer over its share
+ * (or all of them once the store has caught up) */
+static void
+throttle_review(struct server *srv)
+{
+	struct conn *c, *next;
+
+	for (c = srv->conns; c != NULL && srv->nthrottled > 0; c = next) {
+		next = c->next;
+		if (c->throttled && !source_over(srv, c))
+			conn_throttle(c, false);
+	}
+}
+
+/* srv_set_behind - enter or leave the backlog state; leaving it resumes every paused
+ * connection */
 static void
 srv_set_behind(struct server *srv, bool on)
 {
-	const struct limits *cl = &srv->cfg->limits;
-
 	srv->behind = on;
-	srv->live = *cl;
 	if (!on)
-		return;
-	if (srv->live.store_body_max > BEHIND_BODY_MAX)
-		srv->live.store_body_max = BEHIND_BODY_MAX;
-	if (srv->live.max_commands > BEHIND_COMMANDS)
-		srv->live.max_commands = BEHIND_COMMANDS;
+		throttle_review(srv);
 }
 
 /* drain_update - every housekeeping tick: while the store is busy, what it committed per second
@@ -501,7 +537,8 @@ conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (now >= c->t_start_ms + lim->session_max_ms)
 		smtp_session_timeout(c->sess, SMTP_TO_LIFETIME);
-	else if (c->cmd_start_ms != 0 && now >= c->cmd_start_ms + srv_cmd_ms(c->srv))
+	else if (c->cmd_start_ms != 0 && !c->throttled &&
+	         now >= c->cmd_start_ms + srv_cmd_ms(c->srv))
 		smtp_session_timeout(c->sess, SMTP_TO_CMD);
 	else
 		conn_arm_deadline(c);
@@ -519,7 +556,6 @@ conn_start_session(struct conn *c)
 	struct ipslot *slot, *pslot;
 	uint64_t mark = cap_mark(srv);
 	unsigned reserve = cfg->limits.max_sessions / RESERVE_DIV;
-	double lim;
 
 	srcload_prefix(c->ipkey, c->pfx);
 	c->sess = smtp_session_new(&c->l->env, &c->info, &hooks);
@@ -543,13 +579,6 @@ conn_start_session(struct conn *c)
 		smtp_session_overload(c->sess, "store_backlog", CAPTURE_SHED / (1024u * 1024u));
 		goto out;
 	}
-	if (srv->behind && srcload_rate(srv->load, c->pfx, now_ms()) > (lim = source_limit(srv))) {
-		/* the value recorded: the limit at that moment, in KiB/s */
-		srv->shed_source++;
-		c->tarpit_ms = srv_tarpit_ms(srv);
-		smtp_session_overload(c->sess, "source_load", (unsigned)(lim / 1024.0));
-		goto out;
-	}
 	slot = ip_slot(srv->iptab, c->ipkey);
 	if (slot == NULL || (slot->count >= cfg->limits.max_per_ip) || pslot == NULL) {
 		if (srv->behind)
@@ -571,6 +600,10 @@ conn_start_session(struct conn *c)
 	                           c->info.proxied ? NULL : c->syn, c->syn_len);
 	smtp_session_start(c->sess);
 	conn_arm_deadline(c);
+	/* a source over its share is served as a busy server serves: greeted, then read once
+	 * the store has caught up with it */
+	if (source_over(srv, c))
+		conn_throttle(c, true);
 out:
 	charge(srv, c->pfx, mark);
 }
@@ -638,6 +671,8 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	charge(c->srv, c->pfx, mark);
 	if (c->closing)
 		return;
+	if (source_over(c->srv, c))
+		conn_throttle(c, true);
 	if (smtp_session_mid_command(c->sess)) {
 		if (c->cmd_start_ms == 0) {
 			c->cmd_start_ms = now_ms();
@@ -691,6 +726,8 @@ conn_free(struct conn *c)
 	struct server *srv = c->srv;
 	uint64_t mark = cap_mark(srv);
 
+	if (c->throttled)
+		srv->nthrottled--;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -988,24 +1025,23 @@ housekeep_cb(evutil_socket_t fd, short what, void *arg)
 		srv->behind_log_ms = srv->share_t_ms = now_ms();
 		srv->share_pend = pend;
 		srv->share = SOURCE_SHARE;
-		log_warn(
-		    "store is %zu bytes behind, committing %.1f MB/s: refusing new sessions "
-		    "from sources costing over %.0f KiB/s; bodies cut at %u KiB, sessions at %u "
-		    "commands",
-		    pend, srv->drain_bps / 1e6, source_limit(srv) / 1024.0,
-		    (unsigned)(srv->live.store_body_max / 1024u), srv->live.max_commands);
+		log_warn("store is %zu bytes behind, committing %.1f MB/s: pausing the sessions of "
+		         "sources costing over %.0f KiB/s",
+		         pend, srv->drain_bps / 1e6, source_limit(srv) / 1024.0);
 	} else if (srv->behind && pend < CAPTURE_BEHIND_END) {
 		srv_set_behind(srv, false);
-		log_info("store caught up; every source served, budgets as configured "
-		         "(%llu sessions refused by source so far)",
-		         (unsigned long long)srv->shed_source);
+		log_info("store caught up; every source read again (%llu pauses so far)",
+		         (unsigned long long)srv->throttles);
 	} else if (srv->behind && now_ms() - srv->behind_log_ms >= BEHIND_LOG_MS) {
 		srv->behind_log_ms = now_ms();
 		log_info("store still %zu bytes behind, committing %.1f MB/s: sources over %.0f "
-		         "KiB/s refused (%llu sessions so far)",
-		         pend, srv->drain_bps / 1e6, source_limit(srv) / 1024.0,
-		         (unsigned long long)srv->shed_source);
+		         "KiB/s paused (%zu connections now, %llu pauses so far)",
+		         pend, srv->drain_bps / 1e6, source_limit(srv) / 1024.0, srv->nthrottled,
+		         (unsigned long long)srv->throttles);
 	}
+	/* the share moved, sources cooled down: resume who may go on */
+	if (srv->nthrottled > 0)
+		throttle_review(srv);
 	if (!srv->shedding && pend > CAPTURE_SHED) {
 		log_warn("store is %zu bytes behind; answering every new session with 421", pend);
 		srv->shedding = true;

@@ -12,10 +12,9 @@
  * persona's 421 and recorded (beyond max_sessions + 1024 closed without a reply, still
  * recorded); the last eighth of max_sessions is kept for source prefixes (/24, /64) holding
  * fewer than four sessions; EMFILE pauses accepting for a moment. When the store falls behind
- * (capture backlog over 16 MiB) new sessions from the prefixes that lately cost it most get
- * the persona's 421 after a 3 s tarpit (limit source_load) and every session gets smaller
- * budgets (64 KiB of body stored, 100 commands); over 96 MiB every new session gets the 421 (limit
- * store_backlog), over 192 MiB accepting pauses until it catches up. Stress mode: from
+ * (capture backlog over 16 MiB) the connections of the prefixes that lately cost it most are
+ * not read until it has caught up with them (backpressure); over 96 MiB every new session gets
+ * the 421 (limit store_backlog), over 192 MiB accepting pauses until it catches up. Stress mode: from
  * stress_sessions open sessions on, idle and command timeouts drop to stress_timeout.
  * Every listening socket has TCP_SAVE_SYN: each connection keeps its peer's SYN headers.
  */
