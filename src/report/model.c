@@ -386,6 +386,42 @@ has_column(struct rb *r, const char *table, const char *col)
 	return yes;
 }
 
+/* BANNER_SESSIONS - sessions (that were sent anything) whose first reply load_self reads
+ * looking for the 220 banner; past that the honeypot's name stays unknown */
+#define BANNER_SESSIONS 10000
+
+/* first_banner - the text of the first 220 banner in the capture: the first reply of the
+ * earliest sessions that were sent anything (a busy honeypot's first reply may be a 421 or
+ * 554 instead); NULL when none of the first BANNER_SESSIONS has one. Each session costs one
+ * lookup on the (session, seq, direction) key. The returned text lives in *out until it is
+ * finalised. */
+static const char *
+first_banner(struct rb *r, sqlite3_stmt **out)
+{
+	sqlite3_stmt *ss, *cs;
+	const char *t = NULL;
+
+	*out = NULL;
+	ss = rb_prepare(r, "SELECT session FROM sessions WHERE bytes_out > 0 LIMIT %d",
+	                BANNER_SESSIONS);
+	cs = rb_prepare(r, "SELECT code, text FROM commands WHERE session = ?1 AND"
+	                   " direction = 'S' ORDER BY seq LIMIT 1");
+	while (ss != NULL && cs != NULL && sqlite3_step(ss) == SQLITE_ROW) {
+		sqlite3_reset(cs);
+		sqlite3_bind_value(cs, 1, sqlite3_column_value(ss, 0));
+		if (sqlite3_step(cs) != SQLITE_ROW || sqlite3_column_int(cs, 0) != 220 ||
+		    sqlite3_column_type(cs, 1) != SQLITE_TEXT)
+			continue;
+		t = (const char *)sqlite3_column_text(cs, 1);
+		*out = cs;
+		cs = NULL;
+		break;
+	}
+	sqlite3_finalize(ss);
+	sqlite3_finalize(cs);
+	return t;
+}
+
 /* load_self - the honeypot's names and the addresses it was reached on, from the capture
  * itself (its 220 banner and the sessions' destination addresses), so that the same events
  * give the same report wherever the database was built (live, or by relaytrap import) */
@@ -396,10 +432,7 @@ load_self(struct rb *r)
 	const char *t, *e;
 	size_t n = 0, i;
 
-	st = rb_prepare(r, "SELECT text FROM commands WHERE direction = 'S' AND code = 220"
-	                   " AND seq = 0 AND typeof(text) = 'text' LIMIT 1");
-	if (st != NULL && sqlite3_step(st) == SQLITE_ROW &&
-	    (t = (const char *)sqlite3_column_text(st, 0)) != NULL && strncmp(t, "220 ", 4) == 0) {
+	if ((t = first_banner(r, &st)) != NULL && strncmp(t, "220 ", 4) == 0) {
 		/* "220 exch01.corp.example.com Microsoft ESMTP MAIL Service, …" */
 		t += 4;
 		for (e = t; *e != '\0' && *e != ' ' && (size_t)(e - t) < sizeof(r->fqdn) - 1 &&
@@ -818,22 +851,34 @@ out:
 	return rc;
 }
 
+/* thread_cpu_us - CPU time of the calling thread */
+static uint64_t
+thread_cpu_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 /* run_secs - run sections on one connection; RELAYTRAP_REPORT_TIMING=1 prints what each one
- * cost (CPU time is the whole process's, so with two threads it counts both) */
+ * cost: wall time and the CPU time of the thread that ran it */
 static int
 run_secs(struct rb *r, const struct sec *secs, size_t n)
 {
 	bool timing = getenv("RELAYTRAP_REPORT_TIMING") != NULL;
-	uint64_t t0;
+	uint64_t t0, c0;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		t0 = now_mono_us();
+		c0 = thread_cpu_us();
 		if (secs[i].fn(r) < 0)
 			return -1;
 		if (timing)
-			fprintf(stderr, "report: %-12s %8.3f s\n", secs[i].name,
-			        (double)(now_mono_us() - t0) / 1e6);
+			fprintf(stderr, "report: %-12s %8.3f s wall %8.3f s cpu\n", secs[i].name,
+			        (double)(now_mono_us() - t0) / 1e6,
+			        (double)(thread_cpu_us() - c0) / 1e6);
 	}
 	return 0;
 }
@@ -887,7 +932,9 @@ report_build(const char *db_path, const struct report_opts *o, char *err, size_t
 	json_t *v;
 	size_t i;
 	int ok = -1;
+	uint64_t t0;
 
+	t0 = now_mono_us();
 	memset(&r, 0, sizeof(r));
 	memset(&w, 0, sizeof(w));
 	r.o = o;
@@ -935,6 +982,9 @@ report_build(const char *db_path, const struct report_opts *o, char *err, size_t
 		seterr(err, errlen, "%s", werr);
 		goto out;
 	}
+	if (getenv("RELAYTRAP_REPORT_TIMING") != NULL)
+		fprintf(stderr, "report: %-12s %8.3f s wall %8.3f s cpu\n", "setup",
+		        (double)(now_mono_us() - t0) / 1e6, (double)thread_cpu_us() / 1e6);
 	if (pthread_create(&th, NULL, worker, &w) != 0) {
 		seterr(err, errlen, "cannot start a thread");
 		goto out;

@@ -199,6 +199,10 @@ build(struct fx *f)
 	ev(s, "dddd000000000001", IP_D, 5000, "relaytrap.session.connect", ",\"proxied\":false");
 	closed(s, "dddd000000000001", IP_D, 5000, "", "", 0, 0, 0, 0, "connect");
 	ev(s, "dddd000000000002", IP_D, 5001, "relaytrap.session.connect", ",\"proxied\":false");
+	/* the banner, as the session engine numbers it: the transcript's first entry, seq 1 */
+	ev(s, "dddd000000000002", IP_D, 5001, "relaytrap.reply",
+	   ",\"seq\":1,\"t_us\":1000,\"code\":220,\"text\":\"220 exch01.corp.example.com"
+	   " Microsoft ESMTP MAIL Service, Version: 5.0.2195.6713 ready\"");
 	closed(s, "dddd000000000002", IP_D, 5001, "", "", 0, 0, 0, 120, "connect");
 	assert_int_equal(store_commit(s), 0);
 	store_close(s);
@@ -289,6 +293,10 @@ test_overview(void **state)
 	    "2026-11-01T01:00:00Z");
 	assert_int_equal(
 	    json_array_size(json_object_get(json_object_get(f->m, "overview"), "listeners")), 1);
+	/* the honeypot's name comes from the first 220 banner (seq 1, in the banner grab) */
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(f->m, "report"), "honeypot")),
+	    "exch01.corp.example.com");
 }
 
 static void
