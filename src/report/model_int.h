@@ -84,6 +84,26 @@ void rb_intel_for(struct rb *r, sqlite3_stmt *st, const char *ip, json_t *row);
 /* rb_ranked2 - the top rows of a tally as {kname: key, nname: n} */
 json_t *rb_ranked2(struct tally *t, int top, const char *kname, const char *nname);
 
+struct tally_ent;
+
+/* The window of recent sessions the sessions pass hands to the side tables (model_side.c) */
+struct sesswin;
+struct sesswin *sesswin_new(void);
+void sesswin_free(struct sesswin *w);
+/* sesswin_put - a session read by the sessions pass, with its entry in the sources tally
+ * (whose key is the address) */
+void sesswin_put(struct sesswin *w, const char *sid, size_t len, const struct tally_ent *ipe);
+
+/* A table keyed by session read alongside the sessions pass (credentials, signals) */
+struct side;
+struct side *side_credentials(struct rb *r);
+struct side *side_dialect(struct rb *r);
+/* side_pump - take the side's rows whose session is in the window (or, when it is not, after
+ * SIDE_WAIT more sessions or when final, by a lookup); nread = sessions read; 0 or -1 */
+int side_pump(struct rb *r, struct side *s, const struct sesswin *w, uint64_t nread, bool final);
+/* side_end - ok: write the side's model section (0 or -1); else only free it */
+int side_end(struct rb *r, struct side *s, bool ok);
+
 int model_sessions(struct rb *r);
 int model_commands(struct rb *r);
 int model_messages(struct rb *r);

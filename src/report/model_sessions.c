@@ -359,7 +359,8 @@ out_helo(struct rb *r, struct sess_pass *p)
 	int k;
 
 	json_object_set_new(r->m, "helo", o);
-	v = tally_sorted(p->helos, &n);
+	/* every distinct name is classified once, in no particular order; then the top rows */
+	v = tally_entries(p->helos, &n);
 	for (i = 0; v != NULL && i < n; i++) {
 		d = v[i]->p;
 		if (v[i]->aux != 0) {
@@ -379,11 +380,15 @@ out_helo(struct rb *r, struct sess_pass *p)
 			}
 		}
 		p->cls[c].names++;
-		if (i >= (size_t)r->top)
-			continue;
+		v[i]->mask = (uint64_t)c;
+	}
+	free(v);
+	v = tally_top(p->helos, (size_t)r->top, &n);
+	for (i = 0; v != NULL && i < n; i++) {
+		d = v[i]->p;
 		row = json_object();
 		jset(row, "name", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
-		jset(row, "class", json_string(helo_class_name(c)));
+		jset(row, "class", json_string(helo_class_name((enum helo_class)v[i]->mask)));
 		jset(row, "sessions", json_integer((json_int_t)v[i]->n));
 		jset(row, "sources", json_integer((json_int_t)v[i]->n2));
 		jset(row, "resolves",
@@ -423,9 +428,9 @@ dist(struct tally *t, int top, const char *kname)
 {
 	json_t *a = json_array(), *row;
 	size_t n, i;
-	struct tally_ent **v = tally_sorted(t, &n);
+	struct tally_ent **v = tally_top(t, (size_t)top, &n);
 
-	for (i = 0; v != NULL && i < n && i < (size_t)top; i++) {
+	for (i = 0; v != NULL && i < n; i++) {
 		row = json_object();
 		jset(row, kname, esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
 		jset(row, "sources", json_integer((json_int_t)v[i]->n2));
@@ -536,7 +541,7 @@ intel_pass(struct rb *r, struct sess_pass *p, json_t *cities, json_t *o, int64_t
 	}
 	if (rc < 0)
 		goto out;
-	v = tally_sorted(want, &n);
+	v = tally_entries(want, &n);
 	for (i = 0; v != NULL && i < n; i++) {
 		if (v[i]->n == 0 || v[i]->p == NULL)
 			continue;
@@ -545,8 +550,8 @@ intel_pass(struct rb *r, struct sess_pass *p, json_t *cities, json_t *o, int64_t
 		jset(row, "longitude", json_real(((double *)v[i]->p)[1] / (double)v[i]->n));
 	}
 	free(v);
-	v = tally_sorted(zones, &n);
-	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+	v = tally_top(zones, (size_t)r->top, &n);
+	for (i = 0; v != NULL && i < n; i++) {
 		row = json_object();
 		jset(row, "zone", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
 		jset(row, "listed", json_integer((json_int_t)v[i]->n));
@@ -581,8 +586,8 @@ out_sources(struct rb *r, struct sess_pass *p)
 	json_object_set_new(r->m, "sources", o);
 	jset(o, "distinct", json_integer((json_int_t)tally_count(p->ips, NULL)));
 	a = json_array();
-	v = tally_sorted(p->ips, &n);
-	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+	v = tally_top(p->ips, (size_t)r->top, &n);
+	for (i = 0; v != NULL && i < n; i++) {
 		row = json_object();
 		jset(row, "ip", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
 		jset(row, "sessions", json_integer((json_int_t)v[i]->n));
@@ -605,8 +610,8 @@ out_sources(struct rb *r, struct sess_pass *p)
 
 	/* The cities table comes first: the ip_intel pass fills in their positions. */
 	a = json_array();
-	v = tally_sorted(p->city, &n);
-	for (i = 0; v != NULL && i < n && i < (size_t)(r->top < 200 ? 200 : r->top); i++) {
+	v = tally_top(p->city, (size_t)(r->top < 200 ? 200 : r->top), &n);
+	for (i = 0; v != NULL && i < n; i++) {
 		kl = strlen(v[i]->key);
 		row = json_object();
 		jset(row, "country", esc_model_str(v[i]->key, kl, REPORT_STR_MAX));
@@ -632,9 +637,9 @@ out_sources(struct rb *r, struct sess_pass *p)
 	jset(o, "os", dist(p->os, r->top, "os"));
 
 	a = json_array();
-	v = tally_sorted(p->asn, &n);
+	v = tally_top(p->asn, (size_t)r->top, &n);
 	st = n > 0 ? rb_prepare(r, "SELECT as_org FROM ip_intel WHERE ip = ?1") : NULL;
-	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+	for (i = 0; v != NULL && i < n; i++) {
 		row = json_object();
 		jset(row, "asn", json_integer(strtoll(v[i]->key, NULL, 10)));
 		jset(row, "as_org", json_null());
@@ -677,6 +682,8 @@ int
 model_sessions(struct rb *r)
 {
 	struct sess_pass p;
+	struct sesswin *win = sesswin_new();
+	struct side *cred = NULL, *dial = NULL;
 	sqlite3_stmt *st;
 	char key[TALLY_KEY_MAX];
 	int64_t t, msgs = 0, accepted = 0, mbytes = 0, bin;
@@ -700,17 +707,20 @@ model_sessions(struct rb *r)
 	p.pairs = hset_new();
 	if (p.hours == NULL || p.listeners == NULL || p.ips == NULL || p.helos == NULL ||
 	    p.country == NULL || p.city == NULL || p.asn == NULL || p.os == NULL ||
-	    p.hdns == NULL || p.rdns == NULL || p.pairs == NULL) {
+	    p.hdns == NULL || p.rdns == NULL || p.pairs == NULL || win == NULL) {
 		seterr(r->err, r->errlen, "out of memory");
 		goto out;
 	}
+	/* AUTH attempts and signals are read alongside, matched to the sessions just read */
+	if ((cred = side_credentials(r)) == NULL || (dial = side_dialect(r)) == NULL)
+		goto out;
 	rb_progress(r, "sessions", 0, 0);
 	st = rb_prepare(r,
 	                "SELECT start_us, end_us, bytes_in, bytes_out, rcpts, auth_attempts,"
 	                " commands, stage, coalesce(listener, ''), coalesce(persona, ''),"
 	                " coalesce(src_ip, ''),"
 	                " CASE WHEN coalesce(greeting, '') = '' THEN NULL ELSE helo END, messages,"
-	                " %s FROM sessions WHERE %s",
+	                " %s, session FROM sessions WHERE %s",
 	                r->sess_enrich ? "country, city, asn, os, helo_resolves, helo_matches,"
 	                                 " helo_fcrdns, rdns, fcrdns"
 	                               : "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL",
@@ -719,7 +729,7 @@ model_sessions(struct rb *r)
 		goto out;
 	while ((rc = rb_step(r, st)) == SQLITE_ROW) {
 		/* columns: 13 country, 14 city, 15 asn, 16 os, 17 helo_resolves,
-		 * 18 helo_matches, 19 helo_fcrdns, 20 rdns, 21 fcrdns */
+		 * 18 helo_matches, 19 helo_fcrdns, 20 rdns, 21 fcrdns, 22 session */
 		t = sqlite3_column_int64(st, 0);
 		ip = (const char *)sqlite3_column_text(st, 10);
 		bin = sqlite3_column_int64(st, 2);
@@ -781,10 +791,21 @@ model_sessions(struct rb *r)
 			on_helo(r, &p, st, ip, t);
 		if (r->sess_enrich)
 			on_enrich(&p, st, ip, ipe, t);
+		sesswin_put(win, (const char *)sqlite3_column_text(st, 22),
+		            (size_t)sqlite3_column_bytes(st, 22), ipe);
+		if ((p.sessions & 63) == 0 &&
+		    (side_pump(r, cred, win, (uint64_t)p.sessions, false) < 0 ||
+		     side_pump(r, dial, win, (uint64_t)p.sessions, false) < 0)) {
+			rc = -1;
+			break;
+		}
 	}
 	sqlite3_finalize(st);
-	if (rc < 0)
+	if (rc < 0 || side_pump(r, cred, win, (uint64_t)p.sessions, true) < 0 ||
+	    side_pump(r, dial, win, (uint64_t)p.sessions, true) < 0) {
+		rc = -1;
 		goto out;
+	}
 	r->sessions = p.sessions;
 	st = rb_prepare(r, "SELECT count(*), total(accepted), total(size) FROM messages WHERE %s",
 	                r->sc);
@@ -804,8 +825,17 @@ model_sessions(struct rb *r)
 	out_helo(r, &p);
 	if (out_sources(r, &p) < 0)
 		goto out;
-	rc = 0;
+	rc = side_end(r, cred, true);
+	cred = NULL;
+	if (side_end(r, dial, true) < 0)
+		rc = -1;
+	dial = NULL;
 out:
+	if (cred != NULL)
+		side_end(r, cred, false);
+	if (dial != NULL)
+		side_end(r, dial, false);
+	sesswin_free(win);
 	pass_free(&p);
 	return rc;
 }

@@ -97,10 +97,10 @@ ranked(struct tally *t, int top, const char *kname, const char *n1, const char *
        int64_t share_of)
 {
 	size_t n, i;
-	struct tally_ent **v = tally_sorted(t, &n);
+	struct tally_ent **v = tally_top(t, (size_t)top, &n);
 	json_t *a = json_array(), *row;
 
-	for (i = 0; v != NULL && i < n && i < (size_t)top; i++) {
+	for (i = 0; v != NULL && i < n; i++) {
 		row = json_object();
 		jset(row, kname, esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
 		jset(row, n1, json_integer((json_int_t)v[i]->n));
@@ -201,8 +201,8 @@ model_commands(struct rb *r)
 	jset(o, "unknown", ranked(c.unknown, r->top, "word", "lines", "sessions", 0));
 	/* Variants are keyed "VERB\0word"; split them back into two columns. */
 	a = json_array();
-	v = tally_sorted(c.variants, &n);
-	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+	v = tally_top(c.variants, (size_t)r->top, &n);
+	for (i = 0; v != NULL && i < n; i++) {
 		size_t vl = strlen(v[i]->key);
 		row = json_object();
 		jset(row, "verb", json_string(v[i]->key));
@@ -691,8 +691,8 @@ out_probes(struct rb *r, struct msg_pass *p)
 	jset(o, "reasons", a);
 
 	a = json_array();
-	v = tally_sorted(p->fam, &n);
-	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+	v = tally_top(p->fam, (size_t)r->top, &n);
+	for (i = 0; v != NULL && i < n; i++) {
 		fi = v[i]->p;
 		row = json_object();
 		jset(row, "family", json_integer((json_int_t)i + 1));
@@ -712,13 +712,13 @@ out_probes(struct rb *r, struct msg_pass *p)
 		jset(row, "last", jtime(v[i]->last));
 		json_array_append_new(a, row);
 	}
-	jset(o, "families_total", json_integer((json_int_t)n));
+	jset(o, "families_total", json_integer((json_int_t)tally_count(p->fam, NULL)));
 	free(v);
 	jset(o, "families", a);
 
 	a = json_array();
-	v = tally_sorted(p->drop, &n);
-	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+	v = tally_top(p->drop, (size_t)r->top, &n);
+	for (i = 0; v != NULL && i < n; i++) {
 		row = json_object();
 		jset(row, "address", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
 		jset(row, "probes", json_integer((json_int_t)v[i]->n));
@@ -731,13 +731,13 @@ out_probes(struct rb *r, struct msg_pass *p)
 		                    : json_null());
 		json_array_append_new(a, row);
 	}
-	jset(o, "dropboxes_total", json_integer((json_int_t)n));
+	jset(o, "dropboxes_total", json_integer((json_int_t)tally_count(p->drop, NULL)));
 	free(v);
 	jset(o, "dropboxes", a);
 
 	/* Sources that probed and later sent bulk mail, most bulk first. */
 	a = json_array();
-	v = tally_sorted(p->psrc, &n);
+	v = tally_entries(p->psrc, &n);
 	if (v != NULL) {
 		for (i = 0, k = 0; i < n; i++)
 			if (v[i]->aux != 0)
@@ -793,8 +793,8 @@ out_messages(struct rb *r, struct msg_pass *p)
 	jset(o, "mismatch", mm);
 
 	a = json_array();
-	v = tally_sorted(p->subj, &n);
-	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+	v = tally_top(p->subj, (size_t)r->top, &n);
+	for (i = 0; v != NULL && i < n; i++) {
 		row = json_object();
 		jset(row, "template", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
 		jset(row, "example",
@@ -821,8 +821,8 @@ out_messages(struct rb *r, struct msg_pass *p)
 	jset(o, "extensions", ranked(p->pext, r->top, "extension", "parts", "messages", 0));
 
 	a = json_array();
-	v = tally_sorted(p->camp, &n);
-	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+	v = tally_top(p->camp, (size_t)r->top, &n);
+	for (i = 0; v != NULL && i < n; i++) {
 		fi = v[i]->p;
 		row = json_object();
 		jset(row, "campaign", json_integer((json_int_t)i + 1));
@@ -839,7 +839,7 @@ out_messages(struct rb *r, struct msg_pass *p)
 		     esc_model_str(fi ? fi->dropbox : "", fi ? strlen(fi->dropbox) : 0, 64));
 		json_array_append_new(a, row);
 	}
-	jset(o, "campaigns_total", json_integer((json_int_t)n));
+	jset(o, "campaigns_total", json_integer((json_int_t)tally_count(p->camp, NULL)));
 	free(v);
 	jset(o, "campaigns", a);
 	return o;

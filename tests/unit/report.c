@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "capture/store.h"
 #include "capture/store_db.h"
@@ -557,6 +558,77 @@ render(json_t *m, int which, size_t *len)
 	return buf;
 }
 
+/* test_side_out_of_order - AUTH attempts and signals are matched to their session's source
+ * through a window of recent sessions. Rows written long after their session (here: after
+ * 40,000 newer sessions, behind rows that wait for sessions far ahead) take the lookup path
+ * and count with the right source; rows of a session that does not exist are left out, as a
+ * join would */
+static void
+test_side_out_of_order(void **state)
+{
+	struct fx *f = *state;
+	struct report_opts o;
+	char path[512], err[512], *msg = NULL;
+	sqlite3 *db;
+	json_t *m, *r;
+	FILE *in, *out;
+	size_t n;
+	char buf[65536];
+
+	snprintf(path, sizeof(path), "%s/late.db", f->dir);
+	in = fopen(f->db, "rb");
+	out = fopen(path, "wb");
+	assert_non_null(in);
+	assert_non_null(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(
+	        db,
+	        "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < 40000)"
+	        " INSERT INTO sessions (session, src_ip, start_us, end_us, bytes_in, bytes_out)"
+	        " SELECT printf('eeee%012x', n), '198.51.100.77', 1793581200000000 + n,"
+	        " 1793581200000000 + n, 0, 0 FROM k;"
+	        "INSERT INTO auth_attempts (session, time, time_us, mechanism, username, password,"
+	        " outcome) SELECT printf('eeee%012x', n), '2026-11-01T01:07:00Z',"
+	        " 1793581620000000 + n, 'LOGIN', 'guest', 'guest', 'failed' FROM (SELECT 9000 AS n"
+	        " UNION ALL SELECT 18000 UNION ALL SELECT 27000 UNION ALL SELECT 36000) ORDER BY n;"
+	        "INSERT INTO auth_attempts (session, time, time_us, mechanism, username, password,"
+	        " outcome) VALUES ('cccc000000000001', '2026-11-01T01:07:00Z', 1793581620000000,"
+	        " 'LOGIN', 'root', 'toor', 'failed');"
+	        "INSERT INTO signals (session, time, time_us, signal) VALUES ('cccc000000000001',"
+	        " '2026-11-01T01:07:00Z', 1793581620000000, 'late_signal'), ('ffff000000000009',"
+	        " '2026-11-01T01:07:00Z', 1793581620000000, 'orphan_signal');",
+	        NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("sqlite3_exec: %s", msg);
+	sqlite3_close(db);
+	memset(&o, 0, sizeof(o));
+	o.top = 20;
+	m = report_build(path, &o, err, sizeof(err));
+	if (m == NULL)
+		fail_msg("report_build: %s", err);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(m, "credentials"), "attempts")), 7);
+	r = row_where(m, "credentials", "sources_by_rate", "ip", "198.51.100.77");
+	assert_non_null(r);
+	assert_int_equal(json_integer_value(json_object_get(r, "attempts")), 4);
+	r = row_where(m, "credentials", "usernames", "username", "root");
+	assert_non_null(r);
+	assert_int_equal(json_integer_value(json_object_get(r, "sources")), 1);
+	r = row_where(m, "credentials", "sources_by_rate", "ip", IP_C);
+	assert_non_null(r);
+	assert_int_equal(json_integer_value(json_object_get(r, "attempts")), 3);
+	r = row_where(m, "dialect", "signals", "signal", "late_signal");
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_array_get(json_object_get(r, "top_sources"), 0), "ip")),
+	                    IP_C);
+	assert_null(row_where(m, "dialect", "signals", "signal", "orphan_signal"));
+	json_decref(m);
+}
+
 static void
 test_html_escapes(void **state)
 {
@@ -714,6 +786,7 @@ main(void)
 	    cmocka_unit_test(test_messages),
 	    cmocka_unit_test(test_credentials_sources_dialect),
 	    cmocka_unit_test(test_filters),
+	    cmocka_unit_test(test_side_out_of_order),
 	    cmocka_unit_test(test_html_escapes),
 	    cmocka_unit_test(test_text_80_columns),
 	    cmocka_unit_test(test_json_and_csv),
