@@ -140,6 +140,25 @@ seen(struct tally_ent *ipe, uint64_t bit, uint64_t *field)
 	}
 }
 
+/* i64_dec - v in decimal, as "%lld" prints it; its length */
+static size_t
+i64_dec(char *out, int64_t v)
+{
+	char tmp[24];
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	size_t n = 0, k = 0;
+
+	do
+		tmp[n++] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		out[k++] = '-';
+	while (n > 0)
+		out[k++] = tmp[--n];
+	out[k] = '\0';
+	return k;
+}
+
 /* on_enrich - the enrichment columns of one session into their distributions */
 static void
 on_enrich(struct sess_pass *p, sqlite3_stmt *st, const char *ip, struct tally_ent *ipe, int64_t t)
@@ -158,8 +177,8 @@ on_enrich(struct sess_pass *p, sqlite3_stmt *st, const char *ip, struct tally_en
 			seen(ipe, SEEN_COUNTRY, &e->n2);
 		if (sqlite3_column_type(st, 14) != SQLITE_NULL) {
 			b = col_txt(st, 14, &bl);
-			kl =
-			    (size_t)snprintf(key, sizeof(key), "%.*s", (int)(al < 64 ? al : 64), a);
+			kl = strnlen(a, al < 64 ? al : 64); /* as "%.*s" would print it */
+			memcpy(key, a, kl);
 			if (kl + 1 + bl < sizeof(key)) {
 				key[kl] = '\0';
 				memcpy(key + kl + 1, b, bl);
@@ -171,7 +190,7 @@ on_enrich(struct sess_pass *p, sqlite3_stmt *st, const char *ip, struct tally_en
 		}
 	}
 	if (sqlite3_column_type(st, 15) != SQLITE_NULL) {
-		kl = (size_t)snprintf(key, sizeof(key), "%lld", sqlite3_column_int64(st, 15));
+		kl = i64_dec(key, sqlite3_column_int64(st, 15));
 		e = tally_get(p->asn, key, kl, NULL);
 		bump(p, 'a', e, ip, t, NULL);
 		if (e != NULL)

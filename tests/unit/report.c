@@ -558,24 +558,18 @@ render(json_t *m, int which, size_t *len)
 	return buf;
 }
 
-/* test_side_out_of_order - AUTH attempts and signals are matched to their session's source
- * through a window of recent sessions. Rows written long after their session (here: after
- * 40,000 newer sessions, behind rows that wait for sessions far ahead) take the lookup path
- * and count with the right source; rows of a session that does not exist are left out, as a
- * join would */
-static void
-test_side_out_of_order(void **state)
+/* model_with - the fixture's database copied to name, sql run on the copy, and its model */
+static json_t *
+model_with(struct fx *f, const char *name, const char *sql)
 {
-	struct fx *f = *state;
 	struct report_opts o;
-	char path[512], err[512], *msg = NULL;
+	char path[512], err[512], *msg = NULL, buf[65536];
 	sqlite3 *db;
-	json_t *m, *r;
+	json_t *m;
 	FILE *in, *out;
 	size_t n;
-	char buf[65536];
 
-	snprintf(path, sizeof(path), "%s/late.db", f->dir);
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
 	in = fopen(f->db, "rb");
 	out = fopen(path, "wb");
 	assert_non_null(in);
@@ -585,23 +579,7 @@ test_side_out_of_order(void **state)
 	fclose(in);
 	assert_int_equal(fclose(out), 0);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	if (sqlite3_exec(
-	        db,
-	        "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < 40000)"
-	        " INSERT INTO sessions (session, src_ip, start_us, end_us, bytes_in, bytes_out)"
-	        " SELECT printf('eeee%012x', n), '198.51.100.77', 1793581200000000 + n,"
-	        " 1793581200000000 + n, 0, 0 FROM k;"
-	        "INSERT INTO auth_attempts (session, time, time_us, mechanism, username, password,"
-	        " outcome) SELECT printf('eeee%012x', n), '2026-11-01T01:07:00Z',"
-	        " 1793581620000000 + n, 'LOGIN', 'guest', 'guest', 'failed' FROM (SELECT 9000 AS n"
-	        " UNION ALL SELECT 18000 UNION ALL SELECT 27000 UNION ALL SELECT 36000) ORDER BY n;"
-	        "INSERT INTO auth_attempts (session, time, time_us, mechanism, username, password,"
-	        " outcome) VALUES ('cccc000000000001', '2026-11-01T01:07:00Z', 1793581620000000,"
-	        " 'LOGIN', 'root', 'toor', 'failed');"
-	        "INSERT INTO signals (session, time, time_us, signal) VALUES ('cccc000000000001',"
-	        " '2026-11-01T01:07:00Z', 1793581620000000, 'late_signal'), ('ffff000000000009',"
-	        " '2026-11-01T01:07:00Z', 1793581620000000, 'orphan_signal');",
-	        NULL, NULL, &msg) != SQLITE_OK)
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
 		fail_msg("sqlite3_exec: %s", msg);
 	sqlite3_close(db);
 	memset(&o, 0, sizeof(o));
@@ -609,6 +587,36 @@ test_side_out_of_order(void **state)
 	m = report_build(path, &o, err, sizeof(err));
 	if (m == NULL)
 		fail_msg("report_build: %s", err);
+	return m;
+}
+
+/* test_side_out_of_order - AUTH attempts and signals are matched to their session's source
+ * through a window of recent sessions. Rows written long after their session (here: after
+ * 40,000 newer sessions, behind rows that wait for sessions far ahead) take the lookup path
+ * and count with the right source; rows of a session that does not exist are left out, as a
+ * join would */
+static void
+test_side_out_of_order(void **state)
+{
+	struct fx *f = *state;
+	json_t *m, *r;
+
+	m = model_with(
+	    f, "late.db",
+	    "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < 40000)"
+	    " INSERT INTO sessions (session, src_ip, start_us, end_us, bytes_in, bytes_out)"
+	    " SELECT printf('eeee%012x', n), '198.51.100.77', 1793581200000000 + n,"
+	    " 1793581200000000 + n, 0, 0 FROM k;"
+	    "INSERT INTO auth_attempts (session, time, time_us, mechanism, username, password,"
+	    " outcome) SELECT printf('eeee%012x', n), '2026-11-01T01:07:00Z',"
+	    " 1793581620000000 + n, 'LOGIN', 'guest', 'guest', 'failed' FROM (SELECT 9000 AS n"
+	    " UNION ALL SELECT 18000 UNION ALL SELECT 27000 UNION ALL SELECT 36000) ORDER BY n;"
+	    "INSERT INTO auth_attempts (session, time, time_us, mechanism, username, password,"
+	    " outcome) VALUES ('cccc000000000001', '2026-11-01T01:07:00Z', 1793581620000000,"
+	    " 'LOGIN', 'root', 'toor', 'failed');"
+	    "INSERT INTO signals (session, time, time_us, signal) VALUES ('cccc000000000001',"
+	    " '2026-11-01T01:07:00Z', 1793581620000000, 'late_signal'), ('ffff000000000009',"
+	    " '2026-11-01T01:07:00Z', 1793581620000000, 'orphan_signal');");
 	assert_int_equal(
 	    json_integer_value(json_object_get(json_object_get(m, "credentials"), "attempts")), 7);
 	r = row_where(m, "credentials", "sources_by_rate", "ip", "198.51.100.77");
@@ -626,6 +634,40 @@ test_side_out_of_order(void **state)
 	                        json_array_get(json_object_get(r, "top_sources"), 0), "ip")),
 	                    IP_C);
 	assert_null(row_where(m, "dialect", "signals", "signal", "orphan_signal"));
+	json_decref(m);
+}
+
+/* test_json_columns - messages.rcpts and messages.parts as the store writes them are read in
+ * place; other JSON (escapes, non-ASCII, white space, a part that is not an object) must give
+ * what jansson gives */
+static void
+test_json_columns(void **state)
+{
+	struct fx *f = *state;
+	json_t *m, *r;
+
+	m = model_with(
+	    f, "json.db",
+	    "INSERT INTO messages (session, tx, time, time_us, size, accepted, rcpts, parts)"
+	    " VALUES ('aaaa000000000001', 7, '2026-11-01T01:00:00Z', 1793581200000000, 10, 1,"
+	    " '[\"x@fast.example\" , \"y@fast.example\"]',"
+	    " '[ {\"type\":\"image/png\", \"filename\":\"a.PNG\"}, {} ]'),"
+	    " ('aaaa000000000001', 8, '2026-11-01T01:00:00Z', 1793581200000000, 10, 1,"
+	    " '[\"c\\u0040slow.example\", 5]',"
+	    " '[{\"type\":\"application/pdf\",\"filename\":\"r\u00e9sum\\u00e9.PdF\"},"
+	    " 7, {\"type\":\"text/plain\",\"type\":\"text/x-last\"}]');");
+	r = row_where(m, "messages", "recipient_domains", "domain", "fast.example");
+	assert_non_null(r);
+	assert_int_equal(json_integer_value(json_object_get(r, "recipients")), 2);
+	assert_non_null(row_where(m, "messages", "recipient_domains", "domain", "slow.example"));
+	assert_non_null(row_where(m, "messages", "attachment_types", "type", "image/png"));
+	assert_non_null(row_where(m, "messages", "attachment_types", "type", "application/pdf"));
+	/* a repeated key: the last one counts, as in jansson */
+	assert_non_null(row_where(m, "messages", "attachment_types", "type", "text/x-last"));
+	assert_non_null(row_where(m, "messages", "extensions", "extension", "png"));
+	assert_non_null(row_where(m, "messages", "extensions", "extension", "pdf"));
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(m, "messages"), "with_parts")), 4);
 	json_decref(m);
 }
 
@@ -787,6 +829,7 @@ main(void)
 	    cmocka_unit_test(test_credentials_sources_dialect),
 	    cmocka_unit_test(test_filters),
 	    cmocka_unit_test(test_side_out_of_order),
+	    cmocka_unit_test(test_json_columns),
 	    cmocka_unit_test(test_html_escapes),
 	    cmocka_unit_test(test_text_80_columns),
 	    cmocka_unit_test(test_json_and_csv),
