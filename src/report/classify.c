@@ -440,6 +440,14 @@ domain_syntax(const char *s, size_t n, int *labels, size_t *reg_off, size_t *reg
 	return true;
 }
 
+bool
+helo_peer_known(const char *peer_ip)
+{
+	struct ipbin peer;
+
+	return peer_ip != NULL && ip_parse(peer_ip, cstr_len(peer_ip, 64), &peer);
+}
+
 enum helo_class
 helo_classify(const char *name, size_t len, const char *peer_ip, const struct helo_self *self)
 {

@@ -51,6 +51,10 @@ const char *helo_class_label(enum helo_class c); /* human label */
 enum helo_class helo_classify(const char *name, size_t len, const char *peer_ip,
                               const struct helo_self *self);
 
+/* helo_peer_known - peer_ip is an address helo_classify can compare an address literal with
+ * (when it is not, a literal is judged without it) */
+bool helo_peer_known(const char *peer_ip);
+
 /* name_looks_random - a label that looks machine-generated (documented heuristic in
  * docs/classification.md); score in [0,1] when score != NULL */
 bool name_looks_random(const char *label, size_t len, double *score);

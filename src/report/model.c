@@ -428,6 +428,7 @@ first_banner(struct rb *r, sqlite3_stmt **out)
 static void
 load_self(struct rb *r)
 {
+	struct hp *h = r->hp;
 	sqlite3_stmt *st;
 	const char *t, *e;
 	size_t n = 0, i;
@@ -435,24 +436,24 @@ load_self(struct rb *r)
 	if ((t = first_banner(r, &st)) != NULL && strncmp(t, "220 ", 4) == 0) {
 		/* "220 exch01.corp.example.com Microsoft ESMTP MAIL Service, …" */
 		t += 4;
-		for (e = t; *e != '\0' && *e != ' ' && (size_t)(e - t) < sizeof(r->fqdn) - 1 &&
+		for (e = t; *e != '\0' && *e != ' ' && (size_t)(e - t) < sizeof(h->fqdn) - 1 &&
 		            (strchr(".-", *e) != NULL || (*e >= 'a' && *e <= 'z') ||
 		             (*e >= 'A' && *e <= 'Z') || (*e >= '0' && *e <= '9'));
 		     e++)
 			;
 		if (e > t && (*e == ' ' || *e == '\0') && memchr(t, '.', (size_t)(e - t)) != NULL) {
-			memcpy(r->fqdn, t, (size_t)(e - t));
-			r->fqdn[e - t] = '\0';
+			memcpy(h->fqdn, t, (size_t)(e - t));
+			h->fqdn[e - t] = '\0';
 			/* NetBIOS name: the first label, upper case, at most 15; domain: the rest
 			 */
-			for (i = 0; r->fqdn[i] != '.' && i < 15; i++)
-				r->netbios[i] = (char)toupper((unsigned char)r->fqdn[i]);
-			r->netbios[i] = '\0';
-			snprintf(r->domain, sizeof(r->domain), "%s", strchr(r->fqdn, '.') + 1);
-			r->have_id = true;
-			r->self.hostname = r->fqdn;
-			r->self.netbios = r->netbios;
-			r->self.domain = r->domain;
+			for (i = 0; h->fqdn[i] != '.' && i < 15; i++)
+				h->netbios[i] = (char)toupper((unsigned char)h->fqdn[i]);
+			h->netbios[i] = '\0';
+			snprintf(h->domain, sizeof(h->domain), "%s", strchr(h->fqdn, '.') + 1);
+			h->have_id = true;
+			h->self.hostname = h->fqdn;
+			h->self.netbios = h->netbios;
+			h->self.domain = h->domain;
 		}
 	}
 	sqlite3_finalize(st);
@@ -462,12 +463,33 @@ load_self(struct rb *r)
 	                RB_SELF_ADDRS);
 	while (st != NULL && sqlite3_step(st) == SQLITE_ROW && n < RB_SELF_ADDRS) {
 		const char *ip = (const char *)sqlite3_column_text(st, 0);
-		if (ip != NULL && (r->addrs[n] = strdup(ip)) != NULL)
+		if (ip != NULL && (h->addrs[n] = strdup(ip)) != NULL)
 			n++;
 	}
 	sqlite3_finalize(st);
-	r->addrs[n] = NULL;
-	r->self.addrs = (const char *const *)r->addrs;
+	h->addrs[n] = NULL;
+	h->self.addrs = (const char *const *)h->addrs;
+}
+
+/* load_self_now - load_self, then let the waiting threads go (also when it found nothing) */
+static void
+load_self_now(struct rb *r)
+{
+	load_self(r);
+	pthread_mutex_lock(&r->hp->mu);
+	r->hp->ready = true;
+	pthread_cond_broadcast(&r->hp->cv);
+	pthread_mutex_unlock(&r->hp->mu);
+}
+
+const struct helo_self *
+rb_self(struct rb *r)
+{
+	pthread_mutex_lock(&r->hp->mu);
+	while (!r->hp->ready)
+		pthread_cond_wait(&r->hp->cv, &r->hp->mu);
+	pthread_mutex_unlock(&r->hp->mu);
+	return &r->hp->self;
 }
 
 /* ---- sections ---- */
@@ -502,7 +524,7 @@ sec_report(struct rb *r, const char *db_path)
 	jset(fl, "src", f->src != NULL ? json_string(f->src) : json_null());
 	jset(o, "filters", fl);
 	jset(o, "top", json_integer(r->top));
-	jset(o, "honeypot", r->have_id ? json_string(r->fqdn) : json_null());
+	jset(o, "honeypot", r->hp->have_id ? json_string(r->hp->fqdn) : json_null());
 	json_object_set_new(r->m, "report", o);
 }
 
@@ -655,43 +677,62 @@ open_db(struct rb *r, const char *db_path)
 	return 0;
 }
 
-/* The second thread's work: client lines and messages, on its own connection. */
-static const struct sec worker_secs[] = {{"commands", model_commands},
-                                         {"messages", model_messages}};
+/* The threads: the sessions pass (with AUTH attempts and signals beside it) on the calling
+ * thread; client lines on a second, which first finds the honeypot's names; messages on a
+ * third, which needs those names. Each has its own read-only connection and its own part of
+ * the model; they share the options and, once it is ready, the honeypot (struct hp). On a
+ * two-core machine three threads keep both cores busy while the shortest part ends first. */
+static const struct sec cmd_secs[] = {{"commands", model_commands}};
+static const struct sec msg_secs[] = {{"messages", model_messages}};
 
-/* worker - thread entry: run worker_secs on the rb it is given; its rc in w->worker_rc */
 static void *
-worker(void *arg)
+cmd_thread(void *arg)
 {
 	struct rb *w = arg;
 
-	w->worker_rc = run_secs(w, worker_secs, ARRAY_LEN(worker_secs));
+	load_self_now(w);
+	w->rc = run_secs(w, cmd_secs, ARRAY_LEN(cmd_secs));
 	return NULL;
 }
+
+static void *
+msg_thread(void *arg)
+{
+	struct rb *w = arg;
+
+	w->rc = run_secs(w, msg_secs, ARRAY_LEN(msg_secs));
+	return NULL;
+}
+
+/* NTHREADS - the threads besides the calling one */
+#define NTHREADS 2
 
 json_t *
 report_build(const char *db_path, const struct report_opts *o, char *err, size_t errlen)
 {
-	/* This thread: the sessions pass, credentials, dialect. The other: commands, messages.
-	 * Each has its own SQLite connection and its own part of the model; they share only
-	 * read-only state (options, the honeypot's names). */
 	static const struct sec main_secs[] = {{"sessions", model_sessions}};
-	struct rb r, w;
+	static void *(*const entry[NTHREADS])(void *) = {cmd_thread, msg_thread};
+	struct rb r, w[NTHREADS];
 	struct report_opts wo;
-	char werr[1024] = "";
+	struct hp hp;
+	char werr[NTHREADS][1024];
 	json_t *m = NULL;
-	pthread_t th;
-	bool started = false;
+	pthread_t th[NTHREADS];
+	bool started[NTHREADS] = {false};
 	sqlite3_stmt *st;
 	const char *k;
 	json_t *v;
-	size_t i;
+	size_t i, t;
 	int ok = -1;
 	uint64_t t0;
 
 	t0 = now_mono_us();
 	memset(&r, 0, sizeof(r));
-	memset(&w, 0, sizeof(w));
+	memset(w, 0, sizeof(w));
+	memset(&hp, 0, sizeof(hp));
+	pthread_mutex_init(&hp.mu, NULL);
+	pthread_cond_init(&hp.cv, NULL);
+	r.hp = &hp;
 	r.o = o;
 	r.err = err;
 	r.errlen = errlen;
@@ -699,7 +740,7 @@ report_build(const char *db_path, const struct report_opts *o, char *err, size_t
 	if (access(db_path, R_OK) != 0) {
 		seterr(err, errlen,
 		       "%s: cannot read the database (give --data-dir DIR or --db FILE)", db_path);
-		return NULL;
+		goto out;
 	}
 	if (open_db(&r, db_path) < 0)
 		goto out;
@@ -714,8 +755,6 @@ report_build(const char *db_path, const struct report_opts *o, char *err, size_t
 	m = r.m = json_object();
 	if (select_sessions(&r) < 0)
 		goto out;
-	load_self(&r);
-	sec_report(&r, db_path);
 	/* Shares need the number of sessions before the passes that count them. */
 	st = rb_prepare(&r, "SELECT count(*) FROM sessions WHERE %s", r.sc);
 	if (st == NULL || rb_step(&r, st) != SQLITE_ROW) {
@@ -725,36 +764,48 @@ report_build(const char *db_path, const struct report_opts *o, char *err, size_t
 	r.sessions = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 
-	w = r;
-	w.db = NULL;
-	w.m = json_object();
-	w.err = werr;
-	w.errlen = sizeof(werr);
 	wo = *o;
 	wo.progress = false; /* one progress line: this thread's */
-	w.o = &wo;
-	if (open_db(&w, db_path) < 0 || select_sessions(&w) < 0) {
-		seterr(err, errlen, "%s", werr);
-		goto out;
+	for (t = 0; t < NTHREADS; t++) {
+		w[t] = r;
+		w[t].db = NULL;
+		w[t].m = json_object();
+		werr[t][0] = '\0';
+		w[t].err = werr[t];
+		w[t].errlen = sizeof(werr[t]);
+		w[t].o = &wo;
+		if (open_db(&w[t], db_path) < 0 || select_sessions(&w[t]) < 0) {
+			seterr(err, errlen, "%s", werr[t]);
+			goto out;
+		}
 	}
 	if (getenv("RELAYTRAP_REPORT_TIMING") != NULL)
 		fprintf(stderr, "report: %-12s %8.3f s wall %8.3f s cpu\n", "setup",
 		        (double)(now_mono_us() - t0) / 1e6, (double)thread_cpu_us() / 1e6);
-	if (pthread_create(&th, NULL, worker, &w) != 0) {
-		seterr(err, errlen, "cannot start a thread");
-		goto out;
+	for (t = 0; t < NTHREADS; t++) {
+		if (pthread_create(&th[t], NULL, entry[t], &w[t]) != 0) {
+			seterr(err, errlen, "cannot start a thread");
+			if (t == 0)
+				load_self_now(&r); /* nobody else will: let the others go */
+			goto out;
+		}
+		started[t] = true;
 	}
-	started = true;
 	if (run_secs(&r, main_secs, ARRAY_LEN(main_secs)) < 0)
 		goto out;
-	pthread_join(th, NULL);
-	started = false;
-	if (w.worker_rc < 0) {
-		seterr(err, errlen, "%s", werr);
-		goto out;
+	for (t = 0; t < NTHREADS; t++) {
+		pthread_join(th[t], NULL);
+		started[t] = false;
+		if (w[t].rc < 0) {
+			seterr(err, errlen, "%s", werr[t]);
+			goto out;
+		}
+		json_object_foreach(w[t].m, k, v) json_object_set(m, k, v);
 	}
-	json_object_foreach(w.m, k, v) json_object_set(m, k, v);
-	r.accepted_sessions = w.accepted_sessions;
+	r.accepted_sessions = w[1].accepted_sessions;
+	if (model_sessions_finish(&r, &w[1].mt) < 0)
+		goto out;
+	sec_report(&r, db_path);
 	if (sec_stages(&r) < 0)
 		goto out;
 	{
@@ -770,17 +821,24 @@ report_build(const char *db_path, const struct report_opts *o, char *err, size_t
 	}
 	ok = 0;
 out:
-	if (started)
-		pthread_join(th, NULL);
+	for (t = 0; t < NTHREADS; t++)
+		if (started[t])
+			pthread_join(th[t], NULL);
 	if (o->progress) {
 		fprintf(stderr, "\r\033[K");
 		fflush(stderr);
 	}
-	for (i = 0; r.addrs[i] != NULL; i++)
-		free(r.addrs[i]);
-	json_decref(w.m);
-	sqlite3_close(w.db);
+	model_sessions_free(&r);
+	for (i = 0; hp.addrs[i] != NULL; i++)
+		free(hp.addrs[i]);
+	for (t = 0; t < NTHREADS; t++) {
+		tally_free(w[t].mt.hours);
+		json_decref(w[t].m);
+		sqlite3_close(w[t].db);
+	}
 	sqlite3_close(r.db);
+	pthread_mutex_destroy(&hp.mu);
+	pthread_cond_destroy(&hp.cv);
 	if (ok < 0) {
 		json_decref(m);
 		return NULL;

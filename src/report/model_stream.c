@@ -29,6 +29,7 @@
 #define RCPT_MAX 64
 #define CAMPAIGN_REPS 2048
 #define CAMPAIGN_BITS 4 /* simhash distance that still counts as the same campaign */
+#define HOUR_US 3600000000LL
 
 /* ---- commands ---- */
 
@@ -1173,6 +1174,9 @@ model_messages(struct rb *r)
 	struct probe_input in;
 	sqlite3_stmt *st;
 	struct jbuf jb;
+	const struct helo_self *self;
+	struct tally_ent *hour = NULL;
+	int64_t hour_key = 0;
 	char stpl[TPL_MAX], btpl[TPL_MAX];
 	uint64_t mord = 0;
 	unsigned why;
@@ -1198,17 +1202,37 @@ model_messages(struct rb *r)
 		seterr(r->err, r->errlen, "out of memory");
 		goto out;
 	}
+	/* Every message of the selection counts in the totals and the hours; one whose session
+	 * row is missing is left out of the rest (column 13), as a join would. */
 	st = rb_prepare(r,
 	                "SELECT m.session, m.time_us, m.hdr_subject, %s, m.mail_from, m.rcpts,"
-	                " m.hdr_from, m.hdr_to, s.src_ip, s.helo, m.size, m.accepted, %s"
-	                " FROM messages m JOIN sessions s ON s.session = m.session"
+	                " m.hdr_from, m.hdr_to, s.src_ip, s.helo, m.size, m.accepted, %s,"
+	                " s.session IS NOT NULL"
+	                " FROM messages m LEFT JOIN sessions s ON s.session = m.session"
 	                " WHERE %s ORDER BY m.time_us",
 	                r->msg_body ? "m.body_text" : "NULL", r->msg_body ? "m.parts" : "NULL",
 	                rb_cond(r, 'm'));
 	if (st == NULL)
 		goto out;
+	if ((r->mt.hours = tally_new(STREAM_KEYS * 10, false)) == NULL) {
+		seterr(r->err, r->errlen, "out of memory");
+		goto out;
+	}
+	self = rb_self(r);
 	rb_progress(r, "messages", 0, 0);
 	while ((rc = rb_step(r, st)) == SQLITE_ROW) {
+		int64_t h = sqlite3_column_int64(st, 1) / HOUR_US;
+
+		r->mt.messages++;
+		r->mt.accepted += sqlite3_column_double(st, 11);
+		r->mt.bytes += sqlite3_column_double(st, 10);
+		if (hour == NULL || h != hour_key)
+			hour = tally_get(r->mt.hours, &h, sizeof(h), NULL);
+		hour_key = h;
+		if (hour != NULL)
+			hour->n++;
+		if (sqlite3_column_int(st, 13) == 0)
+			continue;
 		memset(&m, 0, sizeof(m));
 		mord++;
 		if ((mord & 0x3fff) == 0)
@@ -1249,7 +1273,7 @@ model_messages(struct rb *r)
 		in.hdr_from = m.hfrom;
 		in.hdr_to = m.hto;
 		in.rcpt_flags = m.rflags;
-		why = probe_detect(&in, &r->self);
+		why = probe_detect(&in, self);
 		template_normalise(m.subject != NULL ? m.subject : "", m.subject_len, stpl,
 		                   sizeof(stpl));
 		/* Families and campaigns are keyed by the first BODY_KEY bytes of the body's

@@ -671,6 +671,45 @@ test_json_columns(void **state)
 	json_decref(m);
 }
 
+/* test_literal_self - an address literal's class that depends on the honeypot's addresses
+ * (found by another thread while the sessions pass runs) is settled when they are known */
+static void
+test_literal_self(void **state)
+{
+	struct fx *f = *state;
+	json_t *m, *r, *c;
+	size_t i;
+	long long self = -1, other = -1;
+
+	m = model_with(
+	    f, "literal.db",
+	    "INSERT INTO sessions (session, src_ip, start_us, end_us, bytes_in, bytes_out, "
+	    "greeting,"
+	    " helo) VALUES ('bbbb000000000001', '192.0.2.50', 1793581300000000,"
+	    " 1793581300000000, 40, 200, 'HELO', '[" HP_IP "]'),"
+	    " ('bbbb000000000002', 'not an address', 1793581300000000, 1793581300000000, 40,"
+	    " 200, 'HELO', '[" HP_IP "]'),"
+	    " ('bbbb000000000003', '192.0.2.50', 1793581300000000, 1793581300000000, 40, 200,"
+	    " 'HELO', '[192.0.2.99]');");
+	r = row_where(m, "helo", "top", "name", "[" HP_IP "]");
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "class")), "self");
+	r = row_where(m, "helo", "top", "name", "[192.0.2.99]");
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "class")), "literal_other");
+	json_array_foreach(json_object_get(json_object_get(m, "helo"), "classes"), i, c)
+	{
+		const char *n = json_string_value(json_object_get(c, "class"));
+		if (strcmp(n, "self") == 0)
+			self = json_integer_value(json_object_get(c, "sessions"));
+		else if (strcmp(n, "literal_other") == 0)
+			other = json_integer_value(json_object_get(c, "sessions"));
+	}
+	assert_int_equal(self, 2); /* with and without a peer address to compare */
+	assert_int_equal(other, 1);
+	json_decref(m);
+}
+
 static void
 test_html_escapes(void **state)
 {
@@ -830,6 +869,7 @@ main(void)
 	    cmocka_unit_test(test_filters),
 	    cmocka_unit_test(test_side_out_of_order),
 	    cmocka_unit_test(test_json_columns),
+	    cmocka_unit_test(test_literal_self),
 	    cmocka_unit_test(test_html_escapes),
 	    cmocka_unit_test(test_text_80_columns),
 	    cmocka_unit_test(test_json_and_csv),
