@@ -8,13 +8,15 @@
 # resolves to it), three DNSBL zones answering NXDOMAIN except for a few listed addresses.
 # bench/smtpload (built as build/smtpload) opens CONC connections at once, each sending a
 # PROXY v1 header with a source from a pool of POOL addresses, then a whole session with one
-# small message. The same load runs against relaytrap with enrich_dns=no and =yes, ROUNDS
+# small message. The same load runs against relaytrap with every enrichment off (enrich_geo,
+# enrich_os, enrich_dns = no) and on (all yes, GeoIP from GEOIP_DIR, default var/geoip), ROUNDS
 # times alternately; each run prints msgs/s and the DNS counters, and the end prints the
 # medians and the ratio (target: on >= 90% of off).
 #
 # Usage: bench/enrich.sh [BUILD-DIR]     (default build)
 # Environment: MSGS (messages per run, default 30000), CONC (default 50), POOL (default
-#   10000), ROUNDS (default 3), BENCH_PORT (default 25400; uses it and the next one).
+#   10000), ROUNDS (default 3), BENCH_PORT (default 25400; uses it and the next one),
+#   GEOIP_DIR (default var/geoip).
 # Limits: traffic goes to 127.0.0.1 only; each run is bounded by smtpload's 300 s limit.
 
 set -euo pipefail
@@ -29,6 +31,7 @@ DNS_PORT=$((PORT + 1))
 RELAYTRAP=$(readlink -f "$BUILD/relaytrap")
 SMTPLOAD=$(readlink -f "$BUILD/smtpload")
 DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
+GEOIP=$(readlink -f "${GEOIP_DIR:-var/geoip}")
 OUT=$(mktemp -d /tmp/relaytrap-enrich-bench.XXXXXX)
 
 [ -x "$RELAYTRAP" ] && [ -x "$SMTPLOAD" ] || { echo "enrich.sh: build first (ninja -C $BUILD)" >&2; exit 1; }
@@ -74,10 +77,14 @@ printf 'proxy_from = 127.0.0.1/32\n[listener bench]\naddress = 127.0.0.1\nport =
 run_once() {
 	local label=$1 enrich=$2 data="$OUT/data-$1-$RANDOM" pid line rate
 	mkdir -p "$data"
+	# on: every kind of enrichment (GeoIP/ASN from the free databases when make geoip has
+	# fetched them, the SYN fingerprint, DNS); off: none at all
+	[ "$enrich" = yes ] && [ -d "$GEOIP" ] && ln -s "$GEOIP" "$data/geoip"
 	"$RELAYTRAP" serve --data-dir "$data" --hostname mail.bench.example \
 		--set delay_banner=0 --set delay_reply=0 --set delay_jitter=0 \
 		--set max_sessions=100000 --set max_per_ip=100000 \
-		--set enrich_dns="$enrich" --set resolver="127.0.0.1:$DNS_PORT" \
+		--set enrich_dns="$enrich" --set enrich_geo="$enrich" --set enrich_os="$enrich" \
+		--set resolver="127.0.0.1:$DNS_PORT" \
 		--set dnsbl_zones="zen.spamhaus.org, bl.spamcop.net, b.barracudacentral.org" \
 		--set dns_rate=1000000 --set dns_max_inflight=4096 --set enrich_max_pending=100000 \
 		-c "$OUT/relaytrap.conf" \
@@ -89,11 +96,11 @@ run_once() {
 	done
 	"$SMTPLOAD" -P -c "$CONC" -n "$MSGS" -p "$POOL" "127.0.0.1:$PORT" > "$OUT/load.txt" || true
 	line=$(cat "$OUT/load.txt")
-	# the lookups of the last sessions: wait until every session has its 3 enrich events
+	# the lookups of the last sessions: wait until every session has its 3 DNS enrich events
 	# (at most 10 s; what is still pending at SIGTERM is dropped, as documented)
 	if [ "$enrich" = yes ]; then
 		for _ in $(seq 100); do
-			[ "$(grep -c '"relaytrap.enrich"' "$data/events.jsonl" || true)" -ge $((3 * MSGS)) ] && break
+			[ "$(grep -cE '"kind":"(rdns|dnsbl|helo)"' "$data/events.jsonl" || true)" -ge $((3 * MSGS)) ] && break
 			sleep 0.1
 		done
 	fi

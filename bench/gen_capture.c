@@ -1091,7 +1091,7 @@ struct pend {
 struct sess {
 	struct gen *g;
 	struct sb *out;
-	char sid[17];
+	char sid[25];
 	int64_t start, t;
 	const struct host *host;
 	const struct sensor *sn;
@@ -2038,8 +2038,11 @@ session(struct gen *g, const struct plan *p, struct sb *out)
 	memset(&s, 0, sizeof(s));
 	s.g = g;
 	s.out = out;
-	snprintf(s.sid, sizeof(s.sid), "%016llx", (unsigned long long)rnext());
 	s.start = p->start;
+	/* like the daemon's ids (docs/events.md): 12 hex digits of the start in ms, 12 random */
+	snprintf(s.sid, sizeof(s.sid), "%012llx%012llx",
+	         (unsigned long long)(s.start / 1000) & 0xffffffffffffull,
+	         (unsigned long long)(rnext() >> 16));
 	s.sensor_idx = (int)ri(0, (long)g->nsensors - 1);
 	s.sn = &g->sensors[s.sensor_idx];
 	if (p->kind == K_PROBE && p->arg <= 1) {

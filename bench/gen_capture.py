@@ -310,7 +310,8 @@ class Session:
 
     def __init__(self, g, start_us, host, sensor, dst_port=25):
         self.g = g
-        self.sid = "%016x" % g.rnd.getrandbits(64)
+        # like the daemon's ids (docs/events.md): 12 hex digits of the start in ms, 12 random
+        self.sid = "%012x%012x" % (start_us // 1000, g.rnd.getrandbits(64) >> 16)
         self.start = start_us
         self.host = host
         self.sensor = sensor

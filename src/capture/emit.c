@@ -40,6 +40,7 @@ struct capture {
 	size_t acklen;
 	struct jw w;
 	uint64_t events;
+	uint64_t queued; /* bytes of frames queued since capture_new (sink included) */
 	uint64_t dropped;
 	uint64_t dropped_bodies;
 	bool dropping; /* over a limit right now (logged once per episode) */
@@ -306,6 +307,7 @@ capture_frame(struct capture *c, enum frame_type type, const void *p1, size_t l1
 		return;
 	}
 	if (c->sink != NULL) {
+		c->queued += FRAME_HDR + l1 + l2;
 		if (l2 == 0) {
 			c->sink(c->sink_arg, type, p1, l1);
 		} else {
@@ -330,6 +332,7 @@ capture_frame(struct capture *c, enum frame_type type, const void *p1, size_t l1
 		c->dropped++;
 		return;
 	}
+	c->queued += FRAME_HDR + l1 + l2;
 	evbuffer_add(c->out, hdr, FRAME_HDR);
 	if (l1)
 		evbuffer_add(c->out, p1, l1);
@@ -426,6 +429,12 @@ uint64_t
 capture_events(const struct capture *c)
 {
 	return c->events;
+}
+
+uint64_t
+capture_queued(const struct capture *c)
+{
+	return c->queued;
 }
 
 uint64_t

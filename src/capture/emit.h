@@ -8,7 +8,8 @@
  *       (capture_free releases them all).
  * Public: capture_new, capture_attach, capture_detach, capture_attached, capture_free,
  *         capture_begin, capture_commit, capture_body, capture_flush_frame, capture_pending,
- *         capture_unacked, capture_finish, capture_events, capture_dropped, capture_prefix.
+ *         capture_unacked, capture_finish, capture_events, capture_queued, capture_dropped,
+ *         capture_prefix.
  * Durability: every frame stays in memory until the store acknowledges the commit that made it
  *         durable (FRAME_ACK). When the store dies the channel is detached, the unacknowledged
  *         frames go back to the front of the queue, and capture_attach to a new store starts
@@ -81,6 +82,9 @@ int capture_finish(struct capture *c, int timeout_ms);
 int capture_wait_ack(struct capture *c, int timeout_ms);
 /* capture_events - events queued since capture_new */
 uint64_t capture_events(const struct capture *c);
+/* capture_queued - bytes of frames queued since capture_new (what the store has been given to
+ * write, acknowledged or not); capture_queued - capture_pending is what it has committed */
+uint64_t capture_queued(const struct capture *c);
 /* capture_dropped - frames dropped (oversized, or over the backlog limits) */
 uint64_t capture_dropped(const struct capture *c);
 

@@ -38,6 +38,7 @@
 #include <zlib.h>
 
 #include "capture/frame.h"
+#include "capture/evparse.h"
 #include "capture/store.h"
 #include "cmd/cmd.h"
 #include "core/config.h"
@@ -97,6 +98,7 @@ struct import {
 	int ninputs;
 	int rc; /* 1 when an input could not be read */
 	char *buf;
+	struct evparse *evp; /* NULL: every line parsed whole */
 	struct batch *cur_batch;
 	const char *cur;     /* file being read */
 	uint64_t cur_size;   /* its size on disk, 0 when unknown */
@@ -238,7 +240,7 @@ item_add(struct import *im, const char *p, size_t n)
 		it->p.ev = NULL;
 		it->p.valid = false;
 	} else {
-		store_parse(&it->p, p, n);
+		store_parse_cached(im->evp, &it->p, p, n);
 		b->text += n;
 	}
 	if (b->n == IMPORT_BATCH || b->text >= IMPORT_BATCH_BYTES)
@@ -420,6 +422,7 @@ reader_main(void *arg)
 	struct stat st;
 	int i;
 
+	im->evp = evparse_new();
 	for (i = 0; i < im->ninputs; i++) {
 		const char *in = im->inputs[i];
 
@@ -430,6 +433,8 @@ reader_main(void *arg)
 			im->rc = 1;
 		}
 	}
+	evparse_free(im->evp);
+	im->evp = NULL;
 	im->read_cpu = thread_cpu();
 	pthread_mutex_lock(&im->mu);
 	im->done = true;

@@ -26,16 +26,55 @@
 #include "enrich/p0f.h"
 #include "enrich/syn.h"
 #include "net/proxy.h"
+#include "net/srcload.h"
 #include "persona/persona.h"
 
-/* The store's backlog (capture_pending), a ladder: above SHED new sessions are answered with
- * the persona's 421 (recorded, limit store_backlog) until it is below SHED_END; above PAUSE
- * accepting stops until it is below PAUSE_END. (Further up the capture itself drops body
- * chunks, then events: see emit.h.) */
-#define CAPTURE_SHED (64u * 1024u * 1024u)
-#define CAPTURE_SHED_END (16u * 1024u * 1024u)
+/* The store's backlog (capture_pending), a ladder (docs/durability.md):
+ * - above BEHIND the store is behind until the backlog is below BEHIND_END. The connections
+ *   of a source whose /24 or /64 has lately cost the store more than a share of what the store
+ *   writes per second are not read (backpressure: conn_throttle), new ones from it are greeted
+ *   and then wait likewise, until the store has caught up with that source; quiet sources are
+ *   served as usual. Nothing is cut and nobody is refused: a flood slows to what the store
+ *   can record, as a busy server slows its clients, while everyone else goes on.
+ * - above SHED every new session gets the 421 (limit store_backlog) until below SHED_END: the
+ *   backstop when many sources each under their share still outrun the store.
+ * - above PAUSE accepting stops until below PAUSE_END.
+ * Further up the capture itself drops body chunks, then events: see emit.h. */
+#define CAPTURE_BEHIND (16u * 1024u * 1024u)
+#define CAPTURE_BEHIND_END (4u * 1024u * 1024u)
+#define CAPTURE_SHED (96u * 1024u * 1024u)
+#define CAPTURE_SHED_END (48u * 1024u * 1024u)
 #define CAPTURE_PAUSE (192u * 1024u * 1024u)
 #define CAPTURE_PAUSE_END (64u * 1024u * 1024u)
+#define BEHIND_LOG_MS 10000 /* while behind, the backlog is logged this often */
+/* shedding by source: a prefix may cost a share of the store's drain rate, at least
+ * SOURCE_FLOOR bytes/s; its cost halves every SOURCE_HALFLIFE_MS; SOURCE_SLOTS prefixes are
+ * tracked (40 bytes each). The share starts at SOURCE_SHARE each time the store falls behind;
+ * every SHARE_STEP_MS in which the backlog did not shrink by SHARE_DRAIN it shrinks by
+ * SHARE_DOWN (to SHARE_MIN at the least), else it grows back by SHARE_UP: when many sources
+ * each under their share outrun the store, the share comes down until the store catches up.
+ * A refusal by source (or by max_per_ip while behind) is answered after TARPIT_MS: a client
+ * that reconnects at once comes back a few times a second instead of a thousand, and each
+ * refusal costs the store four events. */
+#define SOURCE_SHARE 0.25
+#define SHARE_MIN (1.0 / 64.0)
+#define SHARE_DOWN 0.75
+#define SHARE_UP 1.1
+#define SHARE_STEP_MS 1000
+#define SHARE_DRAIN (256u * 1024u)
+#define TARPIT_MS 3000
+#define SOURCE_FLOOR (64.0 * 1024.0)
+#define SOURCE_HALFLIFE_MS 5000
+#define SOURCE_SLOTS 16384
+/* the drain rate: measured while the backlog is over DRAIN_BUSY (the store is then writing as
+ * fast as it can), averaged over DRAIN_TAU_MS; DRAIN_INITIAL until first measured */
+#define DRAIN_BUSY (1u * 1024u * 1024u)
+#define DRAIN_TAU_MS 2000.0
+#define DRAIN_INITIAL (1024.0 * 1024.0)
+/* the last max_sessions / RESERVE_DIV sessions are only for source prefixes that hold fewer
+ * than RESERVE_HOLDING: a burst from a few networks cannot take every slot */
+#define RESERVE_DIV 8
+#define RESERVE_HOLDING 4
 #define OVERLOAD_SLACK 1024 /* connections beyond max_sessions still answered 421 */
 #define LISTEN_BACKLOG 4096
 #define TRIM_AFTER 256   /* give freed memory back once idle after this many sessions */
@@ -49,7 +88,7 @@ struct srv_listener {
 	struct server *srv;
 	struct evconnlistener *lev;
 	struct listener_conf conf;
-	const struct smtp_env *env;
+	struct smtp_env env; /* the caller's, with limits pointing at the server's live ones */
 	int port;
 };
 
@@ -74,13 +113,16 @@ struct conn {
 	unsigned char *syn; /* the peer's SYN, IP + TCP headers (TCP_SAVED_SYN); NULL if none */
 	size_t syn_len;
 	unsigned char ipkey[16];
+	unsigned char pfx[16]; /* the source's prefix, the key of its load (srcload) */
 	uint64_t t_start_ms;
 	uint64_t cmd_start_ms; /* 0 = no command in progress */
+	int tarpit_ms;         /* added to the delay of the next reply (a refusal) */
 	bool banner_written;
 	bool proxy_wait;
 	bool closing;
 	bool lingering; /* our side is shut down; reading and discarding until EOF */
 	bool counted;
+	bool throttled; /* not read while its source costs the store too much (backpressure) */
 };
 
 struct ipslot {
@@ -96,23 +138,38 @@ struct server {
 	struct srv_listener *ls[CONFIG_MAX_LISTENERS];
 	size_t nls;
 	struct conn *conns;
-	size_t nconns;
-	struct ipslot *iptab;
-	struct event *resume; /* EMFILE backoff */
+	size_t nconns;         /* connections, answered or being refused */
+	size_t nadmitted;      /* of those, sessions admitted (max_sessions counts these) */
+	struct ipslot *iptab;  /* sessions held per address (max_per_ip) */
+	struct ipslot *pfxtab; /* sessions held per /24 or /64 (the reserve of max_sessions) */
+	struct srcload *load;  /* what each source prefix lately cost the store */
+	struct limits live;    /* the sessions' budgets (the configured ones) */
+	struct event *resume;  /* EMFILE backoff */
 	struct event *housekeep;
 	const struct p0f_db *p0f; /* for the debug log of each SYN; may be NULL */
 	bool paused_backlog;
-	bool shedding; /* the store is behind: new sessions get 421 */
+	bool behind;   /* the store is behind: the costly sources are not read */
+	bool shedding; /* the store is far behind: every new session gets 421 */
 	bool paused_emfile;
 	bool stopping;
-	bool stress;         /* stress mode: short idle and command timeouts */
-	unsigned stress_at;  /* sessions from which stress mode starts */
-	size_t peak;         /* most connections since memory was last trimmed */
-	uint64_t accepted;   /* connections accepted since start */
-	uint64_t unanswered; /* of those, closed at once beyond max_sessions + OVERLOAD_SLACK */
+	bool stress;          /* stress mode: short idle and command timeouts */
+	unsigned stress_at;   /* sessions from which stress mode starts */
+	size_t peak;          /* most connections since memory was last trimmed */
+	uint64_t accepted;    /* connections accepted since start */
+	uint64_t unanswered;  /* of those, closed at once beyond max_sessions + OVERLOAD_SLACK */
+	double drain_bps;     /* bytes/s the store commits while busy (moving average) */
+	uint64_t drain_acked; /* capture_queued - capture_pending at drain_t_ms */
+	uint64_t drain_t_ms;
+	size_t nthrottled;  /* connections not read at the moment (backpressure) */
+	uint64_t throttles; /* times a connection was paused for its source's load */
+	double share;       /* of drain_bps a source may cost while behind */
+	size_t share_pend;  /* the backlog at share_t_ms */
+	uint64_t share_t_ms;
+	uint64_t behind_log_ms; /* when the backlog was last logged */
 };
 
 static void conn_free(struct conn *c);
+static uint64_t now_ms(void);
 static void conn_try_write(struct conn *c);
 
 /* ------------------------------------------------------------------ per-IP table */
@@ -127,15 +184,16 @@ ip_hash(const unsigned char k[16])
 	return h;
 }
 
-/* ip_slot - the slot of key, or the free slot where it goes; NULL if the table is full */
+/* ip_slot - the slot of key in tab (per address or per prefix), or the free slot where it
+ * goes; NULL if the table is full */
 static struct ipslot *
-ip_slot(struct server *srv, const unsigned char k[16])
+ip_slot(struct ipslot *tab, const unsigned char k[16])
 {
 	uint32_t i = ip_hash(k) & (IPTAB_SIZE - 1), n;
 	struct ipslot *free_slot = NULL;
 
 	for (n = 0; n < IPTAB_SIZE; n++, i = (i + 1) & (IPTAB_SIZE - 1)) {
-		struct ipslot *s = &srv->iptab[i];
+		struct ipslot *s = &tab[i];
 		if (s->count == 0) {
 			/* linear probing without tombstones: a free slot ends the chain */
 			return free_slot ? free_slot : s;
@@ -149,21 +207,20 @@ ip_slot(struct server *srv, const unsigned char k[16])
 /* ip_release - one connection from key ended; re-insert the rest of its chain so that
  * linear probing finds every key without tombstones */
 static void
-ip_release(struct server *srv, const unsigned char k[16])
+ip_release(struct ipslot *tab, const unsigned char k[16])
 {
-	struct ipslot *s = ip_slot(srv, k);
+	struct ipslot *s = ip_slot(tab, k);
 	uint32_t i, j;
 
 	if (s == NULL || s->count == 0)
 		return;
 	if (--s->count > 0)
 		return;
-	i = (uint32_t)(s - srv->iptab);
-	for (j = (i + 1) & (IPTAB_SIZE - 1); srv->iptab[j].count != 0;
-	     j = (j + 1) & (IPTAB_SIZE - 1)) {
-		struct ipslot tmp = srv->iptab[j];
-		srv->iptab[j].count = 0;
-		struct ipslot *d = ip_slot(srv, tmp.key);
+	i = (uint32_t)(s - tab);
+	for (j = (i + 1) & (IPTAB_SIZE - 1); tab[j].count != 0; j = (j + 1) & (IPTAB_SIZE - 1)) {
+		struct ipslot tmp = tab[j];
+		tab[j].count = 0;
+		struct ipslot *d = ip_slot(tab, tmp.key);
 		*d = tmp;
 	}
 }
@@ -191,6 +248,113 @@ sa_key(const struct sockaddr *sa, unsigned char key[16], char *str, size_t strl,
 		strlcpy(str, "unknown", strl);
 		*port = 0;
 	}
+}
+
+/* ------------------------------------------------------------------ cost by source */
+
+/* cap_mark - the capture's byte count now: what a callback adds to it is that callback's cost */
+static uint64_t
+cap_mark(const struct server *srv)
+{
+	return srv->cap ? capture_queued(srv->cap) : 0;
+}
+
+/* charge - what the store was given since mark goes on the account of the prefix pfx */
+static void
+charge(struct server *srv, const unsigned char pfx[16], uint64_t mark)
+{
+	uint64_t n = cap_mark(srv);
+
+	if (n > mark)
+		srcload_charge(srv->load, pfx, now_mono_us() / 1000u, n - mark);
+}
+
+/* source_limit - the recent cost (bytes/s) above which a source is refused while the store is
+ * behind: a share of what the store writes per second, never under SOURCE_FLOOR */
+static double
+source_limit(const struct server *srv)
+{
+	double lim = srv->drain_bps * srv->share;
+
+	return lim > SOURCE_FLOOR ? lim : SOURCE_FLOOR;
+}
+
+/* source_over - the store is behind and c's source has lately cost it more than its share */
+static bool
+source_over(struct server *srv, const struct conn *c)
+{
+	return srv->behind && srcload_rate(srv->load, c->pfx, now_ms()) > source_limit(srv);
+}
+
+/* conn_throttle - stop or resume reading c: backpressure on the sources that outrun the
+ * store. A paused client waits, as it would for a busy server; its command deadline does not
+ * run meanwhile (conn_deadline_cb), its lifetime does. */
+static void
+conn_throttle(struct conn *c, bool on)
+{
+	struct server *srv = c->srv;
+
+	if (c->throttled == on || (on && (c->closing || c->lingering)))
+		return;
+	c->throttled = on;
+	if (on) {
+		srv->nthrottled++;
+		srv->throttles++;
+		bufferevent_disable(c->bev, EV_READ);
+		return;
+	}
+	srv->nthrottled--;
+	if (c->cmd_start_ms != 0)
+		c->cmd_start_ms = now_ms();
+	if (!c->closing || c->lingering)
+		bufferevent_enable(c->bev, EV_READ);
+}
+
+/* throttle_review - resume the paused connections whose source is no longer over its share
+ * (or all of them once the store has caught up) */
+static void
+throttle_review(struct server *srv)
+{
+	struct conn *c, *next;
+
+	for (c = srv->conns; c != NULL && srv->nthrottled > 0; c = next) {
+		next = c->next;
+		if (c->throttled && !source_over(srv, c))
+			conn_throttle(c, false);
+	}
+}
+
+/* srv_set_behind - enter or leave the backlog state; leaving it resumes every paused
+ * connection */
+static void
+srv_set_behind(struct server *srv, bool on)
+{
+	srv->behind = on;
+	if (!on)
+		throttle_review(srv);
+}
+
+/* drain_update - every housekeeping tick: while the store is busy, what it committed per second
+ * is what it can do; averaged over DRAIN_TAU_MS */
+static void
+drain_update(struct server *srv, size_t pend)
+{
+	uint64_t now = now_mono_us() / 1000u, acked, dt;
+	double a;
+
+	if (srv->cap == NULL)
+		return;
+	acked = capture_queued(srv->cap) - pend;
+	dt = now - srv->drain_t_ms;
+	if (srv->drain_t_ms != 0 && dt > 0 && pend >= DRAIN_BUSY && acked >= srv->drain_acked) {
+		a = (double)dt / DRAIN_TAU_MS;
+		if (a > 1.0)
+			a = 1.0;
+		srv->drain_bps +=
+		    a * ((double)(acked - srv->drain_acked) * 1000.0 / (double)dt - srv->drain_bps);
+	}
+	srv->drain_acked = acked;
+	srv->drain_t_ms = now;
 }
 
 /* srv_idle_ms / srv_cmd_ms - the idle and whole-command timeouts now: under stress the short
@@ -235,7 +399,8 @@ conn_hook_reply(void *ctx, const char *buf, size_t len, int delay_ms)
 		return;
 	}
 	q->next = NULL;
-	q->delay_ms = delay_ms;
+	q->delay_ms = delay_ms + c->tarpit_ms;
+	c->tarpit_ms = 0;
 	q->len = len;
 	memcpy(q->data, buf, len);
 	if (c->q_tail)
@@ -359,12 +524,16 @@ conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 		conn_free(c);
 		return;
 	}
+	uint64_t mark = cap_mark(c->srv);
+
 	if (now >= c->t_start_ms + lim->session_max_ms)
 		smtp_session_timeout(c->sess, SMTP_TO_LIFETIME);
-	else if (c->cmd_start_ms != 0 && now >= c->cmd_start_ms + srv_cmd_ms(c->srv))
+	else if (c->cmd_start_ms != 0 && !c->throttled &&
+	         now >= c->cmd_start_ms + srv_cmd_ms(c->srv))
 		smtp_session_timeout(c->sess, SMTP_TO_CMD);
 	else
 		conn_arm_deadline(c);
+	charge(c->srv, c->pfx, mark);
 }
 
 /* conn_start_session - the addresses are final: make the session and greet */
@@ -375,36 +544,59 @@ conn_start_session(struct conn *c)
 	const struct config *cfg = srv->cfg;
 	struct smtp_hooks hooks = {c, conn_hook_reply, conn_hook_close, conn_hook_helo,
 	                           conn_hook_message};
-	struct ipslot *slot;
+	struct ipslot *slot, *pslot;
+	uint64_t mark = cap_mark(srv);
+	unsigned reserve = cfg->limits.max_sessions / RESERVE_DIV;
 
-	c->sess = smtp_session_new(c->l->env, &c->info, &hooks);
+	srcload_prefix(c->ipkey, c->pfx);
+	c->sess = smtp_session_new(&c->l->env, &c->info, &hooks);
 	if (c->sess == NULL) {
 		conn_free(c);
 		return;
 	}
-	if (srv->nconns > cfg->limits.max_sessions) {
+	if (srv->nadmitted >= cfg->limits.max_sessions) {
 		smtp_session_overload(c->sess, "max_sessions", cfg->limits.max_sessions);
-		return;
+		goto out;
+	}
+	pslot = ip_slot(srv->pfxtab, c->pfx);
+	if (srv->nadmitted >= cfg->limits.max_sessions - reserve &&
+	    (pslot == NULL || pslot->count >= RESERVE_HOLDING)) {
+		/* the last slots are for sources that hold few: the value recorded is the bound
+		 * that applied */
+		smtp_session_overload(c->sess, "max_sessions", cfg->limits.max_sessions - reserve);
+		goto out;
 	}
 	if (srv->shedding) {
 		smtp_session_overload(c->sess, "store_backlog", CAPTURE_SHED / (1024u * 1024u));
-		return;
+		goto out;
 	}
-	slot = ip_slot(srv, c->ipkey);
-	if (slot == NULL || (slot->count >= cfg->limits.max_per_ip)) {
+	slot = ip_slot(srv->iptab, c->ipkey);
+	if (slot == NULL || (slot->count >= cfg->limits.max_per_ip) || pslot == NULL) {
+		if (srv->behind)
+			c->tarpit_ms = TARPIT_MS;
 		smtp_session_overload(c->sess, "max_per_ip", cfg->limits.max_per_ip);
-		return;
+		goto out;
 	}
 	if (slot->count == 0)
 		memcpy(slot->key, c->ipkey, 16);
 	slot->count++;
+	if (pslot->count == 0)
+		memcpy(pslot->key, c->pfx, 16);
+	pslot->count++;
 	c->counted = true;
+	srv->nadmitted++;
 	/* the source is final here (after any PROXY header); refused sessions are not enriched */
 	/* (behind a PROXY header the SYN is the proxy's: no OS fingerprint then) */
 	c->es = enrich_session_new(srv->enrich, smtp_session_prefix(c->sess), c->info.src_ip,
 	                           c->info.proxied ? NULL : c->syn, c->syn_len);
 	smtp_session_start(c->sess);
 	conn_arm_deadline(c);
+	/* a source over its share is served as a busy server serves: greeted, then read once
+	 * the store has caught up with it */
+	if (source_over(srv, c))
+		conn_throttle(c, true);
+out:
+	charge(srv, c->pfx, mark);
 }
 
 /* conn_proxy - wait for and apply the PROXY header of a trusted proxy */
@@ -447,6 +639,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	uint64_t mark;
 
 	if (c->lingering) {
 		evbuffer_drain(in, evbuffer_get_length(in));
@@ -462,11 +655,15 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
+	mark = cap_mark(c->srv);
 	if (!c->banner_written && evbuffer_get_length(in) > 0)
 		smtp_session_pregreet(c->sess, evbuffer_get_length(in));
 	smtp_session_input(c->sess, in);
+	charge(c->srv, c->pfx, mark);
 	if (c->closing)
 		return;
+	if (source_over(c->srv, c))
+		conn_throttle(c, true);
 	if (smtp_session_mid_command(c->sess)) {
 		if (c->cmd_start_ms == 0) {
 			c->cmd_start_ms = now_ms();
@@ -498,13 +695,18 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		/* idle: the read timeout fired; answer and close */
+		uint64_t mark = cap_mark(c->srv);
 		bufferevent_enable(bev, EV_WRITE);
 		smtp_session_timeout(c->sess, SMTP_TO_IDLE);
+		charge(c->srv, c->pfx, mark);
 		return;
 	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		if (c->sess && !c->lingering)
+		if (c->sess && !c->lingering) {
+			uint64_t mark = cap_mark(c->srv);
 			smtp_session_eof(c->sess);
+			charge(c->srv, c->pfx, mark);
+		}
 		conn_free(c);
 	}
 }
@@ -513,7 +715,10 @@ static void
 conn_free(struct conn *c)
 {
 	struct server *srv = c->srv;
+	uint64_t mark = cap_mark(srv);
 
+	if (c->throttled)
+		srv->nthrottled--;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -521,9 +726,14 @@ conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->nconns--;
-	if (c->counted)
-		ip_release(srv, c->ipkey);
-	smtp_session_free(c->sess);
+	if (c->counted) {
+		srv->nadmitted--;
+		ip_release(srv->iptab, c->ipkey);
+		ip_release(srv->pfxtab, c->pfx);
+	}
+	smtp_session_free(c->sess); /* the closed event */
+	if (c->sess != NULL)
+		charge(srv, c->pfx, mark);
 	free(c->syn);
 	enrich_session_end(c->es);
 	while (c->q_head) {
@@ -596,10 +806,13 @@ refuse_unanswered(struct srv_listener *l, evutil_socket_t fd, struct sockaddr *s
 	unsigned char key[16];
 	struct smtp_conn info;
 	struct smtp_session *s;
+	unsigned char pfx[16];
+	uint64_t mark = cap_mark(srv);
 
 	memset(&info, 0, sizeof(info));
 	strlcpy(info.listener, l->conf.name, sizeof(info.listener));
 	sa_key(sa, key, info.src_ip, sizeof(info.src_ip), &info.src_port);
+	srcload_prefix(key, pfx);
 	strlcpy(info.peer_ip, info.src_ip, sizeof(info.peer_ip));
 	info.peer_port = info.src_port;
 	if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0)
@@ -607,7 +820,7 @@ refuse_unanswered(struct srv_listener *l, evutil_socket_t fd, struct sockaddr *s
 		       &info.dst_port);
 	evutil_closesocket(fd);
 	srv->unanswered++;
-	s = smtp_session_new(l->env, &info, &hooks);
+	s = smtp_session_new(&l->env, &info, &hooks);
 	if (s == NULL)
 		return;
 	if (srv->stopping)
@@ -615,6 +828,7 @@ refuse_unanswered(struct srv_listener *l, evutil_socket_t fd, struct sockaddr *s
 	else
 		smtp_session_overload(s, "max_sessions", srv->cfg->limits.max_sessions);
 	smtp_session_free(s);
+	charge(srv, pfx, mark);
 }
 
 static void
@@ -646,6 +860,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 	c->t_start_ms = now_ms();
 	strlcpy(c->info.listener, l->conf.name, sizeof(c->info.listener));
 	sa_key(sa, c->ipkey, c->info.src_ip, sizeof(c->info.src_ip), &c->info.src_port);
+	srcload_prefix(c->ipkey, c->pfx);
 	strlcpy(c->info.peer_ip, c->info.src_ip, sizeof(c->info.peer_ip));
 	c->info.peer_port = c->info.src_port;
 	if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0) {
@@ -769,8 +984,8 @@ stress_check(struct server *srv)
 	}
 }
 
-/* housekeep_cb - store backpressure: pause accepting while the capture backlog is high; stress
- * mode; once idle after a burst, hand the freed heap back to the system */
+/* housekeep_cb - store backpressure (the ladder above CAPTURE_BEHIND), the store's drain rate,
+ * stress mode; once idle after a burst, hand the freed heap back to the system */
 static void
 housekeep_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -778,6 +993,7 @@ housekeep_cb(evutil_socket_t fd, short what, void *arg)
 	size_t pend = srv->cap ? capture_pending(srv->cap) : 0;
 
 	stress_check(srv);
+	drain_update(srv, pend);
 	if (srv->nconns == 0 && pend == 0 && srv->peak >= TRIM_AFTER) {
 		srv->peak = 0;
 #ifdef __GLIBC__
@@ -785,11 +1001,43 @@ housekeep_cb(evutil_socket_t fd, short what, void *arg)
 #endif
 	}
 
+	if (srv->behind && now_ms() - srv->share_t_ms >= SHARE_STEP_MS) {
+		if (pend + SHARE_DRAIN > srv->share_pend)
+			srv->share = srv->share * SHARE_DOWN > SHARE_MIN ? srv->share * SHARE_DOWN
+			                                                 : SHARE_MIN;
+		else
+			srv->share = srv->share * SHARE_UP < SOURCE_SHARE ? srv->share * SHARE_UP
+			                                                  : SOURCE_SHARE;
+		srv->share_pend = pend;
+		srv->share_t_ms = now_ms();
+	}
+	if (!srv->behind && pend > CAPTURE_BEHIND) {
+		srv_set_behind(srv, true);
+		srv->behind_log_ms = srv->share_t_ms = now_ms();
+		srv->share_pend = pend;
+		srv->share = SOURCE_SHARE;
+		log_warn("store is %zu bytes behind, committing %.1f MB/s: pausing the sessions of "
+		         "sources costing over %.0f KiB/s",
+		         pend, srv->drain_bps / 1e6, source_limit(srv) / 1024.0);
+	} else if (srv->behind && pend < CAPTURE_BEHIND_END) {
+		srv_set_behind(srv, false);
+		log_info("store caught up; every source read again (%llu pauses so far)",
+		         (unsigned long long)srv->throttles);
+	} else if (srv->behind && now_ms() - srv->behind_log_ms >= BEHIND_LOG_MS) {
+		srv->behind_log_ms = now_ms();
+		log_info("store still %zu bytes behind, committing %.1f MB/s: sources over %.0f "
+		         "KiB/s paused (%zu connections now, %llu pauses so far)",
+		         pend, srv->drain_bps / 1e6, source_limit(srv) / 1024.0, srv->nthrottled,
+		         (unsigned long long)srv->throttles);
+	}
+	/* the share moved, sources cooled down: resume who may go on */
+	if (srv->nthrottled > 0)
+		throttle_review(srv);
 	if (!srv->shedding && pend > CAPTURE_SHED) {
-		log_warn("store is %zu bytes behind; answering new sessions with 421", pend);
+		log_warn("store is %zu bytes behind; answering every new session with 421", pend);
 		srv->shedding = true;
 	} else if (srv->shedding && pend < CAPTURE_SHED_END) {
-		log_info("store caught up; taking new sessions again");
+		log_info("store less behind; taking new sessions again");
 		srv->shedding = false;
 	}
 	if (!srv->paused_backlog && pend > CAPTURE_PAUSE) {
@@ -819,10 +1067,16 @@ server_new(struct event_base *base, const struct config *cfg, struct capture *ca
 	                                                 : cfg->limits.max_sessions / 4 * 3;
 	if (srv->stress_at == 0)
 		srv->stress_at = 1;
+	srv->live = cfg->limits;
+	srv->drain_bps = DRAIN_INITIAL;
+	srv->share = SOURCE_SHARE;
 	srv->iptab = calloc(IPTAB_SIZE, sizeof(*srv->iptab));
+	srv->pfxtab = calloc(IPTAB_SIZE, sizeof(*srv->pfxtab));
+	srv->load = srcload_new(SOURCE_SLOTS, SOURCE_HALFLIFE_MS);
 	srv->resume = evtimer_new(base, resume_cb, srv);
 	srv->housekeep = event_new(base, -1, EV_PERSIST, housekeep_cb, srv);
-	if (srv->iptab == NULL || srv->resume == NULL || srv->housekeep == NULL) {
+	if (srv->iptab == NULL || srv->pfxtab == NULL || srv->load == NULL || srv->resume == NULL ||
+	    srv->housekeep == NULL) {
 		server_free(srv);
 		return NULL;
 	}
@@ -893,7 +1147,8 @@ server_listen(struct server *srv, const struct listener_conf *lc, const struct s
 	}
 	l->srv = srv;
 	l->conf = *lc;
-	l->env = env;
+	l->env = *env;
+	l->env.limits = &srv->live;
 	l->lev = evconnlistener_new(srv->base, accept_cb, l, LEV_OPT_CLOSE_ON_FREE, -1, fd);
 	if (l->lev == NULL) {
 		close(fd);
@@ -977,5 +1232,7 @@ server_free(struct server *srv)
 	if (srv->housekeep)
 		event_free(srv->housekeep);
 	free(srv->iptab);
+	free(srv->pfxtab);
+	srcload_free(srv->load);
 	free(srv);
 }

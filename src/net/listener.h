@@ -10,9 +10,11 @@
  * timer (never blocking the loop), one reply per write; timeouts: idle (no bytes), whole
  * command, session lifetime. Admission: max_sessions and max_per_ip are answered with the
  * persona's 421 and recorded (beyond max_sessions + 1024 closed without a reply, still
- * recorded); EMFILE pauses accepting for a moment; when the store falls behind (capture
- * backlog over 64 MiB) new sessions get the persona's 421 (limit store_backlog), over 192 MiB
- * accepting pauses until it catches up. Stress mode: from
+ * recorded); the last eighth of max_sessions is kept for source prefixes (/24, /64) holding
+ * fewer than four sessions; EMFILE pauses accepting for a moment. When the store falls behind
+ * (capture backlog over 16 MiB) the connections of the prefixes that lately cost it most are
+ * not read until it has caught up with them (backpressure); over 96 MiB every new session gets
+ * the 421 (limit store_backlog), over 192 MiB accepting pauses until it catches up. Stress mode: from
  * stress_sessions open sessions on, idle and command timeouts drop to stress_timeout.
  * Every listening socket has TCP_SAVE_SYN: each connection keeps its peer's SYN headers.
  */

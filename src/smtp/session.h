@@ -96,6 +96,9 @@ bool smtp_session_closing(const struct smtp_session *s);
 bool smtp_session_mid_command(const struct smtp_session *s);
 /* smtp_session_note_bytes_out - the caller wrote n bytes (for the closed event) */
 void smtp_session_note_bytes_out(struct smtp_session *s, size_t n);
+/* smtp_session_id - SMTP_SESSION_ID_LEN lower-case hex digits: 12 of the start time in
+ * milliseconds since the epoch, then 12 random ones (docs/events.md) */
+#define SMTP_SESSION_ID_LEN 24
 const char *smtp_session_id(const struct smtp_session *s);
 /* smtp_session_prefix - the common fields of the session's events (owned by the session) */
 const struct jw *smtp_session_prefix(const struct smtp_session *s);

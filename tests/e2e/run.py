@@ -15,6 +15,7 @@ so the run fits under the sanitizers. Only 127.0.0.1 is ever contacted.
 """
 import argparse
 import base64
+import datetime
 import hashlib
 import json
 import os
@@ -604,7 +605,12 @@ class CaptureTests(E2ECase):
             self.assertRegex(e["timestamp"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
             self.assertEqual((e["src_ip"], e["src_port"], e["dst_port"]),
                              (HOST, self.port, self.d.port))
-            self.assertRegex(e["session"], r"^[0-9a-f]{16}$")
+            self.assertRegex(e["session"], r"^[0-9a-f]{24}$")
+            # the first 12 digits are the session's start in ms: at or before each event
+            ts = datetime.datetime.strptime(e["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                tzinfo=datetime.timezone.utc).timestamp()
+            self.assertLessEqual(int(e["session"][:12], 16) / 1000, ts + 0.001)
+            self.assertLess(ts - int(e["session"][:12], 16) / 1000, 60)
             self.assertEqual(e["persona"], "exchange2000")
         seqs = [e["seq"] for e in evs if e["eventid"] in ("relaytrap.command", "relaytrap.reply")]
         self.assertEqual(seqs, list(range(1, len(seqs) + 1)), "command/reply seq")

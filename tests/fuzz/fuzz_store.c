@@ -13,7 +13,10 @@
  * removed and made again, so the database never grows large. Each input ends with a commit.
  * Bodies are capped small (store_body_max 4 KiB, body_disk_budget 64 KiB) and events.jsonl
  * rotates at 16 KiB, so those paths are reachable.
- * Checks: besides the sanitizers and quick_check, idempotence as docs/database.md promises it
+ * Checks: every EVENT frame is also parsed by evparse (src/capture/evparse.c, the store's
+ * parser that skips a session's repeated fields) with a cache of its own that learns as the
+ * store does, and must give what json_loadb gives for the whole text (both refuse, or equal
+ * objects); besides the sanitizers and quick_check, idempotence as docs/database.md promises it
  * ("importing the same file twice adds no rows"): every input is applied twice, and the second
  * time must not change the row count of any table.
  */
@@ -26,8 +29,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 
+#include "capture/evparse.h"
 #include "capture/frame.h"
 #include "capture/store.h"
 
@@ -37,6 +42,7 @@
 
 static char base[256], dir[512];
 static struct store *st;
+static struct evparse *evp;
 static unsigned long inputs, generation;
 static sqlite3 *reader; /* a second connection counting rows */
 static sqlite3_stmt *counts[TABLES_MAX];
@@ -190,6 +196,27 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 /* apply - the frames of one input, as store_run applies them, then a commit */
+/* evparse_same - the cached parse equals the whole parse; learn as the store learns */
+static void
+evparse_same(const char *json, size_t len)
+{
+	json_error_t err;
+	json_t *whole = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+	json_t *cached;
+
+	if (evp == NULL)
+		FZ_CHECK((evp = evparse_new()) != NULL);
+	cached = evparse_load(evp, json, len, &err);
+	FZ_CHECK((whole == NULL) == (cached == NULL));
+	if (whole != NULL) {
+		FZ_CHECK(json_equal(whole, cached));
+		if (json_is_object(whole))
+			evparse_learn(evp, json, len, whole);
+	}
+	json_decref(whole);
+	json_decref(cached);
+}
+
 static void
 apply(const uint8_t *data, size_t size)
 {
@@ -207,6 +234,7 @@ apply(const uint8_t *data, size_t size)
 			break;
 		switch (type) {
 		case FRAME_EVENT:
+			evparse_same((const char *)data + off + FRAME_HDR, len);
 			store_event(st, (const char *)data + off + FRAME_HDR, len);
 			break;
 		case FRAME_BODY:

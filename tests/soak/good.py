@@ -4,7 +4,7 @@
 good - the well-behaved half of the soak test: smtplib sessions (EHLO, MAIL, RCPT, DATA of a
 small message, QUIT) one after the other in --threads threads for --duration seconds, from
 127.0.0.1. Prints one JSON object: the full-session latency of each completed session (connect
-to the QUIT reply, seconds), how many were refused at admission with a 421 (and its text), and
+to the QUIT reply, seconds) and when it started (seconds from the start), how many were refused at admission with a 421 (and its text), and
 anything else that went wrong. Only 127.0.0.1 is contacted.
 """
 import argparse
@@ -16,8 +16,9 @@ import threading
 import time
 
 # connections: TCP connections established (each one must be a recorded session)
-RES = {"lat": [], "refused": 0, "refused_text": "", "errors": [], "connections": 0,
+RES = {"lat": [], "at": [], "refused": 0, "refused_text": "", "errors": [], "connections": 0,
        "conns": []}
+T0 = time.monotonic()
 LOCK = threading.Lock()
 
 
@@ -51,6 +52,7 @@ def one(port, k):
     s.quit()
     with LOCK:
         RES["lat"].append(time.monotonic() - t0)
+        RES["at"].append(round(t0 - T0, 2))
 
 
 def worker(port, deadline, w):

@@ -9,14 +9,16 @@ Starts `relaytrap serve` with two listeners (one plain, one expecting PROXY head
               opened and dropped, pipelined floods, megabyte lines, DATA that never ends, AUTH
               floods, PROXY headers from untrusted sources, and a burst past max_sessions + 1024
   good.py     smtplib sessions one after the other (connect .. QUIT), timed
-while sampling the engine's descriptors (/proc/PID/fd) and RSS, and the store's RSS.
+while sampling the engine's descriptors (/proc/PID/fd) and RSS, and the store's RSS, CPU and
+scheduler state (running or runnable, in disk wait, asleep: what bounds it).
 
 Definition (asserted exactly): every TCP connection the clients established is a session row in
 relaytrap.db: rows in `sessions` == connections established by hostile.py + good.py + the start
 probe == the engine's own count of accepted connections. Of those, the ones refused at admission
 are exactly the sessions closed with reason 'overload', and each has one `limits` row
-(max_sessions, max_per_ip, or store_backlog when the store is behind). The equality needs the kernel to have accepted every completed
-handshake. When run as root the test runs in its own network namespace, where the kernel's
+(max_sessions, max_per_ip; store_backlog when the store is far behind; while it is behind, the
+costly sources are paused, not refused). The equality
+needs the kernel to have accepted every completed handshake. When run as root the test runs in its own network namespace, where the kernel's
 ListenOverflows counter is this test's alone, and matches client and server by source address
 and port: every recorded session is a client connection, and the client connections that were
 never accepted are no more than the kernel's listen-queue overflows (0 when it reports none: a
@@ -24,10 +26,22 @@ daemon starved of CPU on a shared machine can let the queue fill). Without root 
 counters machine-wide and asserts the rest.
 
 Also asserted: the daemon survives and exits 0; no event dropped and the JSONL has exactly the
-events the engine made; the engine's descriptors return to their baseline after the load; the
+events the engine made; the engine's descriptors return to their baseline after the load and
+its RSS to within 16 MiB of it once the store has caught up (it holds the store's backlog); the
 good clients never see anything but complete sessions or the persona's 421 at admission.
-Printed (not asserted: the machine is shared): hostile connections held at once, good-session
-latency p50/p99 against a budget, peak and final RSS and descriptors, sessions recorded vs made.
+
+Served, asserted: at least 90% of the good clients' sessions complete (of all they attempted:
+refused, timed out in the kernel's queue or otherwise failed count against it), and their p99
+full-session latency is within the 1,000 ms budget. Why these: the hostile load is shed by
+source (docs/durability.md), and the good clients' prefix (127.0.0.0/24) costs the store a few
+hundred KB/s against a per-source limit of a quarter of what the store commits (1 MB/s and
+more here), so refusals of good sessions come only from admission limits that are not the
+store's: in runs on the shared 2-core VM at load averages of 2 to 6 they were 0 to 1% and the
+p99 200 to 600 ms. Below 90%, or a p99 over a second (a session takes ~20 ms unloaded), means
+the shedding is hitting well-behaved clients or the engine is stalled - or the machine is
+overloaded beyond what this test can tell apart: rerun on a quieter one before believing it.
+Printed: hostile connections held at once, good-session latency p50/p99, peak and final RSS
+and descriptors, sessions recorded vs made, how far the store fell behind and why.
 
 Usage: tests/soak/run.py --binary PATH [--long] [--keep] [-v]
 Short (make test): 25 s, ~5,000 dropped connections, a burst to ~2,300 at once. --long (make
@@ -36,6 +50,7 @@ soak): 120 s, 50,000 dropped connections, ~4,000 held. Exits 1 on any failure.
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,6 +65,11 @@ import harness  # noqa: E402
 
 OVERLOAD_SLACK = 1024  # src/net/listener.c
 LATENCY_BUDGET_MS = 1000
+GOOD_COMPLETE_MIN = 0.90
+# after the load and the store's catching up, the engine's RSS is back to its baseline but for
+# what the heap keeps (the per-address, per-prefix and source-load tables, ~3 MiB, are touched
+# by then; freed heap is trimmed, not unmapped whole): well under the 30-110 MiB of the peak
+RSS_SLACK_KIB = 16 * 1024
 FAILURES = []
 
 
@@ -89,16 +109,22 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.dm, self.stop, self.s = dm, threading.Event(), []
         self.store_cpu = 0.0
+        self.store_state = Counter()  # R (running or runnable), D (disk wait), S (asleep)
 
     def run(self):
         while not self.stop.is_set():
             sp = self.dm.store_pid()
             if sp:
                 self.store_cpu = max(self.store_cpu, cpu_s(sp))
+                try:
+                    with open(f"/proc/{sp}/stat") as f:
+                        self.store_state[f.read().rsplit(")", 1)[1].split()[0]] += 1
+                except OSError:
+                    pass
             self.s.append((time.monotonic(), harness.proc_fds(self.dm.pid),
                            harness.proc_mem(self.dm.pid)[0],
                            harness.proc_mem(sp)[0] if sp else -1))
-            time.sleep(0.25)
+            time.sleep(0.1)
 
 
 def reexec_in_netns():
@@ -172,7 +198,15 @@ def main():
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and harness.proc_fds(dm.pid) > base_fds:
         time.sleep(0.25)
-    time.sleep(1.0)
+    # and the store catches up: the backlog the engine holds for it is what its RSS is above
+    # the baseline (freed heap is handed back once nothing is pending)
+    t_end = time.monotonic()
+    deadline = t_end + 180
+    while time.monotonic() < deadline and dm.log().count("store caught up; every source") < \
+            len(re.findall(r"store is \d+ bytes behind, committing", dm.log())):
+        time.sleep(0.5)
+    catchup_s = time.monotonic() - t_end
+    time.sleep(1.5)
     after_fds, after_rss = harness.proc_fds(dm.pid), harness.proc_mem(dm.pid)[0]
     sampler.stop.set()
     sampler.join()
@@ -191,7 +225,8 @@ def main():
     sessions = q("SELECT count(*) FROM sessions")
     overload = q("SELECT count(*) FROM sessions WHERE reason = 'overload'")
     admission = q("SELECT count(*) FROM limits WHERE limit_name IN ('max_sessions', "
-                  "'max_per_ip', 'store_backlog')")
+                  "'max_per_ip', 'store_backlog', 'source_load')")
+    by_source = q("SELECT count(*) FROM limits WHERE limit_name = 'source_load'")
     shed = q("SELECT count(*) FROM limits WHERE limit_name = 'store_backlog'")
     per_ip = q("SELECT count(*) FROM limits WHERE limit_name = 'max_per_ip'")
     open_rows = q("SELECT count(*) FROM sessions WHERE reason IS NULL")
@@ -227,6 +262,8 @@ def main():
     check(harness.integrity(db) == "ok", "integrity_check")
     check(after_fds == base_fds, f"engine descriptors back to baseline: {after_fds} vs "
           f"{base_fds}")
+    check(after_rss <= base_rss + RSS_SLACK_KIB, f"engine RSS back near its baseline once the "
+          f"store caught up: {after_rss} KiB vs {base_rss} KiB + {RSS_SLACK_KIB} KiB")
     # a good client's connection the kernel never handed to the daemon (its listen queue was
     # full) times out on the client's side; that is the kernel's count above, not the daemon
     unaccepted = [e for e in g["errors"] if e[1] is not None and missing[tuple(e[1])] > 0]
@@ -253,6 +290,12 @@ def main():
     check(g["refused"] == 0 or "4.3.2" in g["refused_text"],
           f"a good client refused at admission gets the persona's 421: {g['refused_text']!r}")
     check(len(lat) > 0, "good clients completed sessions during the load")
+    attempted = len(lat) + g["refused"] + len(g["errors"])
+    done = len(lat) / attempted if attempted else 0.0
+    check(done >= GOOD_COMPLETE_MIN, f"good sessions completed {len(lat)} of {attempted} "
+          f"({100 * done:.1f}%, at least {100 * GOOD_COMPLETE_MIN:.0f}%)")
+    check(pct(lat, 99) <= LATENCY_BUDGET_MS, f"good sessions' p99 {pct(lat, 99):.0f} ms within "
+          f"the budget of {LATENCY_BUDGET_MS} ms")
     check(h["total"]["established"] >= drops, "the hostile load ran")
 
     print(f"hostile connections established {h['total']['established']} in {h['wall_s']} s "
@@ -260,20 +303,41 @@ def main():
           f"bytes sent {h['total']['bytes_sent'] / 1e6:.0f} MB; per class: " +
           ", ".join(f"{k} {v['established']}" for k, v in sorted(h["classes"].items())),
           flush=True)
-    print(f"good sessions: {len(lat)} completed, {g['refused']} refused at admission, "
+    print(f"good sessions: {len(lat)} completed of {attempted} ({100 * done:.1f}%), "
+          f"{g['refused']} refused at admission, "
           f"{len(unaccepted)} timed out in the kernel's full listen queue; "
           f"full-session latency p50 {pct(lat, 50):.0f} ms, p99 {pct(lat, 99):.0f} ms, max "
           f"{max(lat) if lat else float('nan'):.0f} ms (budget p99 {LATENCY_BUDGET_MS} ms: "
           f"{'within' if pct(lat, 99) <= LATENCY_BUDGET_MS else 'OVER'})", flush=True)
+    slow = sorted(zip(g["lat"], g["at"]), reverse=True)[:5]
+    print("slowest good sessions (ms, started s into the load): " +
+          ", ".join(f"{x * 1000:.0f} at {t:.1f}" for x, t in slow), flush=True)
     print(f"engine: descriptors baseline {base_fds}, peak {fds_peak}, after {after_fds}; RSS "
           f"baseline {base_rss} KiB, peak {hwm} KiB, after {after_rss} KiB; store RSS peak "
           f"{store_peak} KiB; CPU engine {engine_cpu:.1f} s, store {sampler.store_cpu:.1f} s; "
           f"accepts paused for the store {dm.log().count('pausing accepts')} times",
           flush=True)
-    print(f"sessions: made {made}, recorded {sessions}, never accepted {nmiss} (engine accepted {sm.get('connections')},"
-          f" closed unanswered {sm.get('unanswered')}); refused at admission {overload} "
-          f"(max_per_ip {per_ip}, store_backlog {shed}); events {len(events)}; kernel listen overflows {overflows}, "
-          f"drops {ldrops}; load {load_s:.0f} s", flush=True)
+    log = dm.log()
+    backlog_peak = max((int(x) for x in re.findall(r"store (?:is|still) (\d+) bytes behind", log)),
+                       default=0)
+    behind = re.findall(r"store is (\d+) bytes behind, committing ([\d.]+) MB/s: pausing the "
+                        r"sessions of sources costing over (\d+) KiB/s", log)
+    pauses = re.findall(r"every source read again \((\d+) pauses so far\)", log)
+    nst = sum(sampler.store_state.values()) or 1
+    print(f"store: fell behind (over 16 MiB) {len(behind)} times, backlog at most "
+          f"{backlog_peak / 2**20:.0f} MiB (logged every 10 s), caught up {catchup_s:.0f} s "
+          f"after the load" +
+          "".join(f"; committing {b[1]} MB/s, per-source limit {b[2]} KiB/s" for b in behind[:3]) +
+          f"; connections paused for their source's load {pauses[-1] if pauses else 0} times" +
+          f"; everyone refused {log.count('answering every new session with 421')} times; "
+          f"samples running or runnable {100 * sampler.store_state['R'] / nst:.0f}%, disk wait "
+          f"{100 * sampler.store_state['D'] / nst:.0f}%, asleep "
+          f"{100 * sampler.store_state['S'] / nst:.0f}%", flush=True)
+    print(f"sessions: made {made}, recorded {sessions}, never accepted {nmiss} (engine accepted "
+          f"{sm.get('connections')}, closed unanswered {sm.get('unanswered')}); refused at "
+          f"admission {overload} (max_sessions {overload - per_ip - by_source - shed}, max_per_ip "
+          f"{per_ip}, source_load {by_source}, store_backlog {shed}); events {len(events)}; "
+          f"kernel listen overflows {overflows}, drops {ldrops}; load {load_s:.0f} s", flush=True)
     print(f"SOAK: {'ok' if not FAILURES else 'FAILED'} ({len(FAILURES)} failures)", flush=True)
     if not FAILURES and not a.keep:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -201,8 +202,38 @@ test_rfc3339(void **state)
 {
 	char ts[40];
 
+	/* the per-second cache against gmtime_r + snprintf: same second, next second, back in
+	 * time, leap day, epoch, the last second of 9999, year 10000, a short buffer */
+	static const uint64_t cases[] = {1231702320123456ull,
+	                                 1231702320999999ull,
+	                                 1231702321000000ull,
+	                                 1231702320000001ull,
+	                                 951782400000000ull,
+	                                 0ull,
+	                                 1ull,
+	                                 253402300799999999ull,
+	                                 253402300800000000ull,
+	                                 1798000000123456ull,
+	                                 1798000000123457ull};
+	char want[64];
+	struct tm tm;
+	size_t i;
+
 	fmt_rfc3339(1231702320123456ull, ts, sizeof(ts));
 	assert_string_equal(ts, "2009-01-11T19:32:00.123456Z");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		time_t t = (time_t)(cases[i] / 1000000u);
+
+		gmtime_r(&t, &tm);
+		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ",
+		         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		         tm.tm_sec, (unsigned)(cases[i] % 1000000u));
+		fmt_rfc3339(cases[i], ts, sizeof(ts));
+		assert_string_equal(ts, want);
+		fmt_rfc3339(cases[i], ts, 12); /* cut, but terminated */
+		assert_int_equal(strlen(ts), 11);
+		assert_memory_equal(ts, want, 11);
+	}
 }
 
 int

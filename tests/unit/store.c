@@ -591,6 +591,43 @@ test_full_session(void **state)
 	snprintf(got, sizeof(got), "\"sha256\":\"%s\"", want);
 	assert_int_equal(count_lines(jpath, got), 1);
 	assert_int_equal(count_lines(jpath, "\"eventid\":\"relaytrap.message\""), 1);
+	/* the message line is the engine's text with the store's members added after it:
+	 * strict JSON without duplicates, the engine's members first, then the added ones */
+	{
+		size_t jl;
+		char *all = read_all(jpath, &jl),
+		     *line = strstr(all, "\"eventid\":\"relaytrap.message\"");
+		char *start, *end;
+		json_error_t err;
+		json_t *ev;
+		const char *key;
+		json_t *v;
+		int k = 0, at_sha = -1, at_tx = -1;
+
+		assert_non_null(line);
+		for (start = line; start > all && start[-1] != '\n'; start--)
+			;
+		end = strchr(start, '\n');
+		ev = json_loadb(start, (size_t)(end - start), JSON_REJECT_DUPLICATES, &err);
+		if (ev == NULL)
+			fail_msg("message line: %s", err.text);
+		json_object_foreach(ev, key, v)
+		{
+			if (strcmp(key, "sha256") == 0)
+				at_sha = k;
+			if (strcmp(key, "tx") == 0)
+				at_tx = k;
+			k++;
+		}
+		assert_true(at_tx >= 0 && at_sha > at_tx);
+		assert_string_equal(json_string_value(json_object_get(ev, "sha256")), want);
+		assert_non_null(json_object_get(ev, "body_path"));
+		assert_true(json_is_integer(json_object_get(ev, "body_len")));
+		assert_true(json_is_array(json_object_get(ev, "parts")));
+		assert_memory_equal(end - 1, "}", 1);
+		json_decref(ev);
+		free(all);
+	}
 }
 
 /* table_counts - row counts of every table, for idempotency comparisons */
@@ -1466,6 +1503,39 @@ test_migrate_v1(void **state)
 	expect_int(f->db, "SELECT count(*) FROM messages", 1);
 }
 
+/* test_migrate_v2 - a schema-2 database loses the two command-line indexes no reader uses
+ * (docs/database.md), keeps its rows and takes new events */
+static void
+test_migrate_v2(void **state)
+{
+	struct fx *f = *state;
+	sqlite3 *db;
+
+	put(f->s, SID, 1, "relaytrap.session.connect", "", 0);
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "CREATE INDEX commands_time ON commands (time_us);"
+	                              "CREATE INDEX commands_verb ON commands (direction, verb);"
+	                              "PRAGMA user_version = 2;",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	fx_reopen(f);
+	expect_int(f->db, "PRAGMA user_version", STORE_DB_SCHEMA_VERSION);
+	expect_int(f->db,
+	           "SELECT count(*) FROM sqlite_master WHERE name IN ('commands_time', "
+	           "'commands_verb')",
+	           0);
+	expect_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name = 'commands_client'", 1);
+	expect_int(f->db, "SELECT count(*) FROM sessions", 1);
+	put(f->s, SID, 2, "relaytrap.command",
+	    ",\"seq\":1,\"t_us\":900,\"line\":\"EHLO x\",\"verb\":\"EHLO\",\"len\":6", 0);
+	store_commit(f->s);
+	expect_int(f->db, "SELECT count(*) FROM commands WHERE verb = 'EHLO'", 1);
+}
+
 /* test_schema_newer - a database from a newer relaytrap is refused with a clear error */
 static void
 test_schema_newer(void **state)
@@ -1541,6 +1611,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_run_signals, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_rotation_and_reopen, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_body_caps, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_v2, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_newer, fx_setup, fx_teardown),
 	    cmocka_unit_test(test_bodyscan),
 	    cmocka_unit_test_setup_teardown(test_message_scan, fx_setup, fx_teardown),
