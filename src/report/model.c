@@ -662,10 +662,14 @@ run_secs(struct rb *r, const struct sec *secs, size_t n)
 	return 0;
 }
 
-/* open_db - a read-only connection with the report's settings and the selection; 0 or -1 */
+/* open_db - a read-only connection with the report's settings; cache_kib: its page cache. The
+ * passes read their tables once in order, so a page is rarely wanted twice, except by the
+ * messages pass's lookups of each message's session; 0 or -1 */
 static int
-open_db(struct rb *r, const char *db_path)
+open_db(struct rb *r, const char *db_path, int cache_kib)
 {
+	char sql[64];
+
 	if (sqlite3_open_v2(db_path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK) {
 		seterr(r->err, r->errlen, "%s: %s", db_path, sqlite3_errmsg(r->db));
@@ -673,7 +677,8 @@ open_db(struct rb *r, const char *db_path)
 	}
 	sqlite3_busy_timeout(r->db, 5000);
 	/* Sorts and GROUP BYs that do not fit spill to temp files rather than growing memory. */
-	sqlite3_exec(r->db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", cache_kib);
+	sqlite3_exec(r->db, sql, NULL, NULL, NULL);
 	return 0;
 }
 
@@ -742,7 +747,7 @@ report_build(const char *db_path, const struct report_opts *o, char *err, size_t
 		       "%s: cannot read the database (give --data-dir DIR or --db FILE)", db_path);
 		goto out;
 	}
-	if (open_db(&r, db_path) < 0)
+	if (open_db(&r, db_path, 16384) < 0)
 		goto out;
 	if (!has_column(&r, "sessions", "session")) {
 		seterr(err, errlen, "%s: not a relaytrap database (no sessions table)", db_path);
@@ -774,7 +779,8 @@ report_build(const char *db_path, const struct report_opts *o, char *err, size_t
 		w[t].err = werr[t];
 		w[t].errlen = sizeof(werr[t]);
 		w[t].o = &wo;
-		if (open_db(&w[t], db_path) < 0 || select_sessions(&w[t]) < 0) {
+		if (open_db(&w[t], db_path, entry[t] == msg_thread ? 65536 : 16384) < 0 ||
+		    select_sessions(&w[t]) < 0) {
 			seterr(err, errlen, "%s", werr[t]);
 			goto out;
 		}
