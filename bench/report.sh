@@ -16,7 +16,9 @@
 # Usage: bench/report.sh [PATH-TO-RELAYTRAP]
 # Environment: BENCH_SESSIONS (default 1000000), BENCH_OUT (work directory, default a mktemp
 #   dir; the capture is kept there and reused when its size matches), BENCH_SEED (default 1),
-#   BENCH_FORMATS (default "text json html csv").
+#   BENCH_FORMATS (default "text json html csv"), BENCH_DB (an existing database, e.g. one made
+#   by bench/replicate_db.py: no generating or importing, only the reports), BENCH_RUNS
+#   (reports per format, default 1: on a shared machine run several and compare CPU).
 # Limits: everything is local files; nothing touches the network. The capture of 1M sessions
 #   is about 8 GB, the database about 4 GB: BENCH_OUT needs room for both.
 
@@ -29,9 +31,10 @@ SEED=${BENCH_SEED:-1}
 FORMATS=${BENCH_FORMATS:-text json html csv}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
+RUNS=${BENCH_RUNS:-1}
 mkdir -p "$OUT"
 CAPTURE="$OUT/events-$N-$SEED.jsonl"
-DB="$OUT/relaytrap.db"
+DB=${BENCH_DB:-$OUT/relaytrap.db}
 
 # field NAME FILE - one value from /usr/bin/time -v output
 field() {
@@ -47,41 +50,52 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 104857
 echo "relaytrap: $RELAYTRAP"
 echo "work dir: $OUT"
 
-if [ -s "$CAPTURE" ]; then
-	echo "generate: reusing $CAPTURE ($(du -h "$CAPTURE" | cut -f1))"
-else
-	# The C generator (built next to relaytrap) when there is one; the Python one is slower.
-	GEN=$(dirname "$RELAYTRAP")/bench/gen_capture
-	if [ -x "$GEN" ]; then
-		set -- "$GEN"
+if [ -z "${BENCH_DB:-}" ]; then
+	if [ -s "$CAPTURE" ]; then
+		echo "generate: reusing $CAPTURE ($(du -h "$CAPTURE" | cut -f1))"
 	else
-		set -- python3 "$HERE/gen_capture.py"
+		# The C generator (built next to relaytrap) when there is one; the Python one is slower.
+		GEN=$(dirname "$RELAYTRAP")/bench/gen_capture
+		if [ -x "$GEN" ]; then
+			set -- "$GEN"
+		else
+			set -- python3 "$HERE/gen_capture.py"
+		fi
+		/usr/bin/time -v -o "$OUT/gen.time" "$@" -n "$N" --seed "$SEED" \
+			-o "$CAPTURE" 2> "$OUT/gen.log"
+		echo "generate: $N sessions with $(basename "$1"), $(tail -1 "$OUT/gen.log" | sed 's/^gen_capture: //'), wall $(field 'Elapsed (wall clock) time (h:mm:ss or m:ss)' "$OUT/gen.time"), cpu $(cpu "$OUT/gen.time") s"
 	fi
-	/usr/bin/time -v -o "$OUT/gen.time" "$@" -n "$N" --seed "$SEED" \
-		-o "$CAPTURE" 2> "$OUT/gen.log"
-	echo "generate: $N sessions with $(basename "$1"), $(tail -1 "$OUT/gen.log" | sed 's/^gen_capture: //'), wall $(field 'Elapsed (wall clock) time (h:mm:ss or m:ss)' "$OUT/gen.time"), cpu $(cpu "$OUT/gen.time") s"
-fi
 
-rm -f "$DB" "$DB-wal" "$DB-shm"
-/usr/bin/time -v -o "$OUT/import.time" "$RELAYTRAP" import -q --db "$DB" "$CAPTURE" > "$OUT/import.log"
-sed 's/^relaytrap import: /import: /' "$OUT/import.log"
-applied=$(sed -n "s/.*lines, \([0-9]*\) events applied.*/\1/p" "$OUT/import.log")
-icpu=$(cpu "$OUT/import.time")
-echo "import: wall $(field 'Elapsed (wall clock) time (h:mm:ss or m:ss)' "$OUT/import.time"), cpu $icpu s ($(awk -v a="$applied" -v c="$icpu" 'BEGIN {printf "%.0f", (c > 0 ? a / c : 0)}') events per CPU second), peak RSS $(field 'Maximum resident set size (kbytes)' "$OUT/import.time") KiB, db $(du -h "$DB" | cut -f1)"
-sessions=$(sqlite3 "$DB" 'SELECT count(*) FROM sessions')
-echo "db: $sessions sessions, $(sqlite3 "$DB" 'SELECT count(*) FROM commands') commands, $(sqlite3 "$DB" 'SELECT count(*) FROM messages') messages"
+	rm -f "$DB" "$DB-wal" "$DB-shm"
+	/usr/bin/time -v -o "$OUT/import.time" "$RELAYTRAP" import -q --db "$DB" "$CAPTURE" > "$OUT/import.log"
+	sed 's/^relaytrap import: /import: /' "$OUT/import.log"
+	applied=$(sed -n "s/.*lines, \([0-9]*\) events applied.*/\1/p" "$OUT/import.log")
+	icpu=$(cpu "$OUT/import.time")
+	echo "import: wall $(field 'Elapsed (wall clock) time (h:mm:ss or m:ss)' "$OUT/import.time"), cpu $icpu s ($(awk -v a="$applied" -v c="$icpu" 'BEGIN {printf "%.0f", (c > 0 ? a / c : 0)}') events per CPU second), peak RSS $(field 'Maximum resident set size (kbytes)' "$OUT/import.time") KiB, db $(du -h "$DB" | cut -f1)"
+	sessions=$(sqlite3 "$DB" 'SELECT count(*) FROM sessions')
+	echo "db: $sessions sessions, $(sqlite3 "$DB" 'SELECT count(*) FROM commands') commands, $(sqlite3 "$DB" 'SELECT count(*) FROM messages') messages"
+else
+	echo "db: $DB (given), $(du -h "$DB" | cut -f1), $(sqlite3 "$DB" 'SELECT count(*) FROM sessions') sessions"
+fi
 
 if ! "$RELAYTRAP" report --help > /dev/null 2>&1; then
 	echo "report: this relaytrap has no report subcommand; skipped"
 	exit 0
 fi
+# Each report prints its parts (RELAYTRAP_REPORT_TIMING: wall and thread CPU of the sessions,
+# commands and messages parts, which run on three threads) after the totals.
 for fmt in $FORMATS; do
 	ext=$fmt
 	[ "$fmt" = text ] && ext=txt
 	out="$OUT/report.$ext"
-	rm -rf "$out"
-	status=ok
-	/usr/bin/time -v -o "$OUT/report-$fmt.time" "$RELAYTRAP" report --db "$DB" --format "$fmt" \
-		-o "$out" > /dev/null 2> "$OUT/report-$fmt.err" || status="FAILED (see $OUT/report-$fmt.err)"
-	echo "report $fmt: $status, wall $(field 'Elapsed (wall clock) time (h:mm:ss or m:ss)' "$OUT/report-$fmt.time"), cpu $(cpu "$OUT/report-$fmt.time") s, peak RSS $(field 'Maximum resident set size (kbytes)' "$OUT/report-$fmt.time") KiB, output $(du -sh "$out" 2> /dev/null | cut -f1)"
+	for run in $(seq "$RUNS"); do
+		rm -rf "$out"
+		status=ok
+		load=$(cut -d' ' -f1 /proc/loadavg)
+		RELAYTRAP_REPORT_TIMING=1 /usr/bin/time -v -o "$OUT/report-$fmt.time" \
+			"$RELAYTRAP" report --db "$DB" --format "$fmt" -q -o "$out" > /dev/null \
+			2> "$OUT/report-$fmt.err" || status="FAILED (see $OUT/report-$fmt.err)"
+		echo "report $fmt: $status, load $load, wall $(field 'Elapsed (wall clock) time (h:mm:ss or m:ss)' "$OUT/report-$fmt.time"), cpu $(cpu "$OUT/report-$fmt.time") s, peak RSS $(field 'Maximum resident set size (kbytes)' "$OUT/report-$fmt.time") KiB, output $(du -sh "$out" 2> /dev/null | cut -f1)"
+		awk '$1 == "report:" && $5 == "wall" && $8 == "cpu" {printf "  %s %s s cpu (%s s wall)", $2, $6, $3} END {print ""}' "$OUT/report-$fmt.err"
+	done
 done

@@ -28,33 +28,32 @@ enum fmt { FMT_TEXT, FMT_HTML, FMT_JSON, FMT_CSV };
 static void
 report_usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: relaytrap report [--data-dir DIR | --db FILE] [--since T] [--until T]\n"
-	    "                        [--sensor NAME] [--listener NAME] [--src CIDR]\n"
-	    "                        [--format text|html|json|csv] [-o FILE|DIR] [--top N]\n"
-	    "                        [--color|--no-color] [-q] [--help]\n\n"
-	    "Summarise a capture: overview, activity over time, HELO/EHLO identities,\n"
-	    "commands, open-relay probes, messages and campaigns, credentials, sources and\n"
-	    "bot dialect.\n\n"
-	    "options:\n"
-	    "  --data-dir DIR     data directory (its relaytrap.db); default as serve\n"
-	    "  --db FILE          the database file itself\n"
-	    "  --since, --until TIME\n"
-	    "                     sessions that started in [since, until): 2026-11-27,\n"
-	    "                     2026-11-27T10:00:00Z, or an age such as 90m, 12h, 7d, 2w\n"
-	    "  --sensor NAME      only this sensor\n"
-	    "  --listener NAME    only this listener\n"
-	    "  --src CIDR         only sources in this network (192.0.2.0/24, 2001:db8::/32)\n"
-	    "  -f, --format FMT   text (default), html, json or csv; -o FILE.html/.json/.csv\n"
-	    "                     picks it from the name\n"
-	    "  -o, --output PATH  write to PATH (a directory for csv) instead of stdout\n"
-	    "  --top N            rows per ranking table (default %d)\n"
-	    "  --color, --no-color  colour in text output (default: only on a terminal)\n"
-	    "  -q, --quiet        no progress on stderr\n"
-	    "  -h, --help         print this help\n\n"
-	    "See relaytrap(8) and docs/report.md (the JSON schema).\n",
-	    REPORT_TOP_DEFAULT);
+	fprintf(f,
+	        "usage: relaytrap report [--data-dir DIR | --db FILE] [--since T] [--until T]\n"
+	        "                        [--sensor NAME] [--listener NAME] [--src CIDR]\n"
+	        "                        [--format text|html|json|csv] [-o FILE|DIR] [--top N]\n"
+	        "                        [--color|--no-color] [-q] [--help]\n\n"
+	        "Summarise a capture: overview, activity over time, HELO/EHLO identities,\n"
+	        "commands, open-relay probes, messages and campaigns, credentials, sources and\n"
+	        "bot dialect.\n\n"
+	        "options:\n"
+	        "  --data-dir DIR     data directory (its relaytrap.db); default as serve\n"
+	        "  --db FILE          the database file itself\n"
+	        "  --since, --until TIME\n"
+	        "                     sessions that started in [since, until): 2026-11-27,\n"
+	        "                     2026-11-27T10:00:00Z, or an age such as 90m, 12h, 7d, 2w\n"
+	        "  --sensor NAME      only this sensor\n"
+	        "  --listener NAME    only this listener\n"
+	        "  --src CIDR         only sources in this network (192.0.2.0/24, 2001:db8::/32)\n"
+	        "  -f, --format FMT   text (default), html, json or csv; -o FILE.html/.json/.csv\n"
+	        "                     picks it from the name\n"
+	        "  -o, --output PATH  write to PATH (a directory for csv) instead of stdout\n"
+	        "  --top N            rows per ranking table (default %d)\n"
+	        "  --color, --no-color  colour in text output (default: only on a terminal)\n"
+	        "  -q, --quiet        no progress on stderr\n"
+	        "  -h, --help         print this help\n\n"
+	        "See relaytrap(8) and docs/report.md (the JSON schema).\n",
+	        REPORT_TOP_DEFAULT);
 }
 
 /* fmt_from - a format name or a file name's extension; -1 when neither */
@@ -139,7 +138,8 @@ cmd_report(int argc, char **argv)
 	const char *data_dir = NULL, *db = NULL, *out = NULL, *why;
 	char dbp[1024], err[2048];
 	int ch, fmt = -1, colour = -1, rc = 1;
-	bool quiet = false;
+	bool quiet = false, timing;
+	uint64_t t0;
 	long long top;
 	json_t *m;
 	FILE *f = stdout;
@@ -244,8 +244,14 @@ cmd_report(int argc, char **argv)
 	setlocale(LC_CTYPE, "");
 	resolve_path(data_dir, db, dbp, sizeof(dbp));
 	o.progress = !quiet && isatty(STDERR_FILENO);
+	timing = getenv("RELAYTRAP_REPORT_TIMING") != NULL;
 
+	t0 = now_mono_us();
 	m = report_build(dbp, &o, err, sizeof(err));
+	if (timing)
+		fprintf(stderr, "report: %-12s %8.3f s wall\n", "build",
+		        (double)(now_mono_us() - t0) / 1e6);
+	t0 = now_mono_us();
 	if (m == NULL) {
 		fprintf(stderr, "relaytrap report: %s\n", err);
 		return 1;
@@ -288,6 +294,13 @@ cmd_report(int argc, char **argv)
 		        out != NULL ? out : "stdout", strerror(errno));
 	rc = rc < 0 ? 1 : 0;
 done:
+	if (timing)
+		fprintf(stderr, "report: %-12s %8.3f s wall\n", "write",
+		        (double)(now_mono_us() - t0) / 1e6);
+	t0 = now_mono_us();
 	json_decref(m);
+	if (timing)
+		fprintf(stderr, "report: %-12s %8.3f s wall\n", "free",
+		        (double)(now_mono_us() - t0) / 1e6);
 	return rc;
 }

@@ -13,6 +13,7 @@
 #include "report/classify.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -439,6 +440,14 @@ domain_syntax(const char *s, size_t n, int *labels, size_t *reg_off, size_t *reg
 	return true;
 }
 
+bool
+helo_peer_known(const char *peer_ip)
+{
+	struct ipbin peer;
+
+	return peer_ip != NULL && ip_parse(peer_ip, cstr_len(peer_ip, 64), &peer);
+}
+
 enum helo_class
 helo_classify(const char *name, size_t len, const char *peer_ip, const struct helo_self *self)
 {
@@ -597,30 +606,89 @@ static const struct word host_words[] = {
     W("hsd"),
 };
 
-/* strip_host_words - remove known words from both ends of the letter run [*b, *e) */
+/* Which host words start and end with each letter, as bit sets of their indexes (the table
+ * has fewer than 128 words, all lower-case letters), so that matching a run tries only the few
+ * words that can match instead of every word; built once. */
+#define HW_SETS 2
+struct hw_set {
+	uint64_t b[HW_SETS];
+};
+static struct hw_set hw_first[26], hw_last[26];
+_Static_assert(NWORDS(host_words) <= 64 * HW_SETS, "host_words: more words than bits");
+static pthread_once_t hw_once = PTHREAD_ONCE_INIT;
+
+static void
+hw_init(void)
+{
+	for (size_t i = 0; i < NWORDS(host_words) && i < 64 * HW_SETS; i++) {
+		const char *w = host_words[i].s;
+		size_t n = host_words[i].n;
+
+		hw_first[w[0] - 'a'].b[i / 64] |= 1ull << (i % 64);
+		hw_last[w[n - 1] - 'a'].b[i / 64] |= 1ull << (i % 64);
+	}
+}
+
+/* hw_of - the words starting (or ending) with c: none when c is not a letter */
+static struct hw_set
+hw_of(const struct hw_set *t, unsigned char c)
+{
+	static const struct hw_set none;
+
+	c = lc(c);
+	return c >= 'a' && c <= 'z' ? t[c - 'a'] : none;
+}
+
+/* host_word - the run [s, s + n) is one of the host words */
+static bool
+host_word(const char *s, size_t n)
+{
+	struct hw_set f, l;
+
+	if (n == 0)
+		return false;
+	pthread_once(&hw_once, hw_init);
+	f = hw_of(hw_first, (unsigned char)s[0]);
+	l = hw_of(hw_last, (unsigned char)s[n - 1]);
+	for (int k = 0; k < HW_SETS; k++)
+		for (uint64_t m = f.b[k] & l.b[k]; m != 0; m &= m - 1) {
+			size_t i = (size_t)k * 64 + (size_t)__builtin_ctzll(m);
+			if (host_words[i].n == n && eq_ci(s, n, host_words[i].s, n))
+				return true;
+		}
+	return false;
+}
+
+/* strip_host_words - remove known words from both ends of the letter run [*b, *e): in each
+ * round the first word of the table (in table order) that begins or ends the run, its start
+ * tried before its end */
 static void
 strip_host_words(const char *s, size_t *b, size_t *e)
 {
+	pthread_once(&hw_once, hw_init);
 	for (int round = 0; round < 8 && *e > *b; round++) {
+		struct hw_set f = hw_of(hw_first, (unsigned char)s[*b]);
+		struct hw_set l = hw_of(hw_last, (unsigned char)s[*e - 1]);
+		size_t n = *e - *b;
 		bool changed = false;
 
-		for (size_t i = 0; i < NWORDS(host_words); i++) {
-			const char *w = host_words[i].s;
-			size_t wn = host_words[i].n, n = *e - *b;
+		for (int k = 0; k < HW_SETS && !changed; k++)
+			for (uint64_t m = f.b[k] | l.b[k]; m != 0 && !changed; m &= m - 1) {
+				uint64_t bit = m & -m;
+				size_t i = (size_t)k * 64 + (size_t)__builtin_ctzll(m);
+				const char *w = host_words[i].s;
+				size_t wn = host_words[i].n;
 
-			if (wn > n)
-				continue;
-			if (eq_ci(s + *b, wn, w, wn)) {
-				*b += wn;
-				changed = true;
-				break;
+				if (wn > n)
+					continue;
+				if ((f.b[k] & bit) && eq_ci(s + *b, wn, w, wn)) {
+					*b += wn;
+					changed = true;
+				} else if ((l.b[k] & bit) && eq_ci(s + *e - wn, wn, w, wn)) {
+					*e -= wn;
+					changed = true;
+				}
 			}
-			if (eq_ci(s + *e - wn, wn, w, wn)) {
-				*e -= wn;
-				changed = true;
-				break;
-			}
-		}
 		if (!changed)
 			break;
 	}
@@ -703,7 +771,7 @@ token_score(const char *s, size_t b, size_t e)
 		while (j < e && !is_digit((unsigned char)s[j]))
 			j++;
 		letter_runs++;
-		if (j - i >= 3 && word_in(s + i, j - i, host_words, NWORDS(host_words)))
+		if (j - i >= 3 && host_word(s + i, j - i))
 			word_run = true;
 		sc = letters_score(s, i, j);
 		if (sc > best)
@@ -1635,12 +1703,17 @@ chunk(struct tout *o, const char *s, size_t n)
 }
 
 size_t
-template_normalise(const char *text, size_t len, char *out, size_t outlen)
+template_normalise_prefix(const char *text, size_t len, char *out, size_t outlen, size_t want,
+                          bool *cut)
 {
 	struct tout o;
 
+	if (cut != NULL)
+		*cut = false;
 	if (out == NULL || outlen == 0)
 		return 0;
+	if (want >= outlen)
+		want = 0;
 	memset(&o, 0, sizeof(o));
 	o.buf = out;
 	o.cap = outlen - 1;
@@ -1651,6 +1724,14 @@ template_normalise(const char *text, size_t len, char *out, size_t outlen)
 	for (size_t i = 0; i < len && !o.full;) {
 		size_t j = i;
 
+		/* Only a date run can still rewrite what was written (from its start); once
+		 * want bytes lie before any open run, they are what the whole text would give. */
+		if (want > 0 && o.len >= want && (!o.in_run || o.run_start >= want)) {
+			out[want] = '\0';
+			if (cut != NULL)
+				*cut = true;
+			return want;
+		}
 		if (is_space((unsigned char)text[i])) {
 			o.space = true;
 			i++;
@@ -1665,4 +1746,10 @@ template_normalise(const char *text, size_t len, char *out, size_t outlen)
 	/* a run that ends the text may have left trailing white space pending: never written */
 	out[o.len] = '\0';
 	return o.len;
+}
+
+size_t
+template_normalise(const char *text, size_t len, char *out, size_t outlen)
+{
+	return template_normalise_prefix(text, len, out, outlen, 0, NULL);
 }

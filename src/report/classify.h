@@ -5,7 +5,8 @@
  * open-relay probe detection with reasons, and the normalisation that groups subjects and
  * bodies into templates (scanner families, campaigns).
  *
- * Owns: nothing; every function works on caller memory and allocates nothing.
+ * Owns: nothing; every function works on caller memory and allocates nothing (two static
+ *       tables of the host words by first and last letter are built once, thread-safely).
  * Input: attacker bytes (any bytes, any length: bounded internally, never trusted).
  */
 #ifndef RT_CLASSIFY_H
@@ -49,6 +50,10 @@ const char *helo_class_label(enum helo_class c); /* human label */
  * whose address is peer_ip (text; may be NULL) to a honeypot described by self (may be NULL) */
 enum helo_class helo_classify(const char *name, size_t len, const char *peer_ip,
                               const struct helo_self *self);
+
+/* helo_peer_known - peer_ip is an address helo_classify can compare an address literal with
+ * (when it is not, a literal is judged without it) */
+bool helo_peer_known(const char *peer_ip);
 
 /* name_looks_random - a label that looks machine-generated (documented heuristic in
  * docs/classification.md); score in [0,1] when score != NULL */
@@ -100,6 +105,12 @@ const char *probe_reason_label(unsigned bit);
  * digit runs → <n>, hex/base64-looking tokens → <id>, dates → <date>, whitespace collapsed,
  * lower-cased; invalid UTF-8 and control bytes → '?'. Returns the length written. */
 size_t template_normalise(const char *text, size_t len, char *out, size_t outlen);
+/* template_normalise_prefix - template_normalise, reading the text only as far as needed to
+ * know the first want bytes of the template: either exactly those want bytes with *cut set (the
+ * whole template is at least as long), or, when the text ended first, the whole template (*cut
+ * false). want must be below outlen; cut may be NULL; want 0 = the whole template. */
+size_t template_normalise_prefix(const char *text, size_t len, char *out, size_t outlen,
+                                 size_t want, bool *cut);
 
 /* addr_domain - the domain part of an address (after the last '@', without '>'), or NULL */
 const char *addr_domain(const char *addr, size_t *dlen);

@@ -386,40 +386,74 @@ has_column(struct rb *r, const char *table, const char *col)
 	return yes;
 }
 
+/* BANNER_SESSIONS - sessions (that were sent anything) whose first reply load_self reads
+ * looking for the 220 banner; past that the honeypot's name stays unknown */
+#define BANNER_SESSIONS 10000
+
+/* first_banner - the text of the first 220 banner in the capture: the first reply of the
+ * earliest sessions that were sent anything (a busy honeypot's first reply may be a 421 or
+ * 554 instead); NULL when none of the first BANNER_SESSIONS has one. Each session costs one
+ * lookup on the (session, seq, direction) key. The returned text lives in *out until it is
+ * finalised. */
+static const char *
+first_banner(struct rb *r, sqlite3_stmt **out)
+{
+	sqlite3_stmt *ss, *cs;
+	const char *t = NULL;
+
+	*out = NULL;
+	ss = rb_prepare(r, "SELECT session FROM sessions WHERE bytes_out > 0 LIMIT %d",
+	                BANNER_SESSIONS);
+	cs = rb_prepare(r, "SELECT code, text FROM commands WHERE session = ?1 AND"
+	                   " direction = 'S' ORDER BY seq LIMIT 1");
+	while (ss != NULL && cs != NULL && sqlite3_step(ss) == SQLITE_ROW) {
+		sqlite3_reset(cs);
+		sqlite3_bind_value(cs, 1, sqlite3_column_value(ss, 0));
+		if (sqlite3_step(cs) != SQLITE_ROW || sqlite3_column_int(cs, 0) != 220 ||
+		    sqlite3_column_type(cs, 1) != SQLITE_TEXT)
+			continue;
+		t = (const char *)sqlite3_column_text(cs, 1);
+		*out = cs;
+		cs = NULL;
+		break;
+	}
+	sqlite3_finalize(ss);
+	sqlite3_finalize(cs);
+	return t;
+}
+
 /* load_self - the honeypot's names and the addresses it was reached on, from the capture
  * itself (its 220 banner and the sessions' destination addresses), so that the same events
  * give the same report wherever the database was built (live, or by relaytrap import) */
 static void
 load_self(struct rb *r)
 {
+	struct hp *h = r->hp;
 	sqlite3_stmt *st;
 	const char *t, *e;
 	size_t n = 0, i;
 
-	st = rb_prepare(r, "SELECT text FROM commands WHERE direction = 'S' AND code = 220"
-	                   " AND seq = 0 AND typeof(text) = 'text' LIMIT 1");
-	if (st != NULL && sqlite3_step(st) == SQLITE_ROW &&
-	    (t = (const char *)sqlite3_column_text(st, 0)) != NULL && strncmp(t, "220 ", 4) == 0) {
+	if ((t = first_banner(r, &st)) != NULL && strncmp(t, "220 ", 4) == 0) {
 		/* "220 exch01.corp.example.com Microsoft ESMTP MAIL Service, …" */
 		t += 4;
-		for (e = t; *e != '\0' && *e != ' ' && (size_t)(e - t) < sizeof(r->fqdn) - 1 &&
+		for (e = t; *e != '\0' && *e != ' ' && (size_t)(e - t) < sizeof(h->fqdn) - 1 &&
 		            (strchr(".-", *e) != NULL || (*e >= 'a' && *e <= 'z') ||
 		             (*e >= 'A' && *e <= 'Z') || (*e >= '0' && *e <= '9'));
 		     e++)
 			;
 		if (e > t && (*e == ' ' || *e == '\0') && memchr(t, '.', (size_t)(e - t)) != NULL) {
-			memcpy(r->fqdn, t, (size_t)(e - t));
-			r->fqdn[e - t] = '\0';
+			memcpy(h->fqdn, t, (size_t)(e - t));
+			h->fqdn[e - t] = '\0';
 			/* NetBIOS name: the first label, upper case, at most 15; domain: the rest
 			 */
-			for (i = 0; r->fqdn[i] != '.' && i < 15; i++)
-				r->netbios[i] = (char)toupper((unsigned char)r->fqdn[i]);
-			r->netbios[i] = '\0';
-			snprintf(r->domain, sizeof(r->domain), "%s", strchr(r->fqdn, '.') + 1);
-			r->have_id = true;
-			r->self.hostname = r->fqdn;
-			r->self.netbios = r->netbios;
-			r->self.domain = r->domain;
+			for (i = 0; h->fqdn[i] != '.' && i < 15; i++)
+				h->netbios[i] = (char)toupper((unsigned char)h->fqdn[i]);
+			h->netbios[i] = '\0';
+			snprintf(h->domain, sizeof(h->domain), "%s", strchr(h->fqdn, '.') + 1);
+			h->have_id = true;
+			h->self.hostname = h->fqdn;
+			h->self.netbios = h->netbios;
+			h->self.domain = h->domain;
 		}
 	}
 	sqlite3_finalize(st);
@@ -429,12 +463,33 @@ load_self(struct rb *r)
 	                RB_SELF_ADDRS);
 	while (st != NULL && sqlite3_step(st) == SQLITE_ROW && n < RB_SELF_ADDRS) {
 		const char *ip = (const char *)sqlite3_column_text(st, 0);
-		if (ip != NULL && (r->addrs[n] = strdup(ip)) != NULL)
+		if (ip != NULL && (h->addrs[n] = strdup(ip)) != NULL)
 			n++;
 	}
 	sqlite3_finalize(st);
-	r->addrs[n] = NULL;
-	r->self.addrs = (const char *const *)r->addrs;
+	h->addrs[n] = NULL;
+	h->self.addrs = (const char *const *)h->addrs;
+}
+
+/* load_self_now - load_self, then let the waiting threads go (also when it found nothing) */
+static void
+load_self_now(struct rb *r)
+{
+	load_self(r);
+	pthread_mutex_lock(&r->hp->mu);
+	r->hp->ready = true;
+	pthread_cond_broadcast(&r->hp->cv);
+	pthread_mutex_unlock(&r->hp->mu);
+}
+
+const struct helo_self *
+rb_self(struct rb *r)
+{
+	pthread_mutex_lock(&r->hp->mu);
+	while (!r->hp->ready)
+		pthread_cond_wait(&r->hp->cv, &r->hp->mu);
+	pthread_mutex_unlock(&r->hp->mu);
+	return &r->hp->self;
 }
 
 /* ---- sections ---- */
@@ -469,7 +524,7 @@ sec_report(struct rb *r, const char *db_path)
 	jset(fl, "src", f->src != NULL ? json_string(f->src) : json_null());
 	jset(o, "filters", fl);
 	jset(o, "top", json_integer(r->top));
-	jset(o, "honeypot", r->have_id ? json_string(r->fqdn) : json_null());
+	jset(o, "honeypot", r->hp->have_id ? json_string(r->hp->fqdn) : json_null());
 	json_object_set_new(r->m, "report", o);
 }
 
@@ -563,9 +618,9 @@ rb_ranked2(struct tally *t, int top, const char *kname, const char *nname)
 {
 	json_t *a = json_array(), *row;
 	size_t n, i;
-	struct tally_ent **v = tally_sorted(t, &n);
+	struct tally_ent **v = tally_top(t, (size_t)top, &n);
 
-	for (i = 0; v != NULL && i < n && i < (size_t)top; i++) {
+	for (i = 0; v != NULL && i < n; i++) {
 		row = json_object();
 		jset(row, kname, esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
 		jset(row, nname, json_integer((json_int_t)v[i]->n));
@@ -575,273 +630,46 @@ rb_ranked2(struct tally *t, int top, const char *kname, const char *nname)
 	return a;
 }
 
-/* sec_credentials - one pass over AUTH attempts with their source: mechanisms, outcomes,
- * user names, passwords, pairs, and sources by attempts */
-static int
-sec_credentials(struct rb *r)
+/* thread_cpu_us - CPU time of the calling thread */
+static uint64_t
+thread_cpu_us(void)
 {
-	struct tally *mech = tally_new(4096, false), *outc = tally_new(4096, false),
-	             *users = tally_new(2000000, false), *pw = tally_new(2000000, false),
-	             *pairs = tally_new(2000000, false), *srcs = tally_new(2000000, false);
-	struct hset *seen = hset_new();
-	json_t *o = json_object(), *a, *row;
-	struct tally_ent *e, **v;
-	sqlite3_stmt *st = NULL;
-	int64_t attempts = 0, sessions = 0, t;
-	char key[TALLY_KEY_MAX];
-	size_t n, i, ul, pl;
-	int rc = -1;
+	struct timespec ts;
 
-	rb_progress(r, "credentials", 0, 0);
-	json_object_set_new(r->m, "credentials", o);
-	if (mech == NULL || outc == NULL || users == NULL || pw == NULL || pairs == NULL ||
-	    srcs == NULL || seen == NULL)
-		goto out;
-	st = rb_prepare(r,
-	                "SELECT a.mechanism, coalesce(a.username, a.ntlm_user), a.password,"
-	                " a.username IS NOT NULL OR a.ntlm_user IS NOT NULL OR a.digest IS NOT"
-	                " NULL, coalesce(a.supported, 0), coalesce(a.outcome, ''), a.time_us,"
-	                " a.session, coalesce(s.src_ip, '') FROM auth_attempts a"
-	                " JOIN sessions s ON s.session = a.session WHERE %s",
-	                rb_cond(r, 'a'));
-	if (st == NULL)
-		goto out;
-	while ((rc = rb_step(r, st)) == SQLITE_ROW) {
-		const char *ip = (const char *)sqlite3_column_text(st, 8);
-		const char *sid = (const char *)sqlite3_column_text(st, 7);
-		const char *u = sqlite3_column_blob(st, 1), *p = sqlite3_column_blob(st, 2);
-		ul = (size_t)sqlite3_column_bytes(st, 1);
-		pl = (size_t)sqlite3_column_bytes(st, 2);
-		t = sqlite3_column_int64(st, 6);
-		attempts++;
-		if (sid != NULL && hset_add(seen, hash_mix('S', 0, sid, strlen(sid))))
-			sessions++;
-		if ((e = tally_get(mech, sqlite3_column_text(st, 0),
-		                   (size_t)sqlite3_column_bytes(st, 0), NULL)) != NULL) {
-			e->n++;
-			e->n2 += sqlite3_column_int(st, 3) != 0;
-			if (sqlite3_column_int(st, 4) != 0)
-				e->aux = 1;
-		}
-		if ((e = tally_get(outc, sqlite3_column_text(st, 5),
-		                   (size_t)sqlite3_column_bytes(st, 5), NULL)) != NULL)
-			e->n++;
-		if (u != NULL && (e = tally_get(users, u, ul, NULL)) != NULL) {
-			e->n++;
-			if (hset_add(seen, hash_mix('u', (uintptr_t)e, ip, strlen(ip))))
-				e->n2++;
-		}
-		if (p != NULL && (e = tally_get(pw, p, pl, NULL)) != NULL) {
-			e->n++;
-			if (hset_add(seen, hash_mix('p', (uintptr_t)e, ip, strlen(ip))))
-				e->n2++;
-		}
-		if (u != NULL && p != NULL && sqlite3_column_type(st, 1) != SQLITE_NULL &&
-		    ul < 120 && pl < 120) {
-			/* user \0 password; lengths bounded so the pair is never cut */
-			memcpy(key, u, ul);
-			key[ul] = '\0';
-			memcpy(key + ul + 1, p, pl);
-			if ((e = tally_get(pairs, key, ul + 1 + pl, NULL)) != NULL)
-				e->n++;
-		}
-		if ((e = tally_get(srcs, ip, strlen(ip), NULL)) != NULL) {
-			e->n++;
-			if (sid != NULL &&
-			    hset_add(seen, hash_mix('s', (uintptr_t)e, sid, strlen(sid))))
-				e->n2++;
-			if (e->first == 0 || t < e->first)
-				e->first = t;
-			if (t > e->last)
-				e->last = t;
-		}
-	}
-	if (rc < 0)
-		goto out;
-	jset(o, "attempts", json_integer(attempts));
-	jset(o, "sessions", json_integer(sessions));
-	jset(o, "sources", json_integer((json_int_t)tally_count(srcs, NULL)));
-	a = json_array();
-	v = tally_sorted(mech, &n);
-	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
-		row = json_object();
-		jset(row, "mechanism", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
-		jset(row, "attempts", json_integer((json_int_t)v[i]->n));
-		jset(row, "with_credentials", json_integer((json_int_t)v[i]->n2));
-		jset(row, "supported", json_integer((json_int_t)v[i]->aux));
-		json_array_append_new(a, row);
-	}
-	free(v);
-	jset(o, "mechanisms", a);
-	jset(o, "outcomes", rb_ranked2(outc, 64, "outcome", "attempts"));
-	a = json_array();
-	v = tally_sorted(users, &n);
-	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
-		row = json_object();
-		jset(row, "username", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
-		jset(row, "attempts", json_integer((json_int_t)v[i]->n));
-		jset(row, "sources", json_integer((json_int_t)v[i]->n2));
-		json_array_append_new(a, row);
-	}
-	free(v);
-	jset(o, "usernames", a);
-	a = json_array();
-	v = tally_sorted(pw, &n);
-	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
-		row = json_object();
-		jset(row, "password", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
-		jset(row, "attempts", json_integer((json_int_t)v[i]->n));
-		jset(row, "sources", json_integer((json_int_t)v[i]->n2));
-		json_array_append_new(a, row);
-	}
-	free(v);
-	jset(o, "passwords", a);
-	a = json_array();
-	v = tally_sorted(pairs, &n);
-	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
-		ul = strlen(v[i]->key);
-		row = json_object();
-		jset(row, "username", esc_model_str(v[i]->key, ul, REPORT_STR_MAX));
-		jset(row, "password",
-		     esc_model_str(v[i]->key + ul + 1, v[i]->klen - ul - 1, REPORT_STR_MAX));
-		jset(row, "attempts", json_integer((json_int_t)v[i]->n));
-		json_array_append_new(a, row);
-	}
-	free(v);
-	jset(o, "pairs", a);
-	/* Attempts per hour over the span the source was active (at least one minute), so a
-	 * burst of 100 in a minute reads differently from 100 spread over a week. */
-	a = json_array();
-	v = tally_sorted(srcs, &n);
-	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
-		double span = (double)(v[i]->last - v[i]->first);
-		if (span < 60e6)
-			span = 60e6;
-		row = json_object();
-		jset(row, "ip", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
-		jset(row, "attempts", json_integer((json_int_t)v[i]->n));
-		jset(row, "sessions", json_integer((json_int_t)v[i]->n2));
-		jset(row, "first", jtime(v[i]->first));
-		jset(row, "last", jtime(v[i]->last));
-		jset(row, "per_hour",
-		     json_real((double)(int64_t)((double)v[i]->n * 3600e6 / span * 10 + 0.5) / 10));
-		json_array_append_new(a, row);
-	}
-	free(v);
-	jset(o, "sources_by_rate", a);
-	rc = 0;
-out:
-	sqlite3_finalize(st);
-	tally_free(mech);
-	tally_free(outc);
-	tally_free(users);
-	tally_free(pw);
-	tally_free(pairs);
-	tally_free(srcs);
-	hset_free(seen);
-	return rc;
-}
-
-/* sec_dialect - one pass over signals with their source: share of sessions with each signal,
- * distinct sources and the top three sources */
-static int
-sec_dialect(struct rb *r)
-{
-	struct tally *sig = tally_new(4096, false), *sigip = tally_new(4000000, false);
-	struct hset *seen = hset_new();
-	json_t *o = json_object(), *a = json_array(), *row;
-	struct tally_ent *e, **v, **w;
-	sqlite3_stmt *st = NULL;
-	char key[TALLY_KEY_MAX];
-	size_t n, nw, i, j, sl, il;
-	int rc = -1;
-
-	rb_progress(r, "bot dialect", 0, 0);
-	json_object_set_new(r->m, "dialect", o);
-	json_object_set_new(o, "signals", a);
-	jset(o, "sessions", json_integer(r->sessions));
-	if (sig == NULL || sigip == NULL || seen == NULL)
-		goto out;
-	st = rb_prepare(r,
-	                "SELECT g.signal, coalesce(s.src_ip, '') FROM signals g"
-	                " JOIN sessions s ON s.session = g.session WHERE %s",
-	                rb_cond(r, 'g'));
-	if (st == NULL)
-		goto out;
-	while ((rc = rb_step(r, st)) == SQLITE_ROW) {
-		const char *g = (const char *)sqlite3_column_text(st, 0);
-		const char *ip = (const char *)sqlite3_column_text(st, 1);
-		sl = (size_t)sqlite3_column_bytes(st, 0);
-		il = (size_t)sqlite3_column_bytes(st, 1);
-		if (g == NULL || sl > 64 || il > 64 || (e = tally_get(sig, g, sl, NULL)) == NULL)
-			continue;
-		e->n++;
-		memcpy(key, g, sl);
-		key[sl] = '\0';
-		memcpy(key + sl + 1, ip, il);
-		if ((e = tally_get(sigip, key, sl + 1 + il, NULL)) != NULL && e->n++ == 0)
-			tally_find(sig, g, sl)->n2++;
-	}
-	if (rc < 0)
-		goto out;
-	v = tally_sorted(sig, &n);
-	w = tally_sorted(sigip, &nw);
-	for (i = 0; v != NULL && i < n; i++) {
-		json_t *srcs = json_array();
-		row = json_object();
-		jset(row, "signal", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
-		jset(row, "sessions", json_integer((json_int_t)v[i]->n));
-		jset(row, "share", jshare((int64_t)v[i]->n, r->sessions));
-		jset(row, "sources", json_integer((json_int_t)v[i]->n2));
-		for (j = 0; w != NULL && j < nw && json_array_size(srcs) < 3; j++) {
-			sl = strlen(w[j]->key);
-			if (sl != v[i]->klen || memcmp(w[j]->key, v[i]->key, sl) != 0)
-				continue;
-			json_t *t = json_object();
-			jset(
-			    t, "ip",
-			    esc_model_str(w[j]->key + sl + 1, w[j]->klen - sl - 1, REPORT_STR_MAX));
-			jset(t, "sessions", json_integer((json_int_t)w[j]->n));
-			json_array_append_new(srcs, t);
-		}
-		jset(row, "top_sources", srcs);
-		json_array_append_new(a, row);
-	}
-	free(v);
-	free(w);
-	rc = 0;
-out:
-	sqlite3_finalize(st);
-	tally_free(sig);
-	tally_free(sigip);
-	hset_free(seen);
-	return rc;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 /* run_secs - run sections on one connection; RELAYTRAP_REPORT_TIMING=1 prints what each one
- * cost (CPU time is the whole process's, so with two threads it counts both) */
+ * cost: wall time and the CPU time of the thread that ran it */
 static int
 run_secs(struct rb *r, const struct sec *secs, size_t n)
 {
 	bool timing = getenv("RELAYTRAP_REPORT_TIMING") != NULL;
-	uint64_t t0;
+	uint64_t t0, c0;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		t0 = now_mono_us();
+		c0 = thread_cpu_us();
 		if (secs[i].fn(r) < 0)
 			return -1;
 		if (timing)
-			fprintf(stderr, "report: %-12s %8.3f s\n", secs[i].name,
-			        (double)(now_mono_us() - t0) / 1e6);
+			fprintf(stderr, "report: %-12s %8.3f s wall %8.3f s cpu\n", secs[i].name,
+			        (double)(now_mono_us() - t0) / 1e6,
+			        (double)(thread_cpu_us() - c0) / 1e6);
 	}
 	return 0;
 }
 
-/* open_db - a read-only connection with the report's settings and the selection; 0 or -1 */
+/* open_db - a read-only connection with the report's settings; cache_kib: its page cache. The
+ * passes read their tables once in order, so a page is rarely wanted twice, except by the
+ * messages pass's lookups of each message's session; 0 or -1 */
 static int
-open_db(struct rb *r, const char *db_path)
+open_db(struct rb *r, const char *db_path, int cache_kib)
 {
+	char sql[64];
+
 	if (sqlite3_open_v2(db_path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK) {
 		seterr(r->err, r->errlen, "%s: %s", db_path, sqlite3_errmsg(r->db));
@@ -849,47 +677,67 @@ open_db(struct rb *r, const char *db_path)
 	}
 	sqlite3_busy_timeout(r->db, 5000);
 	/* Sorts and GROUP BYs that do not fit spill to temp files rather than growing memory. */
-	sqlite3_exec(r->db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", cache_kib);
+	sqlite3_exec(r->db, sql, NULL, NULL, NULL);
 	return 0;
 }
 
-/* The second thread's work: client lines and messages, on its own connection. */
-static const struct sec worker_secs[] = {{"commands", model_commands},
-                                         {"messages", model_messages}};
+/* The threads: the sessions pass (with AUTH attempts and signals beside it) on the calling
+ * thread; client lines on a second, which first finds the honeypot's names; messages on a
+ * third, which needs those names. Each has its own read-only connection and its own part of
+ * the model; they share the options and, once it is ready, the honeypot (struct hp). On a
+ * two-core machine three threads keep both cores busy while the shortest part ends first. */
+static const struct sec cmd_secs[] = {{"commands", model_commands}};
+static const struct sec msg_secs[] = {{"messages", model_messages}};
 
-/* worker - thread entry: run worker_secs on the rb it is given; its rc in w->worker_rc */
 static void *
-worker(void *arg)
+cmd_thread(void *arg)
 {
 	struct rb *w = arg;
 
-	w->worker_rc = run_secs(w, worker_secs, ARRAY_LEN(worker_secs));
+	load_self_now(w);
+	w->rc = run_secs(w, cmd_secs, ARRAY_LEN(cmd_secs));
 	return NULL;
 }
+
+static void *
+msg_thread(void *arg)
+{
+	struct rb *w = arg;
+
+	w->rc = run_secs(w, msg_secs, ARRAY_LEN(msg_secs));
+	return NULL;
+}
+
+/* NTHREADS - the threads besides the calling one */
+#define NTHREADS 2
 
 json_t *
 report_build(const char *db_path, const struct report_opts *o, char *err, size_t errlen)
 {
-	/* This thread: the sessions pass, credentials, dialect. The other: commands, messages.
-	 * Each has its own SQLite connection and its own part of the model; they share only
-	 * read-only state (options, the honeypot's names). */
-	static const struct sec main_secs[] = {{"sessions", model_sessions},
-	                                       {"credentials", sec_credentials},
-	                                       {"dialect", sec_dialect}};
-	struct rb r, w;
+	static const struct sec main_secs[] = {{"sessions", model_sessions}};
+	static void *(*const entry[NTHREADS])(void *) = {cmd_thread, msg_thread};
+	struct rb r, w[NTHREADS];
 	struct report_opts wo;
-	char werr[1024] = "";
+	struct hp hp;
+	char werr[NTHREADS][1024];
 	json_t *m = NULL;
-	pthread_t th;
-	bool started = false;
+	pthread_t th[NTHREADS];
+	bool started[NTHREADS] = {false};
 	sqlite3_stmt *st;
 	const char *k;
 	json_t *v;
-	size_t i;
+	size_t i, t;
 	int ok = -1;
+	uint64_t t0;
 
+	t0 = now_mono_us();
 	memset(&r, 0, sizeof(r));
-	memset(&w, 0, sizeof(w));
+	memset(w, 0, sizeof(w));
+	memset(&hp, 0, sizeof(hp));
+	pthread_mutex_init(&hp.mu, NULL);
+	pthread_cond_init(&hp.cv, NULL);
+	r.hp = &hp;
 	r.o = o;
 	r.err = err;
 	r.errlen = errlen;
@@ -897,9 +745,9 @@ report_build(const char *db_path, const struct report_opts *o, char *err, size_t
 	if (access(db_path, R_OK) != 0) {
 		seterr(err, errlen,
 		       "%s: cannot read the database (give --data-dir DIR or --db FILE)", db_path);
-		return NULL;
+		goto out;
 	}
-	if (open_db(&r, db_path) < 0)
+	if (open_db(&r, db_path, 16384) < 0)
 		goto out;
 	if (!has_column(&r, "sessions", "session")) {
 		seterr(err, errlen, "%s: not a relaytrap database (no sessions table)", db_path);
@@ -912,8 +760,6 @@ report_build(const char *db_path, const struct report_opts *o, char *err, size_t
 	m = r.m = json_object();
 	if (select_sessions(&r) < 0)
 		goto out;
-	load_self(&r);
-	sec_report(&r, db_path);
 	/* Shares need the number of sessions before the passes that count them. */
 	st = rb_prepare(&r, "SELECT count(*) FROM sessions WHERE %s", r.sc);
 	if (st == NULL || rb_step(&r, st) != SQLITE_ROW) {
@@ -923,33 +769,49 @@ report_build(const char *db_path, const struct report_opts *o, char *err, size_t
 	r.sessions = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 
-	w = r;
-	w.db = NULL;
-	w.m = json_object();
-	w.err = werr;
-	w.errlen = sizeof(werr);
 	wo = *o;
 	wo.progress = false; /* one progress line: this thread's */
-	w.o = &wo;
-	if (open_db(&w, db_path) < 0 || select_sessions(&w) < 0) {
-		seterr(err, errlen, "%s", werr);
-		goto out;
+	for (t = 0; t < NTHREADS; t++) {
+		w[t] = r;
+		w[t].db = NULL;
+		w[t].m = json_object();
+		werr[t][0] = '\0';
+		w[t].err = werr[t];
+		w[t].errlen = sizeof(werr[t]);
+		w[t].o = &wo;
+		if (open_db(&w[t], db_path, entry[t] == msg_thread ? 65536 : 16384) < 0 ||
+		    select_sessions(&w[t]) < 0) {
+			seterr(err, errlen, "%s", werr[t]);
+			goto out;
+		}
 	}
-	if (pthread_create(&th, NULL, worker, &w) != 0) {
-		seterr(err, errlen, "cannot start a thread");
-		goto out;
+	if (getenv("RELAYTRAP_REPORT_TIMING") != NULL)
+		fprintf(stderr, "report: %-12s %8.3f s wall %8.3f s cpu\n", "setup",
+		        (double)(now_mono_us() - t0) / 1e6, (double)thread_cpu_us() / 1e6);
+	for (t = 0; t < NTHREADS; t++) {
+		if (pthread_create(&th[t], NULL, entry[t], &w[t]) != 0) {
+			seterr(err, errlen, "cannot start a thread");
+			if (t == 0)
+				load_self_now(&r); /* nobody else will: let the others go */
+			goto out;
+		}
+		started[t] = true;
 	}
-	started = true;
 	if (run_secs(&r, main_secs, ARRAY_LEN(main_secs)) < 0)
 		goto out;
-	pthread_join(th, NULL);
-	started = false;
-	if (w.worker_rc < 0) {
-		seterr(err, errlen, "%s", werr);
-		goto out;
+	for (t = 0; t < NTHREADS; t++) {
+		pthread_join(th[t], NULL);
+		started[t] = false;
+		if (w[t].rc < 0) {
+			seterr(err, errlen, "%s", werr[t]);
+			goto out;
+		}
+		json_object_foreach(w[t].m, k, v) json_object_set(m, k, v);
 	}
-	json_object_foreach(w.m, k, v) json_object_set(m, k, v);
-	r.accepted_sessions = w.accepted_sessions;
+	r.accepted_sessions = w[1].accepted_sessions;
+	if (model_sessions_finish(&r, &w[1].mt) < 0)
+		goto out;
+	sec_report(&r, db_path);
 	if (sec_stages(&r) < 0)
 		goto out;
 	{
@@ -965,17 +827,24 @@ report_build(const char *db_path, const struct report_opts *o, char *err, size_t
 	}
 	ok = 0;
 out:
-	if (started)
-		pthread_join(th, NULL);
+	for (t = 0; t < NTHREADS; t++)
+		if (started[t])
+			pthread_join(th[t], NULL);
 	if (o->progress) {
 		fprintf(stderr, "\r\033[K");
 		fflush(stderr);
 	}
-	for (i = 0; r.addrs[i] != NULL; i++)
-		free(r.addrs[i]);
-	json_decref(w.m);
-	sqlite3_close(w.db);
+	model_sessions_free(&r);
+	for (i = 0; hp.addrs[i] != NULL; i++)
+		free(hp.addrs[i]);
+	for (t = 0; t < NTHREADS; t++) {
+		tally_free(w[t].mt.hours);
+		json_decref(w[t].m);
+		sqlite3_close(w[t].db);
+	}
 	sqlite3_close(r.db);
+	pthread_mutex_destroy(&hp.mu);
+	pthread_cond_destroy(&hp.cv);
 	if (ok < 0) {
 		json_decref(m);
 		return NULL;

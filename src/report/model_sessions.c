@@ -28,9 +28,14 @@
 
 static const char *const stage_names[] = {"connect", "helo", "mail", "rcpt", "data", "message"};
 
-/* DNS results of one HELO name, summed over its sessions */
+/* DNS results of one HELO name, summed over its sessions; for an address literal, also its
+ * sessions whose class waits for the honeypot's addresses (later[0]: not the peer's address,
+ * later[1]: the peer's address unknown), which may make them "self" */
 struct helo_dns {
 	int64_t resolves, matches, fcrdns, checked;
+	struct {
+		int64_t sessions, resolves, matches, fcrdns, checked;
+	} later[2];
 };
 
 struct sess_pass {
@@ -106,9 +111,30 @@ on_helo(struct rb *r, struct sess_pass *p, sqlite3_stmt *st, const char *ip, int
 			d->checked++;
 		}
 	}
-	/* An address literal's class depends on the peer: classify it per session. */
+	/* An address literal's class depends on the peer: classify it per session. Whether it
+	 * is one of the honeypot's addresses depends only on the name: sessions whose class
+	 * that could change wait in the name's entry until out_helo knows the addresses, so
+	 * this pass need not wait for them. */
 	if (len > 0 && name[0] == '[') {
-		c = helo_classify(name, len, ip, &r->self);
+		c = helo_classify(name, len, ip, NULL);
+		if (e != NULL && (c == HELO_LITERAL_OTHER ||
+		                  (c == HELO_LITERAL_MATCH && !helo_peer_known(ip)))) {
+			if (e->p == NULL)
+				e->p = calloc(1, sizeof(struct helo_dns));
+			if ((d = e->p) != NULL) {
+				int k = c == HELO_LITERAL_OTHER ? 0 : 1;
+				d->later[k].sessions++;
+				if (dns) {
+					d->later[k].resolves += v[0];
+					d->later[k].matches += v[1];
+					d->later[k].fcrdns += v[2];
+					d->later[k].checked++;
+				}
+				return;
+			}
+		}
+		if (c == HELO_LITERAL_OTHER || c == HELO_LITERAL_MATCH)
+			c = helo_classify(name, len, ip, rb_self(r)); /* no entry to wait in */
 		p->cls[c].sessions++;
 		if (dns) {
 			p->cls[c].resolves += v[0];
@@ -140,6 +166,25 @@ seen(struct tally_ent *ipe, uint64_t bit, uint64_t *field)
 	}
 }
 
+/* i64_dec - v in decimal, as "%lld" prints it; its length */
+static size_t
+i64_dec(char *out, int64_t v)
+{
+	char tmp[24];
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	size_t n = 0, k = 0;
+
+	do
+		tmp[n++] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		out[k++] = '-';
+	while (n > 0)
+		out[k++] = tmp[--n];
+	out[k] = '\0';
+	return k;
+}
+
 /* on_enrich - the enrichment columns of one session into their distributions */
 static void
 on_enrich(struct sess_pass *p, sqlite3_stmt *st, const char *ip, struct tally_ent *ipe, int64_t t)
@@ -158,8 +203,8 @@ on_enrich(struct sess_pass *p, sqlite3_stmt *st, const char *ip, struct tally_en
 			seen(ipe, SEEN_COUNTRY, &e->n2);
 		if (sqlite3_column_type(st, 14) != SQLITE_NULL) {
 			b = col_txt(st, 14, &bl);
-			kl =
-			    (size_t)snprintf(key, sizeof(key), "%.*s", (int)(al < 64 ? al : 64), a);
+			kl = strnlen(a, al < 64 ? al : 64); /* as "%.*s" would print it */
+			memcpy(key, a, kl);
 			if (kl + 1 + bl < sizeof(key)) {
 				key[kl] = '\0';
 				memcpy(key + kl + 1, b, bl);
@@ -171,7 +216,7 @@ on_enrich(struct sess_pass *p, sqlite3_stmt *st, const char *ip, struct tally_en
 		}
 	}
 	if (sqlite3_column_type(st, 15) != SQLITE_NULL) {
-		kl = (size_t)snprintf(key, sizeof(key), "%lld", sqlite3_column_int64(st, 15));
+		kl = i64_dec(key, sqlite3_column_int64(st, 15));
 		e = tally_get(p->asn, key, kl, NULL);
 		bump(p, 'a', e, ip, t, NULL);
 		if (e != NULL)
@@ -261,29 +306,23 @@ cmp_hour(const void *a, const void *b)
 /* out_activity - buckets from the hourly counts (hour, day or week from the span) and the
  * weekday x hour heat map */
 static int
-out_activity(struct rb *r, struct sess_pass *p)
+out_activity(struct rb *r, struct sess_pass *p, const struct msg_totals *mt)
 {
 	static const char *const wd[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
 	json_t *o = json_object(), *series = json_array(), *hm = json_array(), *row;
 	struct tally_ent **v, *e;
-	sqlite3_stmt *st;
 	int64_t heat[7][24], bh, b0, b, lastb, bs, bm, h0, h1, h;
 	size_t n, i;
 	const char *bname;
 	int d, k;
 
 	json_object_set_new(r->m, "activity", o);
-	/* Messages per hour join the same table of hours. */
-	st = rb_prepare(r, "SELECT time_us / %lld, count(*) FROM messages WHERE %s GROUP BY 1",
-	                HOUR_US, r->sc);
-	if (st == NULL)
-		return -1;
-	while (rb_step(r, st) == SQLITE_ROW) {
-		h = sqlite3_column_int64(st, 0);
-		if ((e = tally_get(p->hours, &h, sizeof(h), NULL)) != NULL)
-			e->n2 += (uint64_t)sqlite3_column_int64(st, 1);
-	}
-	sqlite3_finalize(st);
+	/* Messages per hour (from the messages pass) join the same table of hours. */
+	v = mt->hours != NULL ? tally_entries(mt->hours, &n) : NULL;
+	for (i = 0; v != NULL && i < n; i++)
+		if ((e = tally_get(p->hours, v[i]->key, v[i]->klen, NULL)) != NULL)
+			e->n2 += v[i]->n;
+	free(v);
 	v = tally_sorted(p->hours, &n);
 	if (v == NULL)
 		return -1;
@@ -351,6 +390,7 @@ out_activity(struct rb *r, struct sess_pass *p)
 static void
 out_helo(struct rb *r, struct sess_pass *p)
 {
+	const struct helo_self *self = rb_self(r);
 	json_t *o = json_object(), *ca = json_array(), *top = json_array(), *row;
 	struct tally_ent **v;
 	struct helo_dns *d;
@@ -359,9 +399,29 @@ out_helo(struct rb *r, struct sess_pass *p)
 	int k;
 
 	json_object_set_new(r->m, "helo", o);
-	v = tally_sorted(p->helos, &n);
+	/* every distinct name is classified once, in no particular order; then the top rows */
+	v = tally_entries(p->helos, &n);
 	for (i = 0; v != NULL && i < n; i++) {
 		d = v[i]->p;
+		if (d != NULL && (d->later[0].sessions > 0 || d->later[1].sessions > 0)) {
+			/* literal sessions that waited: "self" when the literal is the honeypot's
+			 */
+			bool is_self =
+			    helo_classify(v[i]->key, v[i]->klen, NULL, self) == HELO_SELF;
+			for (int l = 0; l < 2; l++) {
+				if (d->later[l].sessions == 0)
+					continue;
+				c = is_self  ? HELO_SELF
+				    : l == 0 ? HELO_LITERAL_OTHER
+				             : HELO_LITERAL_MATCH;
+				p->cls[c].sessions += d->later[l].sessions;
+				p->cls[c].resolves += d->later[l].resolves;
+				p->cls[c].matches += d->later[l].matches;
+				p->cls[c].fcrdns += d->later[l].fcrdns;
+				p->cls[c].checked += d->later[l].checked;
+				v[i]->aux |= 1u << c;
+			}
+		}
 		if (v[i]->aux != 0) {
 			/* a literal: its sessions were classified one by one; name it by the
 			 * peer-matching class when any session matched */
@@ -369,7 +429,7 @@ out_helo(struct rb *r, struct sess_pass *p)
 			        ? HELO_LITERAL_MATCH
 			        : (enum helo_class)__builtin_ctz((unsigned)v[i]->aux);
 		} else {
-			c = helo_classify(v[i]->key, v[i]->klen, NULL, &r->self);
+			c = helo_classify(v[i]->key, v[i]->klen, NULL, self);
 			p->cls[c].sessions += (int64_t)v[i]->n;
 			if (d != NULL) {
 				p->cls[c].resolves += d->resolves;
@@ -379,11 +439,15 @@ out_helo(struct rb *r, struct sess_pass *p)
 			}
 		}
 		p->cls[c].names++;
-		if (i >= (size_t)r->top)
-			continue;
+		v[i]->mask = (uint64_t)c;
+	}
+	free(v);
+	v = tally_top(p->helos, (size_t)r->top, &n);
+	for (i = 0; v != NULL && i < n; i++) {
+		d = v[i]->p;
 		row = json_object();
 		jset(row, "name", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
-		jset(row, "class", json_string(helo_class_name(c)));
+		jset(row, "class", json_string(helo_class_name((enum helo_class)v[i]->mask)));
 		jset(row, "sessions", json_integer((json_int_t)v[i]->n));
 		jset(row, "sources", json_integer((json_int_t)v[i]->n2));
 		jset(row, "resolves",
@@ -423,9 +487,9 @@ dist(struct tally *t, int top, const char *kname)
 {
 	json_t *a = json_array(), *row;
 	size_t n, i;
-	struct tally_ent **v = tally_sorted(t, &n);
+	struct tally_ent **v = tally_top(t, (size_t)top, &n);
 
-	for (i = 0; v != NULL && i < n && i < (size_t)top; i++) {
+	for (i = 0; v != NULL && i < n; i++) {
 		row = json_object();
 		jset(row, kname, esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
 		jset(row, "sources", json_integer((json_int_t)v[i]->n2));
@@ -536,7 +600,7 @@ intel_pass(struct rb *r, struct sess_pass *p, json_t *cities, json_t *o, int64_t
 	}
 	if (rc < 0)
 		goto out;
-	v = tally_sorted(want, &n);
+	v = tally_entries(want, &n);
 	for (i = 0; v != NULL && i < n; i++) {
 		if (v[i]->n == 0 || v[i]->p == NULL)
 			continue;
@@ -545,8 +609,8 @@ intel_pass(struct rb *r, struct sess_pass *p, json_t *cities, json_t *o, int64_t
 		jset(row, "longitude", json_real(((double *)v[i]->p)[1] / (double)v[i]->n));
 	}
 	free(v);
-	v = tally_sorted(zones, &n);
-	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+	v = tally_top(zones, (size_t)r->top, &n);
+	for (i = 0; v != NULL && i < n; i++) {
 		row = json_object();
 		jset(row, "zone", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
 		jset(row, "listed", json_integer((json_int_t)v[i]->n));
@@ -581,8 +645,8 @@ out_sources(struct rb *r, struct sess_pass *p)
 	json_object_set_new(r->m, "sources", o);
 	jset(o, "distinct", json_integer((json_int_t)tally_count(p->ips, NULL)));
 	a = json_array();
-	v = tally_sorted(p->ips, &n);
-	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+	v = tally_top(p->ips, (size_t)r->top, &n);
+	for (i = 0; v != NULL && i < n; i++) {
 		row = json_object();
 		jset(row, "ip", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
 		jset(row, "sessions", json_integer((json_int_t)v[i]->n));
@@ -605,8 +669,8 @@ out_sources(struct rb *r, struct sess_pass *p)
 
 	/* The cities table comes first: the ip_intel pass fills in their positions. */
 	a = json_array();
-	v = tally_sorted(p->city, &n);
-	for (i = 0; v != NULL && i < n && i < (size_t)(r->top < 200 ? 200 : r->top); i++) {
+	v = tally_top(p->city, (size_t)(r->top < 200 ? 200 : r->top), &n);
+	for (i = 0; v != NULL && i < n; i++) {
 		kl = strlen(v[i]->key);
 		row = json_object();
 		jset(row, "country", esc_model_str(v[i]->key, kl, REPORT_STR_MAX));
@@ -632,9 +696,9 @@ out_sources(struct rb *r, struct sess_pass *p)
 	jset(o, "os", dist(p->os, r->top, "os"));
 
 	a = json_array();
-	v = tally_sorted(p->asn, &n);
+	v = tally_top(p->asn, (size_t)r->top, &n);
 	st = n > 0 ? rb_prepare(r, "SELECT as_org FROM ip_intel WHERE ip = ?1") : NULL;
-	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+	for (i = 0; v != NULL && i < n; i++) {
 		row = json_object();
 		jset(row, "asn", json_integer(strtoll(v[i]->key, NULL, 10)));
 		jset(row, "as_org", json_null());
@@ -660,6 +724,8 @@ out_sources(struct rb *r, struct sess_pass *p)
 static void
 pass_free(struct sess_pass *p)
 {
+	if (p == NULL)
+		return;
 	tally_free(p->hours);
 	tally_free(p->listeners);
 	tally_free(p->ips);
@@ -671,46 +737,78 @@ pass_free(struct sess_pass *p)
 	tally_free(p->hdns);
 	tally_free(p->rdns);
 	hset_free(p->pairs);
+	free(p);
+}
+
+void
+model_sessions_free(struct rb *r)
+{
+	pass_free(r->sp);
+	r->sp = NULL;
+}
+
+int
+model_sessions_finish(struct rb *r, const struct msg_totals *mt)
+{
+	int rc;
+
+	if (r->sp == NULL)
+		return -1;
+	out_overview(r, r->sp, mt->messages, (int64_t)mt->accepted, (int64_t)mt->bytes);
+	rc = out_activity(r, r->sp, mt);
+	model_sessions_free(r);
+	return rc;
 }
 
 int
 model_sessions(struct rb *r)
 {
-	struct sess_pass p;
+	struct sess_pass *pp = calloc(1, sizeof(*pp));
+	struct sesswin *win = sesswin_new();
+	struct side *cred = NULL, *dial = NULL;
 	sqlite3_stmt *st;
 	char key[TALLY_KEY_MAX];
-	int64_t t, msgs = 0, accepted = 0, mbytes = 0, bin;
+	int64_t t, bin;
 	struct tally_ent *e, *ipe;
 	const char *ip, *s;
 	size_t al, bl;
 	bool created;
 	int rc = -1, i;
 
-	memset(&p, 0, sizeof(p));
-	p.hours = tally_new(STREAM_KEYS, false);
-	p.listeners = tally_new(4096, false);
-	p.ips = tally_new(STREAM_KEYS, false);
-	p.helos = tally_new(STREAM_KEYS, true);
-	p.country = tally_new(4096, false);
-	p.city = tally_new(STREAM_KEYS, false);
-	p.asn = tally_new(STREAM_KEYS, true);
-	p.os = tally_new(4096, false);
-	p.hdns = tally_new(16, false);
-	p.rdns = tally_new(16, false);
-	p.pairs = hset_new();
-	if (p.hours == NULL || p.listeners == NULL || p.ips == NULL || p.helos == NULL ||
-	    p.country == NULL || p.city == NULL || p.asn == NULL || p.os == NULL ||
-	    p.hdns == NULL || p.rdns == NULL || p.pairs == NULL) {
+	if (pp == NULL || win == NULL) {
+		free(pp);
+		sesswin_free(win);
+		seterr(r->err, r->errlen, "out of memory");
+		return -1;
+	}
+	r->sp = pp;
+	pp->hours = tally_new(STREAM_KEYS, false);
+	pp->listeners = tally_new(4096, false);
+	pp->ips = tally_new(STREAM_KEYS, false);
+	pp->helos = tally_new(STREAM_KEYS, true);
+	pp->country = tally_new(4096, false);
+	pp->city = tally_new(STREAM_KEYS, false);
+	pp->asn = tally_new(STREAM_KEYS, true);
+	pp->os = tally_new(4096, false);
+	pp->hdns = tally_new(16, false);
+	pp->rdns = tally_new(16, false);
+	pp->pairs = hset_new();
+	if (pp->hours == NULL || pp->listeners == NULL || pp->ips == NULL || pp->helos == NULL ||
+	    pp->country == NULL || pp->city == NULL || pp->asn == NULL || pp->os == NULL ||
+	    pp->hdns == NULL || pp->rdns == NULL || pp->pairs == NULL || win == NULL) {
 		seterr(r->err, r->errlen, "out of memory");
 		goto out;
 	}
+	/* AUTH attempts and signals are read alongside, matched to the sessions just read */
+	if ((cred = side_credentials(r)) == NULL || (dial = side_dialect(r)) == NULL)
+		goto out;
 	rb_progress(r, "sessions", 0, 0);
 	st = rb_prepare(r,
 	                "SELECT start_us, end_us, bytes_in, bytes_out, rcpts, auth_attempts,"
 	                " commands, stage, coalesce(listener, ''), coalesce(persona, ''),"
 	                " coalesce(src_ip, ''),"
 	                " CASE WHEN coalesce(greeting, '') = '' THEN NULL ELSE helo END, messages,"
-	                " %s FROM sessions WHERE %s",
+	                " %s, session FROM sessions WHERE %s",
 	                r->sess_enrich ? "country, city, asn, os, helo_resolves, helo_matches,"
 	                                 " helo_fcrdns, rdns, fcrdns"
 	                               : "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL",
@@ -719,29 +817,29 @@ model_sessions(struct rb *r)
 		goto out;
 	while ((rc = rb_step(r, st)) == SQLITE_ROW) {
 		/* columns: 13 country, 14 city, 15 asn, 16 os, 17 helo_resolves,
-		 * 18 helo_matches, 19 helo_fcrdns, 20 rdns, 21 fcrdns */
+		 * 18 helo_matches, 19 helo_fcrdns, 20 rdns, 21 fcrdns, 22 session */
 		t = sqlite3_column_int64(st, 0);
 		ip = (const char *)sqlite3_column_text(st, 10);
 		bin = sqlite3_column_int64(st, 2);
-		p.sessions++;
-		if ((p.sessions & 0xffff) == 0)
-			rb_progress(r, "sessions", p.sessions, r->sessions);
-		if (p.first == 0 || t < p.first)
-			p.first = t;
-		if (t > p.last)
-			p.last = t;
+		pp->sessions++;
+		if ((pp->sessions & 0xffff) == 0)
+			rb_progress(r, "sessions", pp->sessions, r->sessions);
+		if (pp->first == 0 || t < pp->first)
+			pp->first = t;
+		if (t > pp->last)
+			pp->last = t;
 		if (sqlite3_column_type(st, 1) == SQLITE_NULL)
-			p.open++;
+			pp->open++;
 		else if (bin == 0) {
-			p.silent++;
+			pp->silent++;
 			if (sqlite3_column_int64(st, 3) == 0)
-				p.scans++;
+				pp->scans++;
 		}
-		p.bytes_in += bin;
-		p.bytes_out += sqlite3_column_int64(st, 3);
-		p.rcpts += sqlite3_column_int64(st, 4);
-		p.auth += sqlite3_column_int64(st, 5);
-		p.commands += sqlite3_column_int64(st, 6);
+		pp->bytes_in += bin;
+		pp->bytes_out += sqlite3_column_int64(st, 3);
+		pp->rcpts += sqlite3_column_int64(st, 4);
+		pp->auth += sqlite3_column_int64(st, 5);
+		pp->commands += sqlite3_column_int64(st, 6);
 		s = (const char *)sqlite3_column_text(st, 7);
 		for (i = 0; i < 6; i++)
 			if (s != NULL && strcmp(s, stage_names[i]) == 0)
@@ -749,7 +847,7 @@ model_sessions(struct rb *r)
 		r->stages[i]++; /* 6: still open or unknown */
 		{
 			int64_t h = t / HOUR_US;
-			bump(&p, 'h', tally_get(p.hours, &h, sizeof(h), NULL), ip, t, NULL);
+			bump(pp, 'h', tally_get(pp->hours, &h, sizeof(h), NULL), ip, t, NULL);
 		}
 		s = col_txt(st, 8, &al);
 		memcpy(key, s, al < 100 ? al : 100);
@@ -758,54 +856,59 @@ model_sessions(struct rb *r)
 		s = col_txt(st, 9, &bl);
 		bl = bl < 100 ? bl : 100;
 		memcpy(key + al + 1, s, bl);
-		ipe = tally_get(p.ips, ip, strlen(ip), NULL);
+		ipe = tally_get(pp->ips, ip, strlen(ip), NULL);
 		if (ipe != NULL) {
-			bump(&p, 'i', ipe, ip, t, NULL);
+			bump(pp, 'i', ipe, ip, t, NULL);
 			ipe->n2 += (uint64_t)sqlite3_column_int64(st, 6);
 			ipe->n3 += (uint64_t)sqlite3_column_int64(st, 12);
 			ipe->aux += (uint64_t)sqlite3_column_int64(st, 5);
 		}
-		if ((e = tally_get(p.listeners, key, al + 1 + bl, &created)) != NULL) {
-			if (created && tally_count(p.listeners, NULL) <= LISTENER_BITS)
-				e->mask = 1ull << (tally_count(p.listeners, NULL) - 1);
+		if ((e = tally_get(pp->listeners, key, al + 1 + bl, &created)) != NULL) {
+			if (created && tally_count(pp->listeners, NULL) <= LISTENER_BITS)
+				e->mask = 1ull << (tally_count(pp->listeners, NULL) - 1);
 			/* distinct sources: a bit in the address's entry, a hash set past 56 */
 			if (e->mask != 0 && ipe != NULL) {
-				bump(&p, 'L', e, ip, t, NULL);
+				bump(pp, 'L', e, ip, t, NULL);
 				seen(ipe, e->mask, &e->aux);
 			} else
-				bump(&p, 'L', e, ip, t, &e->aux);
+				bump(pp, 'L', e, ip, t, &e->aux);
 			e->n2 += (uint64_t)sqlite3_column_int64(st, 12);
 			e->n3 += (uint64_t)sqlite3_column_int64(st, 5);
 		}
 		if (bin > 0)
-			on_helo(r, &p, st, ip, t);
+			on_helo(r, pp, st, ip, t);
 		if (r->sess_enrich)
-			on_enrich(&p, st, ip, ipe, t);
+			on_enrich(pp, st, ip, ipe, t);
+		sesswin_put(win, (const char *)sqlite3_column_text(st, 22),
+		            (size_t)sqlite3_column_bytes(st, 22), ipe);
+		if ((pp->sessions & 63) == 0 &&
+		    (side_pump(r, cred, win, (uint64_t)pp->sessions, false) < 0 ||
+		     side_pump(r, dial, win, (uint64_t)pp->sessions, false) < 0)) {
+			rc = -1;
+			break;
+		}
 	}
 	sqlite3_finalize(st);
-	if (rc < 0)
-		goto out;
-	r->sessions = p.sessions;
-	st = rb_prepare(r, "SELECT count(*), total(accepted), total(size) FROM messages WHERE %s",
-	                r->sc);
-	if (st == NULL || rb_step(r, st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+	if (rc < 0 || side_pump(r, cred, win, (uint64_t)pp->sessions, true) < 0 ||
+	    side_pump(r, dial, win, (uint64_t)pp->sessions, true) < 0) {
 		rc = -1;
 		goto out;
 	}
-	msgs = sqlite3_column_int64(st, 0);
-	accepted = (int64_t)sqlite3_column_double(st, 1);
-	mbytes = (int64_t)sqlite3_column_double(st, 2);
-	sqlite3_finalize(st);
-	out_overview(r, &p, msgs, accepted, mbytes);
+	r->sessions = pp->sessions;
 	rc = -1;
-	if (out_activity(r, &p) < 0)
+	if (out_sources(r, pp) < 0)
 		goto out;
-	out_helo(r, &p);
-	if (out_sources(r, &p) < 0)
-		goto out;
-	rc = 0;
+	out_helo(r, pp); /* waits for the honeypot's addresses */
+	rc = side_end(r, cred, true);
+	cred = NULL;
+	if (side_end(r, dial, true) < 0)
+		rc = -1;
+	dial = NULL;
 out:
-	pass_free(&p);
+	if (cred != NULL)
+		side_end(r, cred, false);
+	if (dial != NULL)
+		side_end(r, dial, false);
+	sesswin_free(win);
 	return rc;
 }

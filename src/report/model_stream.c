@@ -25,9 +25,11 @@
 #define SEQ_TOKENS 10
 #define WORD_MAX 24
 #define TPL_MAX 512
+#define BODY_KEY 150 /* bytes of the body template in a family or campaign key */
 #define RCPT_MAX 64
 #define CAMPAIGN_REPS 2048
 #define CAMPAIGN_BITS 4 /* simhash distance that still counts as the same campaign */
+#define HOUR_US 3600000000LL
 
 /* ---- commands ---- */
 
@@ -35,6 +37,7 @@ struct cmd_pass {
 	struct tally *verbs, *unknown, *variants, *seqs;
 	uint64_t ord; /* session ordinal, for "sessions using it" */
 	char seq[SEQ_TOKENS * 12 + 8];
+	size_t seqlen; /* strlen(seq) */
 	char last[WORD_MAX + 1];
 	int tokens;
 	bool repeat;
@@ -54,29 +57,49 @@ count_in(struct tally_ent *e, uint64_t ord)
 	}
 }
 
-/* seq_push - append a verb to the session's sequence; repeats collapse into "VERB+" */
+/* put_cut - append n bytes of s at out[*len] as snprintf would: what fits before the last
+ * byte of the size-byte buffer, always NUL-terminated */
 static void
-seq_push(struct cmd_pass *c, const char *tok)
+put_cut(char *out, size_t size, size_t *len, const char *s, size_t n)
 {
-	size_t n = strlen(c->seq);
+	if (*len + 1 >= size)
+		return;
+	if (n > size - 1 - *len)
+		n = size - 1 - *len;
+	memcpy(out + *len, s, n);
+	*len += n;
+	out[*len] = '\0';
+}
+
+/* seq_push - append a verb (tl bytes) to the session's sequence; repeats collapse into
+ * "VERB+" */
+static void
+seq_push(struct cmd_pass *c, const char *tok, size_t tl)
+{
+	size_t n = c->seqlen, ll = 0;
 
 	if (c->tokens > 0 && strcmp(tok, c->last) == 0) {
 		if (!c->repeat && c->tokens <= SEQ_TOKENS && n + 1 < sizeof(c->seq)) {
 			c->seq[n] = '+';
 			c->seq[n + 1] = '\0';
+			c->seqlen++;
 		}
 		c->repeat = true;
 		return;
 	}
 	c->repeat = false;
-	snprintf(c->last, sizeof(c->last), "%s", tok);
+	put_cut(c->last, sizeof(c->last), &ll, tok, tl);
 	c->tokens++;
 	if (c->tokens > SEQ_TOKENS) {
-		if (c->tokens == SEQ_TOKENS + 1 && n + 4 < sizeof(c->seq))
+		if (c->tokens == SEQ_TOKENS + 1 && n + 4 < sizeof(c->seq)) {
 			memcpy(c->seq + n, " ...", 5);
+			c->seqlen += 4;
+		}
 		return;
 	}
-	snprintf(c->seq + n, sizeof(c->seq) - n, "%s%s", n > 0 ? " " : "", tok);
+	if (n > 0)
+		put_cut(c->seq, sizeof(c->seq), &c->seqlen, " ", 1);
+	put_cut(c->seq, sizeof(c->seq), &c->seqlen, tok, tl);
 }
 
 /* seq_end - the finished session's sequence into the tally */
@@ -84,8 +107,9 @@ static void
 seq_end(struct cmd_pass *c)
 {
 	if (c->ord > 0)
-		count_in(tally_get(c->seqs, c->seq, strlen(c->seq), NULL), c->ord);
+		count_in(tally_get(c->seqs, c->seq, c->seqlen, NULL), c->ord);
 	c->seq[0] = '\0';
+	c->seqlen = 0;
 	c->last[0] = '\0';
 	c->tokens = 0;
 	c->repeat = false;
@@ -97,10 +121,10 @@ ranked(struct tally *t, int top, const char *kname, const char *n1, const char *
        int64_t share_of)
 {
 	size_t n, i;
-	struct tally_ent **v = tally_sorted(t, &n);
+	struct tally_ent **v = tally_top(t, (size_t)top, &n);
 	json_t *a = json_array(), *row;
 
-	for (i = 0; v != NULL && i < n && i < (size_t)top; i++) {
+	for (i = 0; v != NULL && i < n; i++) {
 		row = json_object();
 		jset(row, kname, esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
 		jset(row, n1, json_integer((json_int_t)v[i]->n));
@@ -172,14 +196,18 @@ model_commands(struct rb *r)
 			word[wl] = (char)text[wl];
 		word[wl] = '\0';
 		if (verb != NULL && verb[0] != '\0') {
-			count_in(tally_get(c.verbs, verb, strlen(verb), NULL), c.ord);
+			size_t vl = strlen(verb);
+			count_in(tally_get(c.verbs, verb, vl, NULL), c.ord);
 			if (strcmp(word, verb) != 0) {
-				n = (size_t)snprintf(key, sizeof(key), "%s", verb);
-				memcpy(key + n + 1, word, wl);
+				/* "VERB\0word" (a verb is short; one that is not is cut) */
+				n = vl < sizeof(key) - 2 - WORD_MAX ? vl
+				                                    : sizeof(key) - 2 - WORD_MAX;
+				memcpy(key, verb, n);
 				key[n] = '\0';
+				memcpy(key + n + 1, word, wl);
 				count_in(tally_get(c.variants, key, n + 1 + wl, NULL), c.ord);
 			}
-			seq_push(&c, verb);
+			seq_push(&c, verb, vl);
 		} else {
 			for (i = 0; i < wl; i++)
 				word[i] = (char)toupper((unsigned char)word[i]);
@@ -188,7 +216,7 @@ model_commands(struct rb *r)
 				count_in(tally_get(c.unknown, "(empty line)", 12, NULL), c.ord);
 			else
 				count_in(tally_get(c.unknown, word, wl, NULL), c.ord);
-			seq_push(&c, "?");
+			seq_push(&c, "?", 1);
 		}
 	}
 	seq_end(&c);
@@ -201,8 +229,8 @@ model_commands(struct rb *r)
 	jset(o, "unknown", ranked(c.unknown, r->top, "word", "lines", "sessions", 0));
 	/* Variants are keyed "VERB\0word"; split them back into two columns. */
 	a = json_array();
-	v = tally_sorted(c.variants, &n);
-	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+	v = tally_top(c.variants, (size_t)r->top, &n);
+	for (i = 0; v != NULL && i < n; i++) {
 		size_t vl = strlen(v[i]->key);
 		row = json_object();
 		jset(row, "verb", json_string(v[i]->key));
@@ -344,6 +372,17 @@ mismatch(struct msg_pass *p, const char *mail_from, const char *hfrom, size_t hf
 		p->to_not_in_rcpt++;
 }
 
+/* popcount64 - bits set in x; inline (without -mpopcnt the builtin is a libgcc call, and a new
+ * campaign key is compared with up to CAMPAIGN_REPS fingerprints) */
+static inline int
+popcount64(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ull);
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (int)((x * 0x0101010101010101ull) >> 56);
+}
+
 /* simhash - 64-bit simhash of the word 3-shingles of a template */
 static uint64_t
 simhash(const char *s)
@@ -382,14 +421,18 @@ simhash(const char *s)
 	return h;
 }
 
+struct msg;
+static void body_template(const struct msg *m, char *out, size_t outlen);
+
 /* cluster_of - the campaign cluster of a (subject, body) template key: the same key always
- * gives the same cluster; a new key joins the first cluster whose fingerprint is within
- * CAMPAIGN_BITS bits, else starts one */
+ * gives the same cluster; a new key joins the first cluster whose fingerprint (of the subject
+ * and the whole body template) is within CAMPAIGN_BITS bits, else starts one */
 static uint32_t
-cluster_of(struct msg_pass *p, const char *key, size_t klen, const char *text)
+cluster_of(struct msg_pass *p, const char *key, size_t klen, const char *stpl, const struct msg *m)
 {
 	bool created;
 	struct tally_ent *e = tally_get(p->ckey, key, klen, &created);
+	char btpl[TPL_MAX], text[TPL_MAX + 140];
 	uint64_t h;
 	size_t i;
 
@@ -397,9 +440,11 @@ cluster_of(struct msg_pass *p, const char *key, size_t klen, const char *text)
 		return 0; /* past the key limit: one "other" cluster */
 	if (!created)
 		return (uint32_t)e->aux;
+	body_template(m, btpl, sizeof(btpl));
+	snprintf(text, sizeof(text), "%s %s", stpl, btpl);
 	h = simhash(text);
 	for (i = 0; i < p->nreps; i++)
-		if (__builtin_popcountll(p->reps[i] ^ h) <= CAMPAIGN_BITS) {
+		if (popcount64(p->reps[i] ^ h) <= CAMPAIGN_BITS) {
 			e->aux = i + 1;
 			return (uint32_t)e->aux;
 		}
@@ -446,17 +491,49 @@ span(struct tally_ent *e, int64_t t)
 		e->last = t;
 }
 
+/* one MIME part of a message as messages.parts lists it */
+struct mpart {
+	const char *type, *filename;
+};
+
 struct msg {
 	const char *session, *src_ip, *helo, *mail_from;
 	const char *subject, *body, *hfrom, *hto;
 	size_t subject_len, body_len, hfrom_len, hto_len;
 	const char *rcpts[RCPT_MAX];
 	size_t nr;
+	const char *btpl; /* the body's template: its first BODY_KEY bytes when bcut */
+	bool bcut;
 	int64_t t, size;
 	unsigned rflags;
 	bool accepted;
-	json_t *parts;
+	const struct mpart *parts; /* np entries; a part's type is NULL when it has none */
+	size_t np;
 };
+
+/* tpl_key - a family or campaign key: the subject template's first 100 bytes, 0x1f, the body
+ * template's first BODY_KEY bytes (as "%.100s\x1f%.150s" would print them); its length */
+static size_t
+tpl_key(char key[TALLY_KEY_MAX], const char *stpl, const char *btpl)
+{
+	size_t sl = strnlen(stpl, 100), bl = strnlen(btpl, BODY_KEY);
+
+	memcpy(key, stpl, sl);
+	key[sl] = '\x1f';
+	memcpy(key + sl + 1, btpl, bl);
+	key[sl + 1 + bl] = '\0';
+	return sl + 1 + bl;
+}
+
+/* body_template - the whole template of the message's body (TPL_MAX bytes at most) */
+static void
+body_template(const struct msg *m, char *out, size_t outlen)
+{
+	if (m->bcut)
+		template_normalise(m->body != NULL ? m->body : "", m->body_len, out, outlen);
+	else
+		snprintf(out, outlen, "%s", m->btpl);
+}
 
 /* on_probe - a message judged a relay test: reasons, source, drop-boxes, family, the list */
 static void
@@ -494,9 +571,7 @@ on_probe(struct rb *r, struct msg_pass *p, const struct msg *m, unsigned why, co
 	}
 	/* A family is a subject and body template; its HELO pattern and drop-box are shown. */
 	template_normalise(m->helo, strlen(m->helo), htpl, sizeof(htpl));
-	kl = (size_t)snprintf(key, sizeof(key), "%.100s\x1f%.150s", stpl, btpl);
-	if (kl >= sizeof(key))
-		kl = sizeof(key) - 1;
+	kl = tpl_key(key, stpl, btpl);
 	e = tally_get(p->fam, key, kl, &created);
 	if (e != NULL) {
 		if (created) {
@@ -538,7 +613,7 @@ on_probe(struct rb *r, struct msg_pass *p, const struct msg *m, unsigned why, co
 static void
 on_bulk(struct msg_pass *p, const struct msg *m, uint64_t mord, const char *stpl, const char *btpl)
 {
-	char addr[256], key[TALLY_KEY_MAX], text[TPL_MAX + 140];
+	char addr[256], key[TALLY_KEY_MAX];
 	struct tally_ent *e;
 	uint32_t cid;
 	size_t i, kl;
@@ -567,11 +642,8 @@ on_bulk(struct msg_pass *p, const struct msg *m, uint64_t mord, const char *stpl
 		if (hset_add(p->pairs, hash_mix('m', (uintptr_t)e, &mord, sizeof(mord))))
 			e->n2++;
 	}
-	kl = (size_t)snprintf(key, sizeof(key), "%.100s\x1f%.150s", stpl, btpl);
-	if (kl >= sizeof(key))
-		kl = sizeof(key) - 1;
-	snprintf(text, sizeof(text), "%s %s", stpl, btpl);
-	cid = cluster_of(p, key, kl, text);
+	kl = tpl_key(key, stpl, btpl);
+	cid = cluster_of(p, key, kl, stpl, m);
 	e = tally_get(p->camp, &cid, sizeof(cid), &created);
 	if (e == NULL)
 		return;
@@ -615,13 +687,12 @@ on_message(struct msg_pass *p, const struct msg *m, uint64_t mord, const char *s
 		dl = lower_into(d, dl, dom, sizeof(dom));
 		count_in(tally_get(p->rdom, dom, dl, NULL), mord);
 	}
-	np = json_array_size(m->parts);
+	np = m->np;
 	if (np > 0)
 		p->with_parts++;
 	for (i = 0; i < np; i++) {
-		json_t *part = json_array_get(m->parts, i);
-		const char *type = json_string_value(json_object_get(part, "type"));
-		const char *fn = json_string_value(json_object_get(part, "filename"));
+		const char *type = m->parts[i].type;
+		const char *fn = m->parts[i].filename;
 		const char *dot;
 
 		if (type == NULL)
@@ -691,8 +762,8 @@ out_probes(struct rb *r, struct msg_pass *p)
 	jset(o, "reasons", a);
 
 	a = json_array();
-	v = tally_sorted(p->fam, &n);
-	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+	v = tally_top(p->fam, (size_t)r->top, &n);
+	for (i = 0; v != NULL && i < n; i++) {
 		fi = v[i]->p;
 		row = json_object();
 		jset(row, "family", json_integer((json_int_t)i + 1));
@@ -712,13 +783,13 @@ out_probes(struct rb *r, struct msg_pass *p)
 		jset(row, "last", jtime(v[i]->last));
 		json_array_append_new(a, row);
 	}
-	jset(o, "families_total", json_integer((json_int_t)n));
+	jset(o, "families_total", json_integer((json_int_t)tally_count(p->fam, NULL)));
 	free(v);
 	jset(o, "families", a);
 
 	a = json_array();
-	v = tally_sorted(p->drop, &n);
-	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+	v = tally_top(p->drop, (size_t)r->top, &n);
+	for (i = 0; v != NULL && i < n; i++) {
 		row = json_object();
 		jset(row, "address", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
 		jset(row, "probes", json_integer((json_int_t)v[i]->n));
@@ -731,13 +802,13 @@ out_probes(struct rb *r, struct msg_pass *p)
 		                    : json_null());
 		json_array_append_new(a, row);
 	}
-	jset(o, "dropboxes_total", json_integer((json_int_t)n));
+	jset(o, "dropboxes_total", json_integer((json_int_t)tally_count(p->drop, NULL)));
 	free(v);
 	jset(o, "dropboxes", a);
 
 	/* Sources that probed and later sent bulk mail, most bulk first. */
 	a = json_array();
-	v = tally_sorted(p->psrc, &n);
+	v = tally_entries(p->psrc, &n);
 	if (v != NULL) {
 		for (i = 0, k = 0; i < n; i++)
 			if (v[i]->aux != 0)
@@ -793,8 +864,8 @@ out_messages(struct rb *r, struct msg_pass *p)
 	jset(o, "mismatch", mm);
 
 	a = json_array();
-	v = tally_sorted(p->subj, &n);
-	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+	v = tally_top(p->subj, (size_t)r->top, &n);
+	for (i = 0; v != NULL && i < n; i++) {
 		row = json_object();
 		jset(row, "template", esc_model_str(v[i]->key, v[i]->klen, REPORT_STR_MAX));
 		jset(row, "example",
@@ -821,8 +892,8 @@ out_messages(struct rb *r, struct msg_pass *p)
 	jset(o, "extensions", ranked(p->pext, r->top, "extension", "parts", "messages", 0));
 
 	a = json_array();
-	v = tally_sorted(p->camp, &n);
-	for (i = 0; v != NULL && i < n && i < (size_t)r->top; i++) {
+	v = tally_top(p->camp, (size_t)r->top, &n);
+	for (i = 0; v != NULL && i < n; i++) {
 		fi = v[i]->p;
 		row = json_object();
 		jset(row, "campaign", json_integer((json_int_t)i + 1));
@@ -839,7 +910,7 @@ out_messages(struct rb *r, struct msg_pass *p)
 		     esc_model_str(fi ? fi->dropbox : "", fi ? strlen(fi->dropbox) : 0, 64));
 		json_array_append_new(a, row);
 	}
-	jset(o, "campaigns_total", json_integer((json_int_t)n));
+	jset(o, "campaigns_total", json_integer((json_int_t)tally_count(p->camp, NULL)));
 	free(v);
 	jset(o, "campaigns", a);
 	return o;
@@ -880,6 +951,221 @@ col_bytes(sqlite3_stmt *st, int i, size_t *len)
 	return (const char *)sqlite3_column_text(st, i);
 }
 
+/* ---- the JSON columns of messages (rcpts, parts) ----
+ *
+ * The store writes them compact: an array of strings, and an array of flat objects of strings.
+ * Those are read in place (a copy whose closing quotes become NULs); anything else (an escape,
+ * a byte outside printable ASCII, a number, a nested value) goes through jansson, so the
+ * result is always what jansson would give. */
+
+/* jbuf - scratch copies of the columns, and the parts list, reused from message to message */
+struct jbuf {
+	char *rc, *pt; /* copies of rcpts and parts */
+	size_t rccap, ptcap;
+	struct mpart *pv;
+	size_t pvcap;
+	json_t *rj, *pj; /* the jansson trees when the fast reading did not apply */
+};
+
+static void
+jbuf_free(struct jbuf *b)
+{
+	free(b->rc);
+	free(b->pt);
+	free(b->pv);
+	json_decref(b->rj);
+	json_decref(b->pj);
+}
+
+/* jcopy - a NUL-terminated copy of n bytes in *buf (grown as needed); NULL when out of memory */
+static char *
+jcopy(char **buf, size_t *cap, const char *s, size_t n)
+{
+	char *nb;
+
+	if (n + 1 > *cap) {
+		if ((nb = realloc(*buf, n + 1)) == NULL)
+			return NULL;
+		*buf = nb;
+		*cap = n + 1;
+	}
+	memcpy(*buf, s, n);
+	(*buf)[n] = '\0';
+	return *buf;
+}
+
+static char *
+jws(char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}
+
+/* jstr - a string without escapes at p (printable ASCII only): its start, its closing quote
+ * replaced by NUL, *p past it; NULL when it is anything else */
+static char *
+jstr(char **p)
+{
+	char *s = *p, *q;
+
+	if (*s != '"')
+		return NULL;
+	for (q = s + 1; *q != '"'; q++)
+		if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f || *q == '\\')
+			return NULL;
+	*q = '\0';
+	*p = q + 1;
+	return s + 1;
+}
+
+/* fast_strs - s is an array of plain strings: up to max of them into out; false when s is
+ * not of that form (the caller then asks jansson) */
+static bool
+fast_strs(char *s, const char **out, size_t max, size_t *n)
+{
+	char *p = jws(s), *v;
+
+	*n = 0;
+	if (*p++ != '[')
+		return false;
+	p = jws(p);
+	if (*p == ']')
+		return *jws(p + 1) == '\0';
+	for (;;) {
+		if ((v = jstr(&p)) == NULL)
+			return false;
+		if (*n < max)
+			out[(*n)++] = v;
+		p = jws(p);
+		if (*p == ']')
+			return *jws(p + 1) == '\0';
+		if (*p++ != ',')
+			return false;
+		p = jws(p);
+	}
+}
+
+/* fast_parts - s is an array of flat objects of plain strings: each object's "type" and
+ * "filename" (the last one when a key repeats, as jansson keeps it) into b->pv */
+static bool
+fast_parts(struct jbuf *b, char *s, size_t *n)
+{
+	char *p = jws(s), *k, *v;
+	struct mpart *nv;
+
+	*n = 0;
+	if (*p++ != '[')
+		return false;
+	p = jws(p);
+	if (*p == ']')
+		return *jws(p + 1) == '\0';
+	for (;;) {
+		if (*p++ != '{')
+			return false;
+		if (*n == b->pvcap) {
+			if ((nv = realloc(b->pv, (b->pvcap * 2 + 8) * sizeof(*nv))) == NULL)
+				return false;
+			b->pv = nv;
+			b->pvcap = b->pvcap * 2 + 8;
+		}
+		b->pv[*n].type = b->pv[*n].filename = NULL;
+		p = jws(p);
+		if (*p != '}') {
+			for (;;) {
+				if ((k = jstr(&p)) == NULL)
+					return false;
+				p = jws(p);
+				if (*p++ != ':')
+					return false;
+				p = jws(p);
+				if ((v = jstr(&p)) == NULL)
+					return false;
+				if (strcmp(k, "type") == 0)
+					b->pv[*n].type = v;
+				else if (strcmp(k, "filename") == 0)
+					b->pv[*n].filename = v;
+				p = jws(p);
+				if (*p == '}')
+					break;
+				if (*p++ != ',')
+					return false;
+				p = jws(p);
+			}
+		}
+		(*n)++;
+		p = jws(p + 1);
+		if (*p == ']')
+			return *jws(p + 1) == '\0';
+		if (*p++ != ',')
+			return false;
+		p = jws(p);
+	}
+}
+
+/* read_rcpts - messages.rcpts (column i) into m->rcpts */
+static void
+read_rcpts(struct jbuf *b, sqlite3_stmt *st, int i, struct msg *m)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+	char *c;
+	size_t k;
+
+	json_decref(b->rj);
+	b->rj = NULL;
+	m->nr = 0;
+	if (t == NULL)
+		return;
+	c = jcopy(&b->rc, &b->rccap, t, (size_t)sqlite3_column_bytes(st, i));
+	if (c != NULL && fast_strs(c, m->rcpts, RCPT_MAX, &m->nr))
+		return;
+	m->nr = 0;
+	b->rj = json_loads(t, JSON_DECODE_ANY, NULL);
+	for (k = 0; k < json_array_size(b->rj) && m->nr < RCPT_MAX; k++) {
+		const char *a = json_string_value(json_array_get(b->rj, k));
+		if (a != NULL)
+			m->rcpts[m->nr++] = a;
+	}
+}
+
+/* read_parts - messages.parts (column i) into m->parts */
+static void
+read_parts(struct jbuf *b, sqlite3_stmt *st, int i, struct msg *m)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+	struct mpart *nv;
+	char *c;
+	size_t k, n;
+
+	json_decref(b->pj);
+	b->pj = NULL;
+	m->parts = NULL;
+	m->np = 0;
+	if (t == NULL)
+		return;
+	c = jcopy(&b->pt, &b->ptcap, t, (size_t)sqlite3_column_bytes(st, i));
+	if (c != NULL && fast_parts(b, c, &m->np)) {
+		m->parts = b->pv;
+		return;
+	}
+	m->np = 0;
+	b->pj = json_loads(t, JSON_DECODE_ANY, NULL);
+	n = json_array_size(b->pj);
+	if (n > b->pvcap) {
+		if ((nv = realloc(b->pv, n * sizeof(*nv))) == NULL)
+			return;
+		b->pv = nv;
+		b->pvcap = n;
+	}
+	for (k = 0; k < n; k++) {
+		json_t *part = json_array_get(b->pj, k);
+		b->pv[k].type = json_string_value(json_object_get(part, "type"));
+		b->pv[k].filename = json_string_value(json_object_get(part, "filename"));
+	}
+	m->parts = b->pv;
+	m->np = n;
+}
+
 int
 model_messages(struct rb *r)
 {
@@ -887,15 +1173,18 @@ model_messages(struct rb *r)
 	struct msg m;
 	struct probe_input in;
 	sqlite3_stmt *st;
-	json_t *rcpts = NULL;
+	struct jbuf jb;
+	const struct helo_self *self;
+	struct tally_ent *hour = NULL;
+	int64_t hour_key = 0;
 	char stpl[TPL_MAX], btpl[TPL_MAX];
-	const char *rf;
 	uint64_t mord = 0;
 	unsigned why;
 	size_t i, len;
 	int rc = -1;
 
 	memset(&p, 0, sizeof(p));
+	memset(&jb, 0, sizeof(jb));
 	p.psrc = tally_new(STREAM_KEYS, true);
 	p.drop = tally_new(STREAM_KEYS, false);
 	p.fam = tally_new(STREAM_KEYS, true);
@@ -913,17 +1202,37 @@ model_messages(struct rb *r)
 		seterr(r->err, r->errlen, "out of memory");
 		goto out;
 	}
+	/* Every message of the selection counts in the totals and the hours; one whose session
+	 * row is missing is left out of the rest (column 13), as a join would. */
 	st = rb_prepare(r,
 	                "SELECT m.session, m.time_us, m.hdr_subject, %s, m.mail_from, m.rcpts,"
-	                " m.hdr_from, m.hdr_to, s.src_ip, s.helo, m.size, m.accepted, %s"
-	                " FROM messages m JOIN sessions s ON s.session = m.session"
+	                " m.hdr_from, m.hdr_to, s.src_ip, s.helo, m.size, m.accepted, %s,"
+	                " s.session IS NOT NULL"
+	                " FROM messages m LEFT JOIN sessions s ON s.session = m.session"
 	                " WHERE %s ORDER BY m.time_us",
 	                r->msg_body ? "m.body_text" : "NULL", r->msg_body ? "m.parts" : "NULL",
 	                rb_cond(r, 'm'));
 	if (st == NULL)
 		goto out;
+	if ((r->mt.hours = tally_new(STREAM_KEYS * 10, false)) == NULL) {
+		seterr(r->err, r->errlen, "out of memory");
+		goto out;
+	}
+	self = rb_self(r);
 	rb_progress(r, "messages", 0, 0);
 	while ((rc = rb_step(r, st)) == SQLITE_ROW) {
+		int64_t h = sqlite3_column_int64(st, 1) / HOUR_US;
+
+		r->mt.messages++;
+		r->mt.accepted += sqlite3_column_double(st, 11);
+		r->mt.bytes += sqlite3_column_double(st, 10);
+		if (hour == NULL || h != hour_key)
+			hour = tally_get(r->mt.hours, &h, sizeof(h), NULL);
+		hour_key = h;
+		if (hour != NULL)
+			hour->n++;
+		if (sqlite3_column_int(st, 13) == 0)
+			continue;
 		memset(&m, 0, sizeof(m));
 		mord++;
 		if ((mord & 0x3fff) == 0)
@@ -945,18 +1254,8 @@ model_messages(struct rb *r)
 			m.src_ip = "";
 		if (m.helo == NULL)
 			m.helo = "";
-		json_decref(rcpts);
-		rcpts = NULL;
-		if ((rf = (const char *)sqlite3_column_text(st, 5)) != NULL)
-			rcpts = json_loads(rf, JSON_DECODE_ANY, NULL);
-		for (i = 0; i < json_array_size(rcpts) && m.nr < RCPT_MAX; i++) {
-			const char *a = json_string_value(json_array_get(rcpts, i));
-			if (a != NULL)
-				m.rcpts[m.nr++] = a;
-		}
-		m.parts = NULL;
-		if ((rf = (const char *)sqlite3_column_text(st, 12)) != NULL)
-			m.parts = json_loads(rf, JSON_DECODE_ANY, NULL);
+		read_rcpts(&jb, st, 5, &m);
+		read_parts(&jb, st, 12, &m);
 		/* Routing tricks show in the recipients as the server echoed them; reading them
 		 * here saves a lookup in recipients for every message. */
 		for (i = 0; i < m.nr; i++)
@@ -974,18 +1273,20 @@ model_messages(struct rb *r)
 		in.hdr_from = m.hfrom;
 		in.hdr_to = m.hto;
 		in.rcpt_flags = m.rflags;
-		why = probe_detect(&in, &r->self);
+		why = probe_detect(&in, self);
 		template_normalise(m.subject != NULL ? m.subject : "", m.subject_len, stpl,
 		                   sizeof(stpl));
-		template_normalise(m.body != NULL ? m.body : "", m.body_len, btpl, sizeof(btpl));
+		/* Families and campaigns are keyed by the first BODY_KEY bytes of the body's
+		 * template; the whole of it is made only for a new campaign key (body_template). */
+		template_normalise_prefix(m.body != NULL ? m.body : "", m.body_len, btpl,
+		                          sizeof(btpl), BODY_KEY, &m.bcut);
+		m.btpl = btpl;
 		on_message(&p, &m, mord, stpl);
 		if (why != 0)
 			on_probe(r, &p, &m, why, stpl, btpl);
 		else
 			on_bulk(&p, &m, mord, stpl, btpl);
-		json_decref(m.parts);
 	}
-	json_decref(rcpts);
 	sqlite3_finalize(st);
 	if (rc < 0)
 		goto out;
@@ -993,6 +1294,7 @@ model_messages(struct rb *r)
 	json_object_set_new(r->m, "messages", out_messages(r, &p));
 	rc = 0;
 out:
+	jbuf_free(&jb);
 	msg_pass_free(&p);
 	return rc;
 }

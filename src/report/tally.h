@@ -4,8 +4,8 @@
  * (verbs, sequences, templates, drop-boxes, campaigns).
  *
  * Owns: its entries and their keys (tally_free releases all).
- * Public: tally_new, tally_free, tally_get, tally_find, tally_sorted, tally_count; hset_new,
- *         hset_free, hset_add, hash_mix.
+ * Public: tally_new, tally_free, tally_get, tally_find, tally_sorted, tally_top, tally_entries,
+ *         tally_count; hset_new, hset_free, hset_add, hash_mix.
  * Limits: keys are cut at TALLY_KEY_MAX bytes; at most max entries (tally_get returns NULL
  *         for a new key past that, and counts it in overflow).
  */
@@ -45,6 +45,13 @@ size_t tally_count(const struct tally *t, uint64_t *overflow);
 /* tally_sorted - a malloc'd array of the entries by n descending, then key; *n set; the
  * caller frees the array (not the entries) */
 struct tally_ent **tally_sorted(struct tally *t, size_t *n);
+/* tally_top - the first k entries of tally_sorted's order (fewer when there are fewer), without
+ * sorting the rest; *n set; the caller frees the array */
+struct tally_ent **tally_top(struct tally *t, size_t k, size_t *n);
+/* tally_cmp - the order of tally_sorted: n descending, then key bytes ascending */
+int tally_cmp(const struct tally_ent *a, const struct tally_ent *b);
+/* tally_entries - every entry in no particular order; *n set; the caller frees the array */
+struct tally_ent **tally_entries(struct tally *t, size_t *n);
 
 /* hset - a set of 64-bit hashes, for counting distinct pairs (family, source) in 16 bytes per
  * member; a collision between two 64-bit FNV hashes is negligible at report sizes */

@@ -857,6 +857,56 @@ test_template_table(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* check_prefix - template_normalise_prefix(want) is either the whole template (cut false) or
+ * exactly its first want bytes with cut set (the whole being at least as long), for every
+ * want */
+static int
+check_prefix(const char *in, size_t len)
+{
+	char full[512], part[512];
+	size_t fn = template_normalise(in, len, full, sizeof(full)), n;
+	int bad = 0;
+	bool cut;
+
+	for (size_t want = 1; want <= fn + 2 && want < sizeof(part); want++) {
+		n = template_normalise_prefix(in, len, part, sizeof(part), want, &cut);
+		if (cut ? (n != want || want > fn || memcmp(part, full, want) != 0)
+		        : (n != fn || strcmp(part, full) != 0)) {
+			printf(
+			    "prefix of \"%.60s\" at %zu: got \"%s\" (%zu, cut %d), whole \"%s\"\n",
+			    in, want, part, n, cut, full);
+			bad++;
+		}
+		if (part[n] != '\0')
+			bad++;
+	}
+	return bad;
+}
+
+static void
+test_template_prefix(void **state)
+{
+	/* date runs that cross the point where the prefix stops: a run may still collapse into
+	 * <date>, so the prefix must wait for it to close */
+	static const char *const texts[] = {
+	    "Sent on Sun, 07 Dec 2025 19:24:09 +0000 (UTC) from 192.0.2.1 to you@example.com",
+	    "jan 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 then words",
+	    "Mon Tue Wed Thu Fri 12 Dec 2025 order 12345 ready at "
+	    "http://shop.example/x?id=9f8e7d6c",
+	    "Dear friend, cheap watches 100mg win32 AbCdEfGhIjKlMnOpQr xk3j9q2z8w buy now!!!",
+	};
+	int bad = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		bad += check_prefix(texts[i], strlen(texts[i]));
+	for (size_t i = 0; i < sizeof(tpl_cases) / sizeof(tpl_cases[0]); i++) {
+		const struct tpl_case *c = &tpl_cases[i];
+		bad += check_prefix(c->in, c->len ? c->len : strlen(c->in));
+	}
+	assert_int_equal(bad, 0);
+}
+
 /* texts that differ only in addresses, numbers, dates and ids give one template */
 static void
 test_template_groups(void **state)
@@ -1073,8 +1123,9 @@ main(void)
 	    cmocka_unit_test(test_helo_names),      cmocka_unit_test(test_random_table),
 	    cmocka_unit_test(test_probe_table),     cmocka_unit_test(test_probe_huge),
 	    cmocka_unit_test(test_probe_names),     cmocka_unit_test(test_template_table),
-	    cmocka_unit_test(test_template_groups), cmocka_unit_test(test_template_bounds),
-	    cmocka_unit_test(test_addr_domain),     cmocka_unit_test(test_random_bytes),
+	    cmocka_unit_test(test_template_prefix), cmocka_unit_test(test_template_groups),
+	    cmocka_unit_test(test_template_bounds), cmocka_unit_test(test_addr_domain),
+	    cmocka_unit_test(test_random_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "capture/store.h"
 #include "capture/store_db.h"
@@ -199,6 +200,10 @@ build(struct fx *f)
 	ev(s, "dddd000000000001", IP_D, 5000, "relaytrap.session.connect", ",\"proxied\":false");
 	closed(s, "dddd000000000001", IP_D, 5000, "", "", 0, 0, 0, 0, "connect");
 	ev(s, "dddd000000000002", IP_D, 5001, "relaytrap.session.connect", ",\"proxied\":false");
+	/* the banner, as the session engine numbers it: the transcript's first entry, seq 1 */
+	ev(s, "dddd000000000002", IP_D, 5001, "relaytrap.reply",
+	   ",\"seq\":1,\"t_us\":1000,\"code\":220,\"text\":\"220 exch01.corp.example.com"
+	   " Microsoft ESMTP MAIL Service, Version: 5.0.2195.6713 ready\"");
 	closed(s, "dddd000000000002", IP_D, 5001, "", "", 0, 0, 0, 120, "connect");
 	assert_int_equal(store_commit(s), 0);
 	store_close(s);
@@ -289,6 +294,10 @@ test_overview(void **state)
 	    "2026-11-01T01:00:00Z");
 	assert_int_equal(
 	    json_array_size(json_object_get(json_object_get(f->m, "overview"), "listeners")), 1);
+	/* the honeypot's name comes from the first 220 banner (seq 1, in the banner grab) */
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(f->m, "report"), "honeypot")),
+	    "exch01.corp.example.com");
 }
 
 static void
@@ -549,6 +558,158 @@ render(json_t *m, int which, size_t *len)
 	return buf;
 }
 
+/* model_with - the fixture's database copied to name, sql run on the copy, and its model */
+static json_t *
+model_with(struct fx *f, const char *name, const char *sql)
+{
+	struct report_opts o;
+	char path[512], err[512], *msg = NULL, buf[65536];
+	sqlite3 *db;
+	json_t *m;
+	FILE *in, *out;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	in = fopen(f->db, "rb");
+	out = fopen(path, "wb");
+	assert_non_null(in);
+	assert_non_null(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("sqlite3_exec: %s", msg);
+	sqlite3_close(db);
+	memset(&o, 0, sizeof(o));
+	o.top = 20;
+	m = report_build(path, &o, err, sizeof(err));
+	if (m == NULL)
+		fail_msg("report_build: %s", err);
+	return m;
+}
+
+/* test_side_out_of_order - AUTH attempts and signals are matched to their session's source
+ * through a window of recent sessions. Rows written long after their session (here: after
+ * 40,000 newer sessions, behind rows that wait for sessions far ahead) take the lookup path
+ * and count with the right source; rows of a session that does not exist are left out, as a
+ * join would */
+static void
+test_side_out_of_order(void **state)
+{
+	struct fx *f = *state;
+	json_t *m, *r;
+
+	m = model_with(
+	    f, "late.db",
+	    "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < 40000)"
+	    " INSERT INTO sessions (session, src_ip, start_us, end_us, bytes_in, bytes_out)"
+	    " SELECT printf('eeee%012x', n), '198.51.100.77', 1793581200000000 + n,"
+	    " 1793581200000000 + n, 0, 0 FROM k;"
+	    "INSERT INTO auth_attempts (session, time, time_us, mechanism, username, password,"
+	    " outcome) SELECT printf('eeee%012x', n), '2026-11-01T01:07:00Z',"
+	    " 1793581620000000 + n, 'LOGIN', 'guest', 'guest', 'failed' FROM (SELECT 9000 AS n"
+	    " UNION ALL SELECT 18000 UNION ALL SELECT 27000 UNION ALL SELECT 36000) ORDER BY n;"
+	    "INSERT INTO auth_attempts (session, time, time_us, mechanism, username, password,"
+	    " outcome) VALUES ('cccc000000000001', '2026-11-01T01:07:00Z', 1793581620000000,"
+	    " 'LOGIN', 'root', 'toor', 'failed');"
+	    "INSERT INTO signals (session, time, time_us, signal) VALUES ('cccc000000000001',"
+	    " '2026-11-01T01:07:00Z', 1793581620000000, 'late_signal'), ('ffff000000000009',"
+	    " '2026-11-01T01:07:00Z', 1793581620000000, 'orphan_signal');");
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(m, "credentials"), "attempts")), 7);
+	r = row_where(m, "credentials", "sources_by_rate", "ip", "198.51.100.77");
+	assert_non_null(r);
+	assert_int_equal(json_integer_value(json_object_get(r, "attempts")), 4);
+	r = row_where(m, "credentials", "usernames", "username", "root");
+	assert_non_null(r);
+	assert_int_equal(json_integer_value(json_object_get(r, "sources")), 1);
+	r = row_where(m, "credentials", "sources_by_rate", "ip", IP_C);
+	assert_non_null(r);
+	assert_int_equal(json_integer_value(json_object_get(r, "attempts")), 3);
+	r = row_where(m, "dialect", "signals", "signal", "late_signal");
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_array_get(json_object_get(r, "top_sources"), 0), "ip")),
+	                    IP_C);
+	assert_null(row_where(m, "dialect", "signals", "signal", "orphan_signal"));
+	json_decref(m);
+}
+
+/* test_json_columns - messages.rcpts and messages.parts as the store writes them are read in
+ * place; other JSON (escapes, non-ASCII, white space, a part that is not an object) must give
+ * what jansson gives */
+static void
+test_json_columns(void **state)
+{
+	struct fx *f = *state;
+	json_t *m, *r;
+
+	m = model_with(
+	    f, "json.db",
+	    "INSERT INTO messages (session, tx, time, time_us, size, accepted, rcpts, parts)"
+	    " VALUES ('aaaa000000000001', 7, '2026-11-01T01:00:00Z', 1793581200000000, 10, 1,"
+	    " '[\"x@fast.example\" , \"y@fast.example\"]',"
+	    " '[ {\"type\":\"image/png\", \"filename\":\"a.PNG\"}, {} ]'),"
+	    " ('aaaa000000000001', 8, '2026-11-01T01:00:00Z', 1793581200000000, 10, 1,"
+	    " '[\"c\\u0040slow.example\", 5]',"
+	    " '[{\"type\":\"application/pdf\",\"filename\":\"r\u00e9sum\\u00e9.PdF\"},"
+	    " 7, {\"type\":\"text/plain\",\"type\":\"text/x-last\"}]');");
+	r = row_where(m, "messages", "recipient_domains", "domain", "fast.example");
+	assert_non_null(r);
+	assert_int_equal(json_integer_value(json_object_get(r, "recipients")), 2);
+	assert_non_null(row_where(m, "messages", "recipient_domains", "domain", "slow.example"));
+	assert_non_null(row_where(m, "messages", "attachment_types", "type", "image/png"));
+	assert_non_null(row_where(m, "messages", "attachment_types", "type", "application/pdf"));
+	/* a repeated key: the last one counts, as in jansson */
+	assert_non_null(row_where(m, "messages", "attachment_types", "type", "text/x-last"));
+	assert_non_null(row_where(m, "messages", "extensions", "extension", "png"));
+	assert_non_null(row_where(m, "messages", "extensions", "extension", "pdf"));
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(m, "messages"), "with_parts")), 4);
+	json_decref(m);
+}
+
+/* test_literal_self - an address literal's class that depends on the honeypot's addresses
+ * (found by another thread while the sessions pass runs) is settled when they are known */
+static void
+test_literal_self(void **state)
+{
+	struct fx *f = *state;
+	json_t *m, *r, *c;
+	size_t i;
+	long long self = -1, other = -1;
+
+	m = model_with(
+	    f, "literal.db",
+	    "INSERT INTO sessions (session, src_ip, start_us, end_us, bytes_in, bytes_out, "
+	    "greeting,"
+	    " helo) VALUES ('bbbb000000000001', '192.0.2.50', 1793581300000000,"
+	    " 1793581300000000, 40, 200, 'HELO', '[" HP_IP "]'),"
+	    " ('bbbb000000000002', 'not an address', 1793581300000000, 1793581300000000, 40,"
+	    " 200, 'HELO', '[" HP_IP "]'),"
+	    " ('bbbb000000000003', '192.0.2.50', 1793581300000000, 1793581300000000, 40, 200,"
+	    " 'HELO', '[192.0.2.99]');");
+	r = row_where(m, "helo", "top", "name", "[" HP_IP "]");
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "class")), "self");
+	r = row_where(m, "helo", "top", "name", "[192.0.2.99]");
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "class")), "literal_other");
+	json_array_foreach(json_object_get(json_object_get(m, "helo"), "classes"), i, c)
+	{
+		const char *n = json_string_value(json_object_get(c, "class"));
+		if (strcmp(n, "self") == 0)
+			self = json_integer_value(json_object_get(c, "sessions"));
+		else if (strcmp(n, "literal_other") == 0)
+			other = json_integer_value(json_object_get(c, "sessions"));
+	}
+	assert_int_equal(self, 2); /* with and without a peer address to compare */
+	assert_int_equal(other, 1);
+	json_decref(m);
+}
+
 static void
 test_html_escapes(void **state)
 {
@@ -706,6 +867,9 @@ main(void)
 	    cmocka_unit_test(test_messages),
 	    cmocka_unit_test(test_credentials_sources_dialect),
 	    cmocka_unit_test(test_filters),
+	    cmocka_unit_test(test_side_out_of_order),
+	    cmocka_unit_test(test_json_columns),
+	    cmocka_unit_test(test_literal_self),
 	    cmocka_unit_test(test_html_escapes),
 	    cmocka_unit_test(test_text_80_columns),
 	    cmocka_unit_test(test_json_and_csv),
