@@ -83,6 +83,22 @@ cmd_replay() {
 	done
 }
 
+# lowprio KIND NICE CMD... - run CMD at nice NICE; a long run also in a session of its own whose
+# autogroup is niced (setsid, /proc/self/autogroup): with the kernel's autogroups, nice only
+# ranks the processes of one session against each other, and a nice-19 fuzzer in a session of
+# its own still took a whole core from everything else. The user's own session is untouched.
+lowprio() {
+	kind=$1
+	n=$2
+	shift 2
+	if [ "$kind" = long ] && [ -e /proc/self/autogroup ] && command -v setsid >/dev/null; then
+		setsid -w sh -c 'echo "$0" >/proc/self/autogroup 2>/dev/null; exec nice -n "$0" "$@"' \
+			"$n" "$@"
+	else
+		nice -n "$n" "$@"
+	fi
+}
+
 # fuzz_one TARGET SECONDS NICE KIND - fuzz the work corpus for SECONDS; fails on a finding. A
 # long run goes on after a finding (libFuzzer stops at the first), until its time is used.
 fuzz_one() {
@@ -101,7 +117,7 @@ fuzz_one() {
 		log=$w/fuzz-$(date -u +%Y%m%dT%H%M%SZ).log
 		r=0
 		# shellcheck disable=SC2086
-		nice -n "$3" "$(bin "$t")" "$w/corpus" "$ROOT/tests/fuzz/corpus/$t" $dict \
+		lowprio "$4" "$3" "$(bin "$t")" "$w/corpus" "$ROOT/tests/fuzz/corpus/$t" $dict \
 			-max_total_time="$left" -max_len="$(max_len "$t")" -timeout=20 \
 			-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$w/artifacts/" \
 			>"$log" 2>&1 || r=$?
