@@ -47,6 +47,9 @@
 #define CAPTURE_PAUSE (192u * 1024u * 1024u)
 #define CAPTURE_PAUSE_END (64u * 1024u * 1024u)
 #define BEHIND_LOG_MS 10000 /* while behind, the backlog is logged this often */
+/* the housekeeping tick: backpressure decisions, the drain rate, stress mode. Paused sources
+ * are resumed on it, so a long tick leaves the store idle after it has caught up. */
+#define HOUSEKEEP_MS 25
 /* shedding by source: a prefix may cost a share of the store's drain rate, at least
  * SOURCE_FLOOR bytes/s; its cost halves every SOURCE_HALFLIFE_MS; SOURCE_SLOTS prefixes are
  * tracked (40 bytes each). The share starts at SOURCE_SHARE each time the store falls behind;
@@ -1065,7 +1068,7 @@ struct server *
 server_new(struct event_base *base, const struct config *cfg, struct capture *cap)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
-	struct timeval tv = {0, 100000};
+	struct timeval tv = {0, HOUSEKEEP_MS * 1000};
 
 	if (srv == NULL)
 		return NULL;
