@@ -41,13 +41,20 @@ def status_kib(pid, key):
     raise RuntimeError(f"no {key} for pid {pid}")
 
 
-def store_pid(pid):
-    """store_pid - the engine's child process (the store), or None"""
+def child_pid(pid):
+    """child_pid - the first child process of pid, or None"""
     kids = []
     for task in os.listdir(f"/proc/{pid}/task"):
         with open(f"/proc/{pid}/task/{task}/children") as f:
             kids += f.read().split()
     return int(kids[0]) if kids else None
+
+
+def store_pid(pid):
+    """store_pid - the store: the engine forks the store keeper, the keeper forks the store
+    (docs/security.md); None while it is not there yet"""
+    keeper = child_pid(pid)
+    return child_pid(keeper) if keeper is not None else None
 
 
 def wait_listen(port, proc):
