@@ -891,8 +891,8 @@ test_template_prefix(void **state)
 	static const char *const texts[] = {
 	    "Sent on Sun, 07 Dec 2025 19:24:09 +0000 (UTC) from 192.0.2.1 to you@example.com",
 	    "jan 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 then words",
-	    "Mon Tue Wed Thu Fri 12 Dec 2025 order 12345 ready at "
-	    "http://shop.example/x?id=9f8e7d6c",
+	    ("Mon Tue Wed Thu Fri 12 Dec 2025 order 12345 ready at "
+	     "http://shop.example/x?id=9f8e7d6c"),
 	    "Dear friend, cheap watches 100mg win32 AbCdEfGhIjKlMnOpQr xk3j9q2z8w buy now!!!",
 	};
 	int bad = 0;
