@@ -13,7 +13,10 @@
  * its rate with a core of its own. The same frames every run, so two builds compare on the same
  * input.
  *
- * Usage: store_bench [-n MESSAGES] [-l BYTES] [-d DATA-DIR] [--no-fsync] [--no-os] [--dns] [--keep]
+ * Usage: store_bench [-n MESSAGES] [-l BYTES] [-s SOURCES] [-d DATA-DIR] [--no-fsync] [--no-os]
+ *                    [--dns] [--keep]
+ *   -s: the sessions come from SOURCES addresses in turn (default: each from its own), as
+ *   bench/enrich.sh's POOL; a source that comes back gets the same enrichment results.
  *   defaults: 10000 messages, 1024 bytes, a mktemp directory under /tmp (removed unless
  *   --keep), fsync on (the daemon's default `fsync = yes`: docs/durability.md).
  */
@@ -144,6 +147,8 @@ dns_events(struct capture *cap, struct smtp_session *s)
 }
 
 /* make_frames - n sessions of smtp-source's dialogue, each from its own source address */
+static unsigned long sources; /* -s: 0, every session from an address of its own */
+
 static void
 make_frames(struct frames *f, unsigned long n, size_t bytes, bool with_os, bool with_dns)
 {
@@ -190,8 +195,10 @@ make_frames(struct frames *f, unsigned long n, size_t bytes, bool with_os, bool 
 		struct smtp_session *s;
 
 		memset(&conn, 0, sizeof(conn));
-		snprintf(conn.src_ip, sizeof(conn.src_ip), "10.%lu.%lu.%lu", (k >> 16) & 255,
-		         (k >> 8) & 255, k & 255);
+		unsigned long a = sources > 0 ? k % sources : k;
+
+		snprintf(conn.src_ip, sizeof(conn.src_ip), "10.%lu.%lu.%lu", (a >> 16) & 255,
+		         (a >> 8) & 255, a & 255);
 		conn.src_port = 1024 + (int)(k % 60000);
 		strcpy(conn.dst_ip, "127.0.0.1");
 		conn.dst_port = 25;
@@ -244,13 +251,16 @@ main(int argc, char **argv)
 	pid_t pid;
 	double t0, t1, cpu;
 
-	while ((c = getopt_long(argc, argv, "n:l:d:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:l:s:d:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			n = strtoul(optarg, NULL, 10);
 			break;
 		case 'l':
 			bytes = strtoul(optarg, NULL, 10);
+			break;
+		case 's':
+			sources = strtoul(optarg, NULL, 10);
 			break;
 		case 'd':
 			dir = optarg;
@@ -268,8 +278,8 @@ main(int argc, char **argv)
 			with_dns = true;
 			break;
 		default:
-			fprintf(stderr, "usage: store_bench [-n MESSAGES] [-l BYTES] [-d DATA-DIR] "
-			                "[--no-fsync] [--no-os] [--dns] [--keep]\n");
+			fprintf(stderr, "usage: store_bench [-n MESSAGES] [-l BYTES] [-s SOURCES] "
+			                "[-d DATA-DIR] [--no-fsync] [--no-os] [--dns] [--keep]\n");
 			return 2;
 		}
 	}

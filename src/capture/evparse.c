@@ -4,6 +4,8 @@
  */
 #include "capture/evparse.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,8 @@
 #define TS_MAX 40
 #define EVENTID_MAX 64
 #define SID_MAX 32
+#define JP_DEPTH 32   /* deeper: jansson's parser */
+#define JP_NUM_MAX 64 /* longer numbers: jansson's parser */
 
 /* The session's fixed fields in the order capture_prefix writes them; the ports are integers. */
 enum { F_SESSION, F_SENSOR, F_SRC_IP, F_SRC_PORT, F_DST_IP, F_DST_PORT, F_PERSONA, F_LISTENER, NF };
@@ -35,8 +39,11 @@ struct evparse {
 	struct slot *slots;
 	char *buf; /* "{" + REST */
 	size_t bufcap;
+	char *sbuf; /* a string with escapes, decoded */
+	size_t sbufcap;
 	struct jw w;
 	uint64_t hits;
+	uint64_t own; /* parsed by jparse */
 };
 
 /* struct head - where the parts of {"timestamp":T,"eventid":E,"session":"SID"... are */
@@ -66,6 +73,7 @@ evparse_free(struct evparse *c)
 		return;
 	free(c->slots);
 	free(c->buf);
+	free(c->sbuf);
 	jw_free(&c->w);
 	free(c);
 }
@@ -76,7 +84,459 @@ evparse_hits(const struct evparse *c)
 	return c != NULL ? c->hits : 0;
 }
 
-/* lit - the literal s at *off; advances past it */
+uint64_t
+evparse_own(const struct evparse *c)
+{
+	return c != NULL ? c->own : 0;
+}
+
+/*
+ * The parser. jansson's own reads a byte at a time through a stream, checking and copying
+ * each, and was most of the store's parsing time; this one scans the text in place and builds
+ * the same jansson values (objects keep the text's member order, as jansson's do). It gives up
+ * (NULL) on anything it is not sure jansson takes exactly so: any syntax error, a duplicate
+ * key, a NUL in a key, invalid UTF-8, an integer out of range, a real that overflows, nesting
+ * over JP_DEPTH, a number over JP_NUM_MAX bytes. The caller then runs json_loadb, which either
+ * accepts the text (the same value) or gives the error to report, so a NULL here costs time
+ * only, never a different answer. Checked against json_loadb by tests/unit/evparse.c and on
+ * every input of the store fuzz target.
+ */
+struct jp {
+	const char *p, *end;
+	struct evparse *c;
+	int depth;
+};
+
+static json_t *jp_value(struct jp *j);
+
+static void
+jp_ws(struct jp *j)
+{
+	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+		j->p++;
+}
+
+/* jp_utf8 - length of the valid UTF-8 sequence of a non-ASCII lead byte at p (RFC 3629: no
+ * overlong forms, no surrogates, nothing over U+10FFFF), 0 when invalid */
+static size_t
+jp_utf8(const unsigned char *p, const unsigned char *end)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if ((size_t)(end - p) < n)
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* jp_hex4 - the four hex digits at p, or -1 */
+static long
+jp_hex4(const char *p, const char *end)
+{
+	long v = 0;
+
+	if (end - p < 4)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		char ch = p[i];
+		int d = ch >= '0' && ch <= '9'   ? ch - '0'
+		        : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+		        : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+		                                 : -1;
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/* jp_put_cp - code point cp as UTF-8 at out; the bytes written */
+static size_t
+jp_put_cp(char *out, long cp)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* jp_string - the string whose opening quote is at j->p: *s and *n: its bytes (in the text, or
+ * decoded into c->sbuf when it has escapes); false when invalid */
+static bool
+jp_string(struct jp *j, const char **s, size_t *n)
+{
+	const char *p = j->p + 1, *start = p;
+	size_t k, cap;
+	char *o;
+	long cp, lo;
+
+	for (;;) {
+		if (p >= j->end)
+			return false;
+		unsigned char ch = (unsigned char)*p;
+		if (ch == '"') {
+			*s = start;
+			*n = (size_t)(p - start);
+			j->p = p + 1;
+			return true;
+		}
+		if (ch == '\\')
+			break;
+		if (ch < 0x20)
+			return false;
+		if (ch < 0x80) {
+			p++;
+		} else if ((k = jp_utf8((const unsigned char *)p, (const unsigned char *)j->end)) >
+		           0) {
+			p += k;
+		} else {
+			return false;
+		}
+	}
+	/* escapes: decode the whole string; it never grows */
+	cap = (size_t)(j->end - start);
+	if (cap > j->c->sbufcap) {
+		char *nb = realloc(j->c->sbuf, cap);
+		if (nb == NULL)
+			return false;
+		j->c->sbuf = nb;
+		j->c->sbufcap = cap;
+	}
+	o = j->c->sbuf;
+	memcpy(o, start, (size_t)(p - start));
+	o += p - start;
+	for (;;) {
+		if (p >= j->end)
+			return false;
+		unsigned char ch = (unsigned char)*p;
+		if (ch == '"')
+			break;
+		if (ch < 0x20)
+			return false;
+		if (ch >= 0x80) {
+			if ((k = jp_utf8((const unsigned char *)p,
+			                 (const unsigned char *)j->end)) == 0)
+				return false;
+			memcpy(o, p, k);
+			o += k;
+			p += k;
+			continue;
+		}
+		if (ch != '\\') {
+			*o++ = (char)ch;
+			p++;
+			continue;
+		}
+		if (++p >= j->end)
+			return false;
+		switch (*p++) {
+		case '"':
+			*o++ = '"';
+			break;
+		case '\\':
+			*o++ = '\\';
+			break;
+		case '/':
+			*o++ = '/';
+			break;
+		case 'b':
+			*o++ = '\b';
+			break;
+		case 'f':
+			*o++ = '\f';
+			break;
+		case 'n':
+			*o++ = '\n';
+			break;
+		case 'r':
+			*o++ = '\r';
+			break;
+		case 't':
+			*o++ = '\t';
+			break;
+		case 'u':
+			if ((cp = jp_hex4(p, j->end)) < 0)
+				return false;
+			p += 4;
+			if (cp >= 0xdc00 && cp <= 0xdfff)
+				return false; /* a low surrogate first */
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				if (j->end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+				    (lo = jp_hex4(p + 2, j->end)) < 0xdc00 || lo > 0xdfff)
+					return false;
+				p += 6;
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+			}
+			o += jp_put_cp(o, cp); /* six text bytes give at most four */
+			break;
+		default:
+			return false;
+		}
+	}
+	*s = j->c->sbuf;
+	*n = (size_t)(o - j->c->sbuf);
+	j->p = p + 1;
+	return true;
+}
+
+/* jp_number - -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? as jansson makes it: an integer
+ * when it has neither fraction nor exponent (refused out of range), else a real (refused when
+ * it overflows) */
+static json_t *
+jp_number(struct jp *j)
+{
+	const char *p = j->p, *start = p;
+	bool real = false, neg = false;
+	char buf[JP_NUM_MAX + 1];
+	size_t n;
+
+	if (p < j->end && *p == '-') {
+		neg = true;
+		p++;
+	}
+	if (p >= j->end || *p < '0' || *p > '9')
+		return NULL;
+	if (*p == '0') {
+		p++;
+	} else {
+		while (p < j->end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (p < j->end && *p == '.') {
+		real = true;
+		if (++p >= j->end || *p < '0' || *p > '9')
+			return NULL;
+		while (p < j->end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (p < j->end && (*p == 'e' || *p == 'E')) {
+		real = true;
+		if (++p < j->end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= j->end || *p < '0' || *p > '9')
+			return NULL;
+		while (p < j->end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	/* a digit right after the number (01) or a letter is jansson's error */
+	if (p < j->end && ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+	                   (*p >= 'A' && *p <= 'Z') || *p == '.' || *p == '-' || *p == '+'))
+		return NULL;
+	j->p = p;
+	if (!real) {
+		uint64_t v = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+
+		for (const char *q = start + neg; q < p; q++) {
+			uint64_t d = (uint64_t)(*q - '0');
+			if (v > (lim - d) / 10)
+				return NULL;
+			v = v * 10 + d;
+		}
+		if (neg)
+			return json_integer(v == (uint64_t)INT64_MAX + 1 ? INT64_MIN
+			                                                 : -(json_int_t)v);
+		return json_integer((json_int_t)v);
+	}
+	n = (size_t)(p - start);
+	if (n > JP_NUM_MAX)
+		return NULL;
+	memcpy(buf, start, n);
+	buf[n] = '\0';
+	errno = 0;
+	double d = strtod(buf, NULL);
+	if (errno == ERANGE && (d == HUGE_VAL || d == -HUGE_VAL))
+		return NULL;
+	return json_real(d);
+}
+
+static json_t *
+jp_object(struct jp *j)
+{
+	json_t *o = json_object(), *v;
+	char kbuf[128], *kcopy = NULL;
+	const char *k;
+	size_t kn;
+
+	if (o == NULL)
+		return NULL;
+	j->p++; /* { */
+	jp_ws(j);
+	if (j->p < j->end && *j->p == '}') {
+		j->p++;
+		return o;
+	}
+	for (;;) {
+		if (j->p >= j->end || *j->p != '"' || !jp_string(j, &k, &kn))
+			goto fail;
+		/* jansson refuses NUL in keys and (JSON_REJECT_DUPLICATES) a key twice */
+		if (memchr(k, '\0', kn) != NULL || json_object_getn(o, k, kn) != NULL)
+			goto fail;
+		/* a decoded key is in sbuf, which the value may reuse */
+		if (k == j->c->sbuf) {
+			if (kn <= sizeof(kbuf)) {
+				k = memcpy(kbuf, k, kn);
+			} else {
+				if ((kcopy = malloc(kn)) == NULL)
+					goto fail;
+				k = memcpy(kcopy, k, kn);
+			}
+		}
+		jp_ws(j);
+		if (j->p >= j->end || *j->p != ':')
+			goto fail;
+		j->p++;
+		jp_ws(j);
+		if ((v = jp_value(j)) == NULL || json_object_setn_new_nocheck(o, k, kn, v) != 0)
+			goto fail;
+		free(kcopy);
+		kcopy = NULL;
+		jp_ws(j);
+		if (j->p < j->end && *j->p == ',') {
+			j->p++;
+			jp_ws(j);
+			continue;
+		}
+		if (j->p < j->end && *j->p == '}') {
+			j->p++;
+			return o;
+		}
+		goto fail;
+	}
+fail:
+	free(kcopy);
+	json_decref(o);
+	return NULL;
+}
+
+static json_t *
+jp_array(struct jp *j)
+{
+	json_t *a = json_array(), *v;
+
+	if (a == NULL)
+		return NULL;
+	j->p++; /* [ */
+	jp_ws(j);
+	if (j->p < j->end && *j->p == ']') {
+		j->p++;
+		return a;
+	}
+	for (;;) {
+		if ((v = jp_value(j)) == NULL || json_array_append_new(a, v) != 0)
+			goto fail;
+		jp_ws(j);
+		if (j->p < j->end && *j->p == ',') {
+			j->p++;
+			jp_ws(j);
+			continue;
+		}
+		if (j->p < j->end && *j->p == ']') {
+			j->p++;
+			return a;
+		}
+		goto fail;
+	}
+fail:
+	json_decref(a);
+	return NULL;
+}
+
+/* jp_lit - the literal word at j->p */
+static bool
+jp_lit(struct jp *j, const char *word, size_t n)
+{
+	if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0)
+		return false;
+	j->p += n;
+	return true;
+}
+
+static json_t *
+jp_value(struct jp *j)
+{
+	const char *s;
+	size_t n;
+	json_t *v = NULL;
+
+	if (j->p >= j->end)
+		return NULL;
+	switch (*j->p) {
+	case '{':
+	case '[':
+		if (++j->depth > JP_DEPTH)
+			return NULL;
+		v = *j->p == '{' ? jp_object(j) : jp_array(j);
+		j->depth--;
+		return v;
+	case '"':
+		return jp_string(j, &s, &n) ? json_stringn_nocheck(s, n) : NULL;
+	case 't':
+		return jp_lit(j, "true", 4) ? json_true() : NULL;
+	case 'f':
+		return jp_lit(j, "false", 5) ? json_false() : NULL;
+	case 'n':
+		return jp_lit(j, "null", 4) ? json_null() : NULL;
+	default:
+		return jp_number(j);
+	}
+}
+
+/* jparse - the object in text, as json_loadb(EVPARSE_FLAGS) gives it, or NULL (see above) */
+static json_t *
+jparse(struct evparse *c, const char *text, size_t len)
+{
+	struct jp j = {text, text + len, c, 1};
+	json_t *v;
+
+	jp_ws(&j);
+	if (j.p >= j.end || *j.p != '{' || (v = jp_object(&j)) == NULL)
+		return NULL;
+	jp_ws(&j);
+	if (j.p != j.end) {
+		json_decref(v);
+		return NULL;
+	}
+	c->own++;
+	return v;
+}
+
 static bool
 lit(const char *json, size_t len, size_t *off, const char *s)
 {
@@ -88,15 +548,33 @@ lit(const char *json, size_t len, size_t *off, const char *s)
 	return true;
 }
 
-/* token - a run of at most max bytes from set, ended by a quote at *off; advances past it */
+/* The byte classes of head_parse's tokens: a timestamp (0-9 T Z : . + -), an event id
+ * (a-z 0-9 . _), a session id (lower-case hex). */
+enum { C_TS, C_ID, C_HEX };
+
+static inline bool
+in_class(unsigned cl, char ch)
+{
+	bool digit = ch >= '0' && ch <= '9';
+
+	switch (cl) {
+	case C_TS:
+		return digit || ch == 'T' || ch == 'Z' || ch == ':' || ch == '.' || ch == '+' ||
+		       ch == '-';
+	case C_ID:
+		return digit || (ch >= 'a' && ch <= 'z') || ch == '.' || ch == '_';
+	default:
+		return digit || (ch >= 'a' && ch <= 'f');
+	}
+}
+
+/* token - a run of at most max bytes of class cl, ended by a quote at *off; advances past it */
 static bool
-token(const char *json, size_t len, size_t *off, const char *set, size_t max, const char **p,
-      size_t *n)
+token(const char *json, size_t len, size_t *off, unsigned cl, size_t max, const char **p, size_t *n)
 {
 	size_t i = *off;
 
-	while (i < len && i - *off <= max && json[i] != '"' && json[i] != '\0' &&
-	       strchr(set, json[i]) != NULL)
+	while (i < len && i - *off <= max && in_class(cl, json[i]))
 		i++;
 	if (i >= len || json[i] != '"' || i == *off || i - *off > max)
 		return false;
@@ -111,20 +589,17 @@ token(const char *json, size_t len, size_t *off, const char *set, size_t max, co
 static bool
 head_parse(const char *json, size_t len, struct head *h)
 {
-	static const char ts_set[] = "0123456789TZ:.+-";
-	static const char id_set[] = "abcdefghijklmnopqrstuvwxyz0123456789._";
-	static const char hex_set[] = "0123456789abcdef";
 	size_t off = 0;
 
 	if (!lit(json, len, &off, "{\"timestamp\":\"") ||
-	    !token(json, len, &off, ts_set, TS_MAX, &h->ts, &h->tslen) ||
+	    !token(json, len, &off, C_TS, TS_MAX, &h->ts, &h->tslen) ||
 	    !lit(json, len, &off, ",\"eventid\":\"") ||
-	    !token(json, len, &off, id_set, EVENTID_MAX, &h->eventid, &h->eventidlen) ||
+	    !token(json, len, &off, C_ID, EVENTID_MAX, &h->eventid, &h->eventidlen) ||
 	    !lit(json, len, &off, ","))
 		return false;
 	h->prefix_at = off;
 	if (!lit(json, len, &off, "\"session\":\"") ||
-	    !token(json, len, &off, hex_set, SID_MAX, &h->sid, &h->sidlen))
+	    !token(json, len, &off, C_HEX, SID_MAX, &h->sid, &h->sidlen))
 		return false;
 	return true;
 }
@@ -149,7 +624,6 @@ fast(struct evparse *c, const char *json, size_t len)
 	struct slot *sl;
 	const char *rest;
 	size_t q, rlen, i;
-	json_error_t err;
 	json_t *ev, *v;
 
 	if (!head_parse(json, len, &h))
@@ -179,7 +653,7 @@ fast(struct evparse *c, const char *json, size_t len)
 	}
 	c->buf[0] = '{';
 	memcpy(c->buf + 1, rest, rlen);
-	ev = json_loadb(c->buf, rlen + 1, EVPARSE_FLAGS, &err);
+	ev = jparse(c, c->buf, rlen + 1);
 	if (ev == NULL)
 		return NULL;
 	/* a member of the rest repeating a skipped one is a duplicate the whole parse refuses */
@@ -213,7 +687,7 @@ evparse_load(struct evparse *c, const char *json, size_t len, json_error_t *err)
 {
 	json_t *ev;
 
-	if (c != NULL && (ev = fast(c, json, len)) != NULL)
+	if (c != NULL && ((ev = fast(c, json, len)) != NULL || (ev = jparse(c, json, len)) != NULL))
 		return ev;
 	return json_loadb(json, len, EVPARSE_FLAGS, err);
 }

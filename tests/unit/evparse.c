@@ -178,12 +178,113 @@ test_hostile(void **state)
 	evparse_free(c);
 }
 
+/* texts for the parser itself (whole, no session layout): each gives what json_loadb gives,
+ * member order included (the store writes message events out again), or both refuse */
+static void
+test_parser(void **state)
+{
+	static const char *const texts[] = {
+	    "{}",
+	    " {\"a\":1} ",
+	    "{\"a\" : [ 1 , 2.5 , -0 , -0.0 , 1e3 , 1E-3 , 2.5e+2 , true , false , null ] }",
+	    "{\"b\":1,\"a\":2,\"c\":{\"z\":[],\"y\":{}}}", /* order kept */
+	    "{\"i\":9223372036854775807,\"j\":-9223372036854775808}",
+	    "{\"i\":9223372036854775808}",  /* too big: both refuse */
+	    "{\"i\":-9223372036854775809}", /* likewise */
+	    "{\"r\":1e400}",                /* overflow: both refuse */
+	    "{\"r\":1e-400}",               /* underflow: 0 */
+	    "{\"r\":0.1,\"s\":123456789.123456789e-5}",
+	    "{\"n\":01}",
+	    "{\"n\":1.}",
+	    "{\"n\":.5}",
+	    "{\"n\":-}",
+	    "{\"n\":+1}",
+	    "{\"n\":1e}",
+	    "{\"n\":0x10}",
+	    "{\"n\":NaN}",
+	    "{\"n\":tru}",
+	    "{\"n\":nulll}",
+	    "{\"s\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"}",
+	    "{\"s\":\"\\u00e9\\u20ac\\ud83d\\ude00\\u0000x\"}",
+	    "{\"s\":\"\\ud83d\"}",        /* a lone high surrogate */
+	    "{\"s\":\"\\ude00\"}",        /* a lone low one */
+	    "{\"s\":\"\\ud83d\\u0041\"}", /* high then not low */
+	    "{\"s\":\"\\u12\"}",
+	    "{\"s\":\"\\x41\"}",
+	    "{\"s\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}",
+	    "{\"s\":\"\xc0\xaf\"}",         /* overlong */
+	    "{\"s\":\"\xed\xa0\x80\"}",     /* an encoded surrogate */
+	    "{\"s\":\"\xf4\x90\x80\x80\"}", /* over U+10FFFF */
+	    "{\"s\":\"\xe2\x82\"}",         /* cut */
+	    "{\"s\":\"\x01\"}",             /* a control character */
+	    "{\"s\":\"tab\there\"}",
+	    "{\"\\u0000\":1}",                           /* NUL in a key */
+	    "{\"k\\n\":\"v\\n\",\"k\\t\":\"w\\u0041\"}", /* decoded keys and values */
+	    "{\"a\":1,\"a\":2}",
+	    "{\"a\\u0062\":1,\"ab\":2}", /* a duplicate only once decoded */
+	    "{\"a\":1,}",
+	    "{\"a\":1 \"b\":2}",
+	    "{\"a\" 1}",
+	    "{\"a\":[1,]}",
+	    "{\"a\":[,1]}",
+	    "{\"a\":[1 2]}",
+	    "{a:1}",
+	    "{\"a\":1}}",
+	    "{\"a\":1",
+	    "[1,2]", /* not an object: json_loadb's answer */
+	    "\"s\"",
+	    "",
+	    "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+	    "]]}",
+	};
+	struct evparse *c = evparse_new();
+	json_error_t err;
+	size_t i;
+
+	assert_non_null(c);
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		size_t len = strlen(texts[i]);
+		json_t *whole = json_loadb(texts[i], len, FLAGS, &err);
+		uint64_t own = evparse_own(c);
+		json_t *got = evparse_load(c, texts[i], len, &err);
+
+		/* every object it takes, but for nesting deeper than its limit, is its own work */
+		if (whole != NULL && json_is_object(whole) && strstr(texts[i], "[[[[") == NULL)
+			assert_int_equal(evparse_own(c), own + 1);
+		if ((whole == NULL) != (got == NULL))
+			fail_msg("whole %s, evparse %s: %s", whole ? "parsed" : "refused",
+			         got ? "parsed" : "refused", texts[i]);
+		if (whole != NULL) {
+			char *a = json_dumps(whole, JSON_COMPACT | JSON_ENCODE_ANY);
+			char *b = json_dumps(got, JSON_COMPACT | JSON_ENCODE_ANY);
+
+			if (!json_equal(whole, got) || strcmp(a, b) != 0)
+				fail_msg("different: %s gives %s and %s", texts[i], a, b);
+			free(a);
+			free(b);
+		}
+		json_decref(whole);
+		json_decref(got);
+	}
+	/* a string with an embedded NUL keeps its length */
+	{
+		static const char t[] = "{\"s\":\"a\\u0000b\"}";
+		json_t *got = evparse_load(c, t, sizeof(t) - 1, &err);
+
+		assert_non_null(got);
+		assert_int_equal(json_string_length(json_object_get(got, "s")), 3);
+		json_decref(got);
+	}
+	evparse_free(c);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_engine_events),
 	    cmocka_unit_test(test_hostile),
+	    cmocka_unit_test(test_parser),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
