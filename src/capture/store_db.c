@@ -71,6 +71,9 @@ enum stmt_id {
 	ST_LIMIT,
 	ST_ENRICH,
 	ST_ENRICH_HISTORY,
+	ST_HISTORY_INSERT,
+	ST_HISTORY_LATEST,
+	ST_DATA_VERSION,
 	ST_ENRICH_SESS,
 	ST_ENRICH_IP,
 	ST_BODY_FIND,
@@ -97,6 +100,10 @@ struct store_db {
 	sqlite3_stmt *st[ST__COUNT];
 	/* per kind: UPDATEs of just its columns of an existing row (NULL: the kind has none) */
 	sqlite3_stmt *enr_sess[ENRICH_KINDS], *enr_ip[ENRICH_KINDS];
+	/* the latest ip_intel_history data per (ip, kind) this connection knows of (hist_*) */
+	struct hist_slot *hist;
+	uint64_t hist_gen; /* slots of an older generation are void */
+	int64_t data_version;
 	bool in_tx;
 	bool fresh;      /* store_db_open created the schema in an empty file */
 	bool bulk_fresh; /* store_db_bulk took the fresh-load shortcuts; store_db_bulk_end undoes */
@@ -105,6 +112,25 @@ struct store_db {
 };
 
 static bool sqlite_configured;
+
+/* The history cache: for (ip, kind), "the latest history row at or before t has data D". An
+ * enrich result equal to D at a time >= t then adds no row, and needs no statement: a source
+ * that comes back gets the same answers, and the history lookup was the dearest of an enrich
+ * event's statements. Every write of the history goes through this connection and updates
+ * the slot; a rollback, or another connection's commit (PRAGMA data_version, read at BEGIN),
+ * voids them all. Direct-mapped, data up to HIST_DATA_MAX bytes (longer: no caching), so the
+ * memory is bounded by HIST_SLOTS * HIST_DATA_MAX. */
+#define HIST_SLOTS 4096
+#define HIST_KEY_MAX 64
+#define HIST_DATA_MAX 1024
+
+struct hist_slot {
+	uint64_t gen; /* 0: empty */
+	int64_t t;
+	uint16_t klen, dlen;
+	char key[HIST_KEY_MAX]; /* ip NUL kind */
+	char *data;             /* HIST_DATA_MAX bytes once used */
+};
 
 /* The schema. Key columns are NOT NULL so that UNIQUE constraints make re-imports no-ops
  * (SQLite treats NULLs as distinct in UNIQUE indexes). */
@@ -344,12 +370,19 @@ static const char *const stmt_sql[ST__COUNT] = {
                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (session, kind) DO UPDATE SET"
                   " ip = excluded.ip, time = excluded.time, time_us = excluded.time_us,"
                   " data = excluded.data WHERE excluded.time_us >= time_us",
-    /* A history row only when the result differs from the latest one before it. */
+    /* A history row only when the result differs from the latest one before it. history()
+     * runs this for results older than the latest row; for the others it compares with
+     * the latest row (from the cache, or ST_HISTORY_LATEST) and inserts when they differ. */
     [ST_ENRICH_HISTORY] =
         "INSERT OR IGNORE INTO ip_intel_history (ip, kind, time, time_us, data)"
         " SELECT ?1, ?2, ?3, ?4, ?5 WHERE ?1 IS NOT NULL AND (SELECT data FROM ip_intel_history"
         " WHERE ip = ?1 AND kind = ?2 AND time_us <= ?4 ORDER BY time_us DESC LIMIT 1)"
         " IS NOT ?5",
+    [ST_HISTORY_INSERT] = "INSERT OR IGNORE INTO ip_intel_history (ip, kind, time, time_us, data)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_HISTORY_LATEST] = "SELECT time_us, data FROM ip_intel_history WHERE ip = ?1 AND kind = ?2"
+                          " ORDER BY time_us DESC LIMIT 1",
+    [ST_DATA_VERSION] = "PRAGMA data_version",
     /* Built at open from sess_cols / ip_cols (enrich_sql). */
     [ST_ENRICH_SESS] = NULL,
     [ST_ENRICH_IP] = NULL,
@@ -1391,6 +1424,112 @@ enrich_data(json_t *ev, char **full, char **stable)
 	return 0;
 }
 
+/* hist_slot_of - the cache slot for (ip, kind), or NULL when it cannot be cached */
+static struct hist_slot *
+hist_slot_of(struct store_db *db, const char *ip, const char *kind, char *key, size_t *klen)
+{
+	size_t il = strlen(ip), kl = strlen(kind), i;
+	uint32_t h = 2166136261u;
+
+	if (db->hist == NULL || il + 1 + kl > HIST_KEY_MAX)
+		return NULL;
+	memcpy(key, ip, il + 1);
+	memcpy(key + il + 1, kind, kl);
+	*klen = il + 1 + kl;
+	for (i = 0; i < *klen; i++)
+		h = (h ^ (unsigned char)key[i]) * 16777619u;
+	return &db->hist[h % HIST_SLOTS];
+}
+
+/* hist_bind - bind ip, kind, time, time_us, data (1-5) as the history inserts take them */
+static int
+hist_bind(sqlite3_stmt *st, const char *ip, const char *kind, const struct store_db_ev *info,
+          const char *data)
+{
+	int brc = sqlite3_bind_text(st, 1, ip, -1, SQLITE_STATIC);
+
+	if (brc == SQLITE_OK)
+		brc = sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+	if (brc == SQLITE_OK)
+		brc = sqlite3_bind_text(st, 3, info->time, -1, SQLITE_STATIC);
+	if (brc == SQLITE_OK)
+		brc = sqlite3_bind_int64(st, 4, info->time_us);
+	if (brc == SQLITE_OK)
+		brc = sqlite3_bind_text(st, 5, data, -1, SQLITE_STATIC);
+	return brc;
+}
+
+/* history - an ip_intel_history row for (ip, kind) when data differs from the latest row at
+ * or before the result's time; 0 or -1 (logged). See struct hist_slot for the cache. */
+static int
+history(struct store_db *db, const char *ip, const char *kind, const struct store_db_ev *info,
+        const char *data)
+{
+	char key[HIST_KEY_MAX];
+	size_t klen = 0, dlen = strlen(data);
+	struct hist_slot *sl;
+	sqlite3_stmt *st;
+	const void *latest;
+	bool known, same = false;
+	int rc;
+
+	if (ip == NULL || kind == NULL)
+		return 0;
+	sl = dlen <= HIST_DATA_MAX ? hist_slot_of(db, ip, kind, key, &klen) : NULL;
+	known = sl != NULL && sl->gen == db->hist_gen && sl->klen == klen &&
+	        memcmp(sl->key, key, klen) == 0 && info->time_us >= sl->t;
+	if (known && sl->dlen == dlen && memcmp(sl->data, data, dlen) == 0)
+		return 0; /* the same as the latest row */
+	if (!known) {
+		st = db->st[ST_HISTORY_LATEST];
+		rc = sqlite3_bind_text(st, 1, ip, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) > info->time_us) {
+			/* older than the latest row: compare with the one before it, in SQL */
+			sqlite3_reset(st);
+			st = db->st[ST_ENRICH_HISTORY];
+			return step_reset(db, st, hist_bind(st, ip, kind, info, data),
+			                  "enrich history");
+		}
+		if (rc == SQLITE_ROW) {
+			latest = sqlite3_column_blob(st, 1);
+			same = latest != NULL && (size_t)sqlite3_column_bytes(st, 1) == dlen &&
+			       memcmp(latest, data, dlen) == 0;
+		}
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			note_rc(db, rc);
+			log_err("store: sqlite history lookup failed: %s", sqlite3_errmsg(db->db));
+			sqlite3_reset(st);
+			return -1;
+		}
+		sqlite3_reset(st);
+	}
+	if (!same) {
+		st = db->st[ST_HISTORY_INSERT];
+		if (step_reset(db, st, hist_bind(st, ip, kind, info, data), "enrich history") < 0)
+			return -1;
+		if (sqlite3_changes(db->db) == 0) {
+			/* a row at this very time with other data: nothing to remember */
+			if (sl != NULL)
+				sl->gen = 0;
+			return 0;
+		}
+	}
+	/* no row after this time exists: the latest at or before any later time is data */
+	if (sl == NULL || (sl->data == NULL && (sl->data = malloc(HIST_DATA_MAX)) == NULL))
+		return 0;
+	sl->gen = db->hist_gen;
+	sl->t = info->time_us;
+	sl->klen = (uint16_t)klen;
+	memcpy(sl->key, key, klen);
+	sl->dlen = (uint16_t)dlen;
+	memcpy(sl->data, data, dlen);
+	return 0;
+}
+
 /* apply_enrich - one relaytrap.enrich event: the enrichments row, history when the result
  * changed, and the columns of sessions and ip_intel it fills */
 static int
@@ -1419,17 +1558,7 @@ apply_enrich(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 		brc = sqlite3_bind_text(st, 6, full, -1, SQLITE_STATIC);
 	rc |= step_reset(db, st, brc, "enrich");
 
-	st = db->st[ST_ENRICH_HISTORY];
-	brc = bind_field(db, st, 1, ev, "src_ip");
-	if (brc == SQLITE_OK)
-		brc = sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-	if (brc == SQLITE_OK)
-		brc = sqlite3_bind_text(st, 3, info->time, -1, SQLITE_STATIC);
-	if (brc == SQLITE_OK)
-		brc = sqlite3_bind_int64(st, 4, info->time_us);
-	if (brc == SQLITE_OK)
-		brc = sqlite3_bind_text(st, 5, stable, -1, SQLITE_STATIC);
-	rc |= step_reset(db, st, brc, "enrich history");
+	rc |= history(db, json_string_value(json_object_get(ev, "src_ip")), kind, info, stable);
 
 	for (k = 0; k < ENRICH_KINDS && strcmp(enrich_kinds[k], kind) != 0; k++)
 		;
@@ -1482,6 +1611,22 @@ out:
 	return rc;
 }
 
+/* hist_check - at BEGIN: another connection's commit (an import into this database) voids
+ * the history cache */
+static void
+hist_check(struct store_db *db)
+{
+	sqlite3_stmt *st = db->st[ST_DATA_VERSION];
+	int64_t v = -1;
+
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (v != db->data_version || v < 0)
+		db->hist_gen++;
+	db->data_version = v;
+}
+
 /* store_db_apply - apply a checked event within the open batch */
 int
 store_db_apply(struct store_db *db, json_t *ev, const struct store_db_ev *info)
@@ -1496,6 +1641,7 @@ store_db_apply(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 		if (step_simple(db, ST_BEGIN) < 0)
 			return -1;
 		db->in_tx = true;
+		hist_check(db);
 	}
 	if (def->stmts[0].id == ST_ENRICH) {
 		rc = apply_enrich(db, ev, info);
@@ -1506,8 +1652,10 @@ store_db_apply(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 		}
 	}
 	/* Some errors (disk full, I/O) make SQLite roll the whole batch back on its own. */
-	if (sqlite3_get_autocommit(db->db))
+	if (sqlite3_get_autocommit(db->db)) {
 		db->in_tx = false;
+		db->hist_gen++;
+	}
 	return rc;
 }
 
@@ -1552,6 +1700,7 @@ store_db_commit(struct store_db *db)
 		return 0;
 	if (!sqlite3_get_autocommit(db->db))
 		step_simple(db, ST_ROLLBACK);
+	db->hist_gen++; /* what the batch wrote is gone */
 	return -1;
 }
 
@@ -1742,7 +1891,10 @@ store_db_open(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	db->scratch = malloc(STORE_FIELD_MAX);
-	if (db->scratch == NULL) {
+	db->hist = calloc(HIST_SLOTS, sizeof(*db->hist));
+	db->hist_gen = 1;
+	db->data_version = -1;
+	if (db->scratch == NULL || db->hist == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -1967,6 +2119,9 @@ store_db_close(struct store_db *db)
 	}
 	if (db->db != NULL)
 		sqlite3_close(db->db);
+	for (i = 0; db->hist != NULL && i < HIST_SLOTS; i++)
+		free(db->hist[i].data);
+	free(db->hist);
 	free(db->scratch);
 	free(db);
 }

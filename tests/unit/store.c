@@ -1353,6 +1353,53 @@ test_enrich(void **state)
 	expect_int(f->db, "SELECT count(*) FROM ip_intel_history", 7);
 }
 
+/* test_enrich_history - the history's change test, with the store's cache of the latest rows:
+ * repeats add nothing, changes and changes back add a row, an older result is compared with
+ * the row before it, and a row another connection committed is seen */
+static void
+test_enrich_history(void **state)
+{
+	static const char *const a = ",\"kind\":\"dnsbl\",\"listed\":1,\"lists\":[{\"zone\":"
+	                             "\"zen.spamhaus.org\",\"status\":\"listed\"}]";
+	static const char *const b = ",\"kind\":\"dnsbl\",\"listed\":0,\"lists\":[{\"zone\":"
+	                             "\"zen.spamhaus.org\",\"status\":\"not_listed\"}]";
+	static const char *const q =
+	    "SELECT group_concat((time_us % 1000000) || json_extract(data, '$.listed'), ' ')"
+	    " FROM (SELECT * FROM ip_intel_history ORDER BY time_us)";
+	struct fx *f = *state;
+	sqlite3 *h = NULL;
+
+	put(f->s, SID, 10, "relaytrap.enrich", a, 0);
+	store_commit(f->s);
+	put(f->s, SID, 11, "relaytrap.enrich", a, 0); /* a repeat, in a new batch */
+	put(f->s, SID, 12, "relaytrap.enrich", a, 0); /* and in the same one */
+	put(f->s, SID, 13, "relaytrap.enrich", b, 0); /* a change */
+	put(f->s, SID, 14, "relaytrap.enrich", b, 0);
+	put(f->s, SID, 15, "relaytrap.enrich", a, 0); /* back */
+	store_commit(f->s);
+	expect_text(f->db, q, "101 130 151");
+	/* older than the latest: compared with the row before it (10: a), so b is a change
+	 * there, a at 12 is not */
+	put(f->s, SID, 12, "relaytrap.enrich", b, 0);
+	put(f->s, SID, 11, "relaytrap.enrich", a, 0);
+	put(f->s, SID, 16, "relaytrap.enrich", a, 0); /* still the same as the latest */
+	store_commit(f->s);
+	expect_text(f->db, q, "101 120 130 151");
+	/* another connection (an import) writes a newer row: the next batch sees it */
+	assert_int_equal(sqlite3_open(f->db, &h), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	assert_int_equal(sqlite3_exec(h,
+	                              "INSERT INTO ip_intel_history (ip, kind, time, time_us, data)"
+	                              " SELECT ip, kind, time, time_us + 7, '{\"listed\":0}'"
+	                              " FROM ip_intel_history ORDER BY time_us DESC LIMIT 1",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(h);
+	put(f->s, SID, 30, "relaytrap.enrich", a, 0);
+	store_commit(f->s);
+	expect_text(f->db, q, "101 120 130 151 220 301");
+}
+
 /* q_text_int - the first column of the first row of sql with ?1 bound to an integer, as a heap
  * string ("" when NULL or no row) */
 static char *
@@ -1616,6 +1663,7 @@ main(void)
 	    cmocka_unit_test(test_bodyscan),
 	    cmocka_unit_test_setup_teardown(test_message_scan, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_enrich, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_enrich_history, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_json_columns, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_bulk_fresh, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_v1, fx_setup, fx_teardown),
