@@ -104,6 +104,7 @@ struct store_db {
 	struct hist_slot *hist;
 	uint64_t hist_gen; /* slots of an older generation are void */
 	int64_t data_version;
+	bool b64; /* the event being applied has "_b64" members (store_db_ev.b64) */
 	bool in_tx;
 	bool fresh;      /* store_db_open created the schema in an empty file */
 	bool bulk_fresh; /* store_db_bulk took the fresh-load shortcuts; store_db_bulk_end undoes */
@@ -741,6 +742,23 @@ b64_key(const char *key, char *out)
 	return out;
 }
 
+/* has_b64 - whether any member's name ends in "_b64" (bytes that were not UTF-8) */
+static bool
+has_b64(json_t *ev)
+{
+	const char *k;
+	json_t *v;
+	size_t n;
+
+	json_object_foreach(ev, k, v)
+	{
+		n = strlen(k);
+		if (n > 4 && memcmp(k + n - 4, "_b64", 4) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* check_b64 - the companion "<key>_b64" of a bytes field must be valid, bounded base64 */
 static int
 check_b64(json_t *ev, const char *key, char *why, size_t whylen)
@@ -774,7 +792,7 @@ out:
 
 /* check_fields - every listed field present when required and of the right type and size */
 static int
-check_fields(json_t *ev, const struct field *f, char *why, size_t whylen)
+check_fields(json_t *ev, const struct field *f, bool b64, char *why, size_t whylen)
 {
 	const char *k;
 	json_t *v, *it;
@@ -796,7 +814,7 @@ check_fields(json_t *ev, const struct field *f, char *why, size_t whylen)
 				goto wrong_type;
 			if (json_string_length(v) > STORE_FIELD_MAX)
 				goto too_big;
-			if (f->type == FT_BYTES && check_b64(ev, f->key, why, whylen) < 0)
+			if (b64 && f->type == FT_BYTES && check_b64(ev, f->key, why, whylen) < 0)
 				return -1;
 			break;
 		case FT_INT:
@@ -880,6 +898,7 @@ session_valid(const char *s, size_t n)
 int
 store_db_check(json_t *ev, struct store_db_ev *out, char *why, size_t whylen)
 {
+	/* what follows looks up "<key>_b64" for every bytes field only when the event has one */
 	const struct evdef *def;
 	json_t *ts, *sid;
 
@@ -887,7 +906,8 @@ store_db_check(json_t *ev, struct store_db_ev *out, char *why, size_t whylen)
 		snprintf(why, whylen, "not a JSON object");
 		return -1;
 	}
-	if (check_fields(ev, f_common, why, whylen) < 0)
+	out->b64 = has_b64(ev);
+	if (check_fields(ev, f_common, out->b64, why, whylen) < 0)
 		return -1;
 	sid = json_object_get(ev, "session");
 	if (!session_valid(json_string_value(sid), json_string_length(sid))) {
@@ -903,7 +923,7 @@ store_db_check(json_t *ev, struct store_db_ev *out, char *why, size_t whylen)
 	out->eventid = json_string_value(json_object_get(ev, "eventid"));
 	out->session = json_string_value(sid);
 	def = find_def(out->eventid);
-	if (def != NULL && check_fields(ev, def->fields, why, whylen) < 0)
+	if (def != NULL && check_fields(ev, def->fields, out->b64, why, whylen) < 0)
 		return -1;
 	out->def = def;
 	return 0;
@@ -1168,7 +1188,7 @@ bind_field(struct store_db *db, sqlite3_stmt *st, int i, json_t *ev, const char 
 		return sqlite3_bind_null(st, i);
 	if (json_is_string(v)) {
 		/* Exact attacker bytes win over the U+FFFD rendering when they were not UTF-8. */
-		b = json_object_get(ev, b64_key(key, k2));
+		b = db->b64 ? json_object_get(ev, b64_key(key, k2)) : NULL;
 		if (json_is_string(b)) {
 			n = b64_decode(json_string_value(b), json_string_length(b), db->scratch,
 			               STORE_FIELD_MAX);
@@ -1637,6 +1657,8 @@ store_db_apply(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 
 	if (def == NULL || def->stmts[0].id == ST__COUNT)
 		return 0;
+	/* the store adds members to message events after the check, body_text_b64 among them */
+	db->b64 = info->b64 || def->stmts[0].id == ST_MESSAGE;
 	if (!db->in_tx) {
 		if (step_simple(db, ST_BEGIN) < 0)
 			return -1;

@@ -32,6 +32,7 @@ struct store_db_ev {
 	char time[32];   /* timestamp normalised to RFC 3339 UTC with microseconds */
 	const char *eventid;
 	const char *session;
+	bool b64; /* some member is a "<key>_b64" companion */
 };
 
 /* store_db_init - SQLite's process-wide settings and initialisation; store_db_open calls it, a

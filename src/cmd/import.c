@@ -53,9 +53,9 @@
 /* A batch is handed over when it holds IMPORT_BATCH events or IMPORT_BATCH_BYTES of their text:
  * large enough that the lock is taken once per hundreds of events, small enough that the parsed
  * events in flight stay a few MiB even when every line is near FRAME_MAX. */
-#define IMPORT_BATCH 64
+#define IMPORT_BATCH 256
 #define IMPORT_BATCH_BYTES (1u << 20)
-#define IMPORT_BATCHES 4
+#define IMPORT_BATCHES 8
 
 struct reject {
 	char file[256]; /* copied: directory inputs free their names */
