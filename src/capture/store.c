@@ -942,6 +942,7 @@ store_parse_cached(struct evparse *c, struct store_parsed *p, const char *json, 
 
 	p->ev = NULL;
 	p->valid = false;
+	p->info.enr_full = p->info.enr_stable = NULL;
 	if (len > FRAME_MAX) {
 		log_warn("store: event of %zu bytes refused (max %u)", len, FRAME_MAX);
 		return -1;
@@ -977,6 +978,7 @@ store_parsed_clear(struct store_parsed *p)
 	json_decref(p->ev);
 	p->ev = NULL;
 	p->valid = false;
+	store_db_ev_clear(&p->info);
 }
 
 /* store_apply - attach bodies, write to the JSONL and apply to SQLite within the batch */

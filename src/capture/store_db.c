@@ -894,13 +894,46 @@ session_valid(const char *s, size_t n)
 	return true;
 }
 
+static int enrich_data(json_t *ev, char **full, char **stable);
+
+/* prepare - the apply's lookups and the enrich result's serialisation, done at check time
+ * (store_db_ev); what cannot be prepared is left to store_db_apply */
+static void
+prepare(json_t *ev, struct store_db_ev *out)
+{
+	const struct evdef *def = out->def;
+	const struct bind *b;
+	size_t k, i;
+
+	if (def->stmts[0].id == ST_ENRICH) {
+		if (enrich_data(ev, &out->enr_full, &out->enr_stable) < 0)
+			out->enr_full = out->enr_stable = NULL;
+		return;
+	}
+	if (def->stmts[0].id == ST_MESSAGE)
+		return; /* the store adds members to it after the check */
+	for (k = 0; k < ARRAY_LEN(def->stmts) && def->stmts[k].id != ST__COUNT; k++) {
+		for (b = def->stmts[k].binds, i = 0; b->kind != B_END; b++, i++) {
+			if (i >= STORE_DB_BINDS)
+				return;
+			out->vals[k][i] = b->kind == B_FIELD || b->kind == B_ARRLEN
+			                      ? json_object_get(ev, b->key)
+			                      : NULL;
+		}
+	}
+	out->vals_ok = true;
+}
+
 /* store_db_check - validate an event strictly before it may touch the database */
 int
 store_db_check(json_t *ev, struct store_db_ev *out, char *why, size_t whylen)
 {
-	/* what follows looks up "<key>_b64" for every bytes field only when the event has one */
 	const struct evdef *def;
 	json_t *ts, *sid;
+
+	out->vals_ok = false;
+	out->enr_full = out->enr_stable = NULL;
+	/* what follows looks up "<key>_b64" for every bytes field only when the event has one */
 
 	if (!json_is_object(ev)) {
 		snprintf(why, whylen, "not a JSON object");
@@ -926,7 +959,19 @@ store_db_check(json_t *ev, struct store_db_ev *out, char *why, size_t whylen)
 	if (def != NULL && check_fields(ev, def->fields, out->b64, why, whylen) < 0)
 		return -1;
 	out->def = def;
+	if (def != NULL)
+		prepare(ev, out);
 	return 0;
+}
+
+void
+store_db_ev_clear(struct store_db_ev *ev)
+{
+	if (ev->enr_stable != ev->enr_full)
+		free(ev->enr_stable);
+	free(ev->enr_full);
+	ev->enr_full = ev->enr_stable = NULL;
+	ev->vals_ok = false;
 }
 
 /* struct dbuf - a growing text buffer for jdump; on allocation failure it stays failed */
@@ -1175,12 +1220,12 @@ jdump_alloc(json_t *v, bool sort)
 	return b.p;
 }
 
-/* bind_field - bind one event field by its JSON type; absent or null binds NULL */
+/* bind_value - bind v, the event's member key, by its JSON type; absent or null binds NULL */
 static int
-bind_field(struct store_db *db, sqlite3_stmt *st, int i, json_t *ev, const char *key)
+bind_value(struct store_db *db, sqlite3_stmt *st, int i, json_t *ev, const char *key, json_t *v)
 {
 	char k2[STORE_KEY_MAX + 8];
-	json_t *v = json_object_get(ev, key), *b;
+	json_t *b;
 	char *txt;
 	long n;
 
@@ -1212,6 +1257,13 @@ bind_field(struct store_db *db, sqlite3_stmt *st, int i, json_t *ev, const char 
 		return sqlite3_bind_text(st, i, txt, -1, free);
 	}
 	return sqlite3_bind_null(st, i);
+}
+
+/* bind_field - bind_value of the member key */
+static int
+bind_field(struct store_db *db, sqlite3_stmt *st, int i, json_t *ev, const char *key)
+{
+	return bind_value(db, st, i, ev, key, json_object_get(ev, key));
 }
 
 /* bind_cmdflags - the boolean command attributes as one comma-separated text */
@@ -1257,7 +1309,8 @@ note_rc(struct store_db *db, int rc)
 
 /* run_stmt - bind one statement from its list, step it, and reset it for the next event */
 static int
-run_stmt(struct store_db *db, const struct evstmt *es, json_t *ev, const struct store_db_ev *info)
+run_stmt(struct store_db *db, const struct evstmt *es, json_t *const *vals, json_t *ev,
+         const struct store_db_ev *info)
 {
 	sqlite3_stmt *st = db->st[es->id];
 	const struct bind *b;
@@ -1276,13 +1329,14 @@ run_stmt(struct store_db *db, const struct evstmt *es, json_t *ev, const struct 
 			rc = sqlite3_bind_int64(st, i, info->time_us);
 			break;
 		case B_FIELD:
-			rc = bind_field(db, st, i, ev, b->key);
+			rc = vals != NULL ? bind_value(db, st, i, ev, b->key, vals[i - 1])
+			                  : bind_field(db, st, i, ev, b->key);
 			break;
 		case B_CMDFLAGS:
 			rc = bind_cmdflags(st, i, ev);
 			break;
 		case B_ARRLEN:
-			arr = json_object_get(ev, b->key);
+			arr = vals != NULL ? vals[i - 1] : json_object_get(ev, b->key);
 			rc = json_is_array(arr)
 			         ? sqlite3_bind_int64(st, i, (sqlite3_int64)json_array_size(arr))
 			         : sqlite3_bind_null(st, i);
@@ -1561,8 +1615,12 @@ apply_enrich(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 	size_t k, j;
 	int rc = 0, brc, i, pass;
 
-	if (enrich_data(ev, &full, &stable) < 0)
+	if (info->enr_full != NULL) {
+		full = info->enr_full; /* prepared at check time, the caller's */
+		stable = info->enr_stable;
+	} else if (enrich_data(ev, &full, &stable) < 0) {
 		goto fail;
+	}
 
 	st = db->st[ST_ENRICH];
 	brc = sqlite3_bind_text(st, 1, info->session, -1, SQLITE_STATIC);
@@ -1625,9 +1683,11 @@ fail:
 	log_err("store: out of memory applying an enrich event");
 	rc = -1;
 out:
-	if (stable != full)
-		free(stable);
-	free(full);
+	if (full != info->enr_full) {
+		if (stable != full)
+			free(stable);
+		free(full);
+	}
 	return rc;
 }
 
@@ -1669,7 +1729,8 @@ store_db_apply(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 		rc = apply_enrich(db, ev, info);
 	} else {
 		for (k = 0; k < ARRAY_LEN(def->stmts) && def->stmts[k].id != ST__COUNT; k++) {
-			if (run_stmt(db, &def->stmts[k], ev, info) < 0)
+			if (run_stmt(db, &def->stmts[k], info->vals_ok ? info->vals[k] : NULL, ev,
+			             info) < 0)
 				rc = -1;
 		}
 	}

@@ -6,10 +6,10 @@
  *
  * Owns: struct store_db (the sqlite3 handle, its prepared statements, a scratch buffer).
  * Public: store_db_init, store_db_open, store_db_bulk, store_db_bulk_fresh, store_db_bulk_end,
- * store_db_close, store_db_check, store_db_apply, store_db_commit, store_db_body_find,
- *         store_db_time_parse.
- * Limits: string fields the DB reads are at most STORE_FIELD_MAX bytes (the event is refused
- *         otherwise); applying an event is idempotent (UNIQUE keys, INSERT OR IGNORE, upserts).
+ * store_db_close, store_db_check, store_db_ev_clear, store_db_apply, store_db_commit,
+ * store_db_body_find, store_db_time_parse. Limits: string fields the DB reads are at most
+ * STORE_FIELD_MAX bytes (the event is refused otherwise); applying an event is idempotent (UNIQUE
+ * keys, INSERT OR IGNORE, upserts).
  */
 #ifndef RT_STORE_DB_H
 #define RT_STORE_DB_H
@@ -22,6 +22,7 @@
 
 #define STORE_DB_SCHEMA_VERSION 3
 #define STORE_FIELD_MAX (64u * 1024u)
+#define STORE_DB_BINDS 28 /* the most parameters of an event's statement */
 
 struct store_db;
 
@@ -33,6 +34,14 @@ struct store_db_ev {
 	const char *eventid;
 	const char *session;
 	bool b64; /* some member is a "<key>_b64" companion */
+	/* Work done at check time so that a second thread can do it (import's reader): the
+	 * event's values in each statement's bind order (NULL: absent), unless the store adds
+	 * members after the check (vals_ok false); for relaytrap.enrich, the result as stored
+	 * (enr_full) and its change-test form (enr_stable, possibly == enr_full), owned:
+	 * store_db_ev_clear frees them. */
+	bool vals_ok;
+	json_t *vals[2][STORE_DB_BINDS];
+	char *enr_full, *enr_stable;
 };
 
 /* store_db_init - SQLite's process-wide settings and initialisation; store_db_open calls it, a
@@ -54,6 +63,8 @@ int store_db_bulk_end(struct store_db *db);
 void store_db_close(struct store_db *db);
 /* store_db_check - validate common and per-event fields; 0, or -1 with why set */
 int store_db_check(json_t *ev, struct store_db_ev *out, char *why, size_t whylen);
+/* store_db_ev_clear - free what store_db_check allocated in ev (a no-op when nothing) */
+void store_db_ev_clear(struct store_db_ev *ev);
 /* store_db_apply - apply a checked event inside the current batch (BEGIN if none); 0 or -1 */
 int store_db_apply(struct store_db *db, json_t *ev, const struct store_db_ev *info);
 /* store_db_body_find - the pack path and offset of a body already packed (by its hex digest):
