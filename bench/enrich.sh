@@ -97,10 +97,11 @@ run_once() {
 	"$SMTPLOAD" -P -c "$CONC" -n "$MSGS" -p "$POOL" "127.0.0.1:$PORT" > "$OUT/load.txt" || true
 	line=$(cat "$OUT/load.txt")
 	# the lookups of the last sessions: wait until every session has its 3 DNS enrich events
+	# (in events.jsonl and the files it was rotated to: jsonl_rotate, 256M)
 	# (at most 10 s; what is still pending at SIGTERM is dropped, as documented)
 	if [ "$enrich" = yes ]; then
 		for _ in $(seq 100); do
-			[ "$(grep -cE '"kind":"(rdns|dnsbl|helo)"' "$data/events.jsonl" || true)" -ge $((3 * MSGS)) ] && break
+			[ "$(cat "$data"/events*.jsonl | grep -cE '"kind":"(rdns|dnsbl|helo)"' || true)" -ge $((3 * MSGS)) ] && break
 			sleep 0.1
 		done
 	fi
@@ -118,7 +119,7 @@ run_once() {
 		$((cpu_e * 1000000 / hz / MSGS)) $((cpu_s * 1000000 / hz / MSGS))
 	if [ "$enrich" = yes ]; then
 		local n
-		n=$(grep -c '"relaytrap.enrich"' "$data/events.jsonl" || true)
+		n=$(cat "$data"/events*.jsonl | grep -c '"relaytrap.enrich"' || true)
 		printf ' enrich_events=%s\n     %s' "$n" "$(grep -o 'dns: .*' "$data/stderr.log" || true)"
 	fi
 	printf '\n'

@@ -20,7 +20,7 @@
 
 #include <jansson.h>
 
-#define STORE_DB_SCHEMA_VERSION 3
+#define STORE_DB_SCHEMA_VERSION 4
 #define STORE_FIELD_MAX (64u * 1024u)
 #define STORE_DB_BINDS 28 /* the most parameters of an event's statement */
 

@@ -1565,6 +1565,7 @@ test_migrate_v2(void **state)
 	assert_int_equal(sqlite3_exec(db,
 	                              "CREATE INDEX commands_time ON commands (time_us);"
 	                              "CREATE INDEX commands_verb ON commands (direction, verb);"
+	                              "CREATE INDEX enrichments_kind ON enrichments (kind);"
 	                              "PRAGMA user_version = 2;",
 	                              NULL, NULL, NULL),
 	                 SQLITE_OK);
@@ -1573,7 +1574,7 @@ test_migrate_v2(void **state)
 	expect_int(f->db, "PRAGMA user_version", STORE_DB_SCHEMA_VERSION);
 	expect_int(f->db,
 	           "SELECT count(*) FROM sqlite_master WHERE name IN ('commands_time', "
-	           "'commands_verb')",
+	           "'commands_verb', 'enrichments_kind')",
 	           0);
 	expect_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name = 'commands_client'", 1);
 	expect_int(f->db, "SELECT count(*) FROM sessions", 1);
@@ -1584,6 +1585,33 @@ test_migrate_v2(void **state)
 }
 
 /* test_schema_newer - a database from a newer relaytrap is refused with a clear error */
+/* test_migrate_v3 - version 3 loses enrichments_kind, keeps its rows and indexes */
+static void
+test_migrate_v3(void **state)
+{
+	struct fx *f = *state;
+	sqlite3 *db;
+
+	put(f->s, SID, 1, "relaytrap.session.connect", "", 0);
+	put(f->s, SID, 2, "relaytrap.enrich",
+	    ",\"kind\":\"rdns\",\"status\":\"ok\",\"ptr\":\"a.example\"", 0);
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "CREATE INDEX enrichments_kind ON enrichments (kind);"
+	                              "PRAGMA user_version = 3;",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	fx_reopen(f);
+	expect_int(f->db, "PRAGMA user_version", 4);
+	expect_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name = 'enrichments_kind'", 0);
+	expect_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name = 'ip_intel_last'", 1);
+	expect_text(f->db, "SELECT rdns FROM sessions", "a.example");
+	expect_int(f->db, "SELECT count(*) FROM enrichments", 1);
+}
+
 static void
 test_schema_newer(void **state)
 {
@@ -1659,6 +1687,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_rotation_and_reopen, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_body_caps, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_v2, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_v3, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_newer, fx_setup, fx_teardown),
 	    cmocka_unit_test(test_bodyscan),
 	    cmocka_unit_test_setup_teardown(test_message_scan, fx_setup, fx_teardown),
