@@ -234,8 +234,8 @@ test_parser(void **state)
 	    "[1,2]", /* not an object: json_loadb's answer */
 	    "\"s\"",
 	    "",
-	    "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
-	    "]]}",
+	    /* nested 34 deep: over the parser's limit, json_loadb's */
+	    "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
 	};
 	struct evparse *c = evparse_new();
 	json_error_t err;
