@@ -386,6 +386,37 @@ jp_number(struct jp *j)
 	return json_real(d);
 }
 
+/* jp_open - past the opening bracket and blanks; true when close follows (empty, skipped) */
+static bool
+jp_open(struct jp *j, char close)
+{
+	j->p++;
+	jp_ws(j);
+	if (j->p < j->end && *j->p == close) {
+		j->p++;
+		return true;
+	}
+	return false;
+}
+
+/* jp_sep - after a member or element: 1 past a comma and the blanks after it, 0 past close,
+ * -1 at anything else */
+static int
+jp_sep(struct jp *j, char close)
+{
+	jp_ws(j);
+	if (j->p < j->end && *j->p == ',') {
+		j->p++;
+		jp_ws(j);
+		return 1;
+	}
+	if (j->p < j->end && *j->p == close) {
+		j->p++;
+		return 0;
+	}
+	return -1;
+}
+
 static json_t *
 jp_object(struct jp *j)
 {
@@ -393,16 +424,13 @@ jp_object(struct jp *j)
 	char kbuf[128], *kcopy = NULL;
 	const char *k;
 	size_t kn;
+	int sep;
 
 	if (o == NULL)
 		return NULL;
-	j->p++; /* { */
-	jp_ws(j);
-	if (j->p < j->end && *j->p == '}') {
-		j->p++;
+	if (jp_open(j, '}'))
 		return o;
-	}
-	for (;;) {
+	do {
 		if (j->p >= j->end || *j->p != '"' || !jp_string(j, &k, &kn))
 			goto fail;
 		/* jansson refuses NUL in keys and (JSON_REJECT_DUPLICATES) a key twice */
@@ -427,18 +455,9 @@ jp_object(struct jp *j)
 			goto fail;
 		free(kcopy);
 		kcopy = NULL;
-		jp_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			jp_ws(j);
-			continue;
-		}
-		if (j->p < j->end && *j->p == '}') {
-			j->p++;
-			return o;
-		}
-		goto fail;
-	}
+	} while ((sep = jp_sep(j, '}')) > 0);
+	if (sep == 0)
+		return o;
 fail:
 	free(kcopy);
 	json_decref(o);
@@ -449,30 +468,18 @@ static json_t *
 jp_array(struct jp *j)
 {
 	json_t *a = json_array(), *v;
+	int sep;
 
 	if (a == NULL)
 		return NULL;
-	j->p++; /* [ */
-	jp_ws(j);
-	if (j->p < j->end && *j->p == ']') {
-		j->p++;
+	if (jp_open(j, ']'))
 		return a;
-	}
-	for (;;) {
+	do {
 		if ((v = jp_value(j)) == NULL || json_array_append_new(a, v) != 0)
 			goto fail;
-		jp_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			jp_ws(j);
-			continue;
-		}
-		if (j->p < j->end && *j->p == ']') {
-			j->p++;
-			return a;
-		}
-		goto fail;
-	}
+	} while ((sep = jp_sep(j, ']')) > 0);
+	if (sep == 0)
+		return a;
 fail:
 	json_decref(a);
 	return NULL;
