@@ -8,10 +8,11 @@
  * (store_parse), the main thread applies them to SQLite in input order (store_apply). They hand
  * over batches of parsed events through two bounded queues: full batches to the applier, applied
  * ones back to the reader, which frees their events, so every allocation is freed by the thread
- * that made it.
+ * that made it. The reader's JSON values live in their batch's arena (below).
  *
  * Owns: the input streams (zlib reads plain and gzip-compressed files alike), the line buffer,
- *       the batches and the reader thread.
+ *       the batches with their arenas, the reader thread, and jansson's allocator for the
+ *       process (set by cmd_import).
  * Public: cmd_import (declared in cmd/cmd.h).
  * Inputs: files, '-' for stdin, or a data directory (its rotated events-*.jsonl[.gz] in name
  *         order, then events.jsonl[.gz]). Applying an event is idempotent (docs/database.md), so
@@ -28,6 +29,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +80,6 @@ struct item {
 	uint64_t line;
 };
 
-/* struct batch - consecutive lines of one input file */
 /*
  * The reader's events live in their batch's arena. Allocating and freeing jansson's many small
  * blocks one by one was two fifths of the reader's time; the reader now takes them from the
@@ -109,16 +110,20 @@ static void *
 ja_malloc(size_t n)
 {
 	struct arena *a = cur_arena;
-	size_t need = (n + ARENA_HDR + 15) & ~(size_t)15;
 	struct chunk *c;
 	unsigned char *p;
+	size_t need;
 
-	if (a == NULL || need > ARENA_CHUNK / 4) {
+	/* other threads, and blocks over a quarter chunk: the heap */
+	if (a == NULL || n > ARENA_CHUNK / 4) {
+		if (n > SIZE_MAX - ARENA_HDR)
+			return NULL;
 		if ((p = malloc(n + ARENA_HDR)) == NULL)
 			return NULL;
 		*(uint32_t *)p = TAG_HEAP;
 		return p + ARENA_HDR;
 	}
+	need = (n + ARENA_HDR + 15) & ~(size_t)15;
 	c = a->head;
 	if (c == NULL || c->size - c->used < need) {
 		if ((c = malloc(sizeof(*c) + ARENA_CHUNK)) == NULL)
@@ -171,6 +176,7 @@ arena_reset(struct arena *a, bool all)
 	POISON(a->head->data, a->head->size);
 }
 
+/* struct batch - consecutive lines of one input file */
 struct batch {
 	struct batch *next;
 	struct arena arena; /* the events' JSON */
