@@ -218,6 +218,28 @@ rand_uniform(uint32_t bound)
 	return bound <= 1 ? 0 : arc4random_uniform(bound);
 }
 
+void
+rand_chars(char *out, size_t n, const char *set, size_t setlen)
+{
+	unsigned char pool[64];
+	size_t have = 0, used = 0;
+	/* bytes at or over the largest multiple of setlen would favour the first characters */
+	unsigned lim = 256u - 256u % (unsigned)setlen;
+
+	while (n > 0) {
+		if (used == have) {
+			rand_buf(pool, sizeof(pool));
+			have = sizeof(pool);
+			used = 0;
+		}
+		if (pool[used] < lim) {
+			*out++ = set[pool[used] % setlen];
+			n--;
+		}
+		used++;
+	}
+}
+
 static int
 b64_val(unsigned char c)
 {

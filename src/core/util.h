@@ -38,6 +38,9 @@ void fmt_rfc3339(uint64_t real_us, char *out, size_t outlen);
 void rand_buf(void *buf, size_t len);
 /* rand_uniform - uniform random number in [0, bound) */
 uint32_t rand_uniform(uint32_t bound);
+/* rand_chars - n characters drawn uniformly from set (setlen of them, 2 to 256) into out, with
+ * one rand_buf call per 64 bytes drawn instead of one random call per character */
+void rand_chars(char *out, size_t n, const char *set, size_t setlen);
 
 /* b64_decode - standard base64 (padding optional, whitespace not allowed); returns decoded length
  * or -1 on invalid input or if out (outlen bytes) is too small */

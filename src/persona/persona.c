@@ -1340,14 +1340,7 @@ persona_expand_str(const struct persona *p, const char *tmpl, const struct perso
 	return n;
 }
 
-/* rand_alnum - one character of [A-Za-z0-9] */
-static char
-rand_alnum(void)
-{
-	static const char set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-	return set[rand_uniform(sizeof(set) - 1)];
-}
+static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /* persona_msgid - the next queue id in the persona's style (see persona.h) */
 void
@@ -1364,9 +1357,8 @@ persona_msgid(const struct persona *p, const char *netbios, uint64_t counter, ch
 	switch (p->msgid_style) {
 	case MSGID_POSTFIX: {
 		static const char hex[] = "0123456789ABCDEF";
-		for (n = 0; n < 10; n++)
-			id[n] = hex[rand_uniform(16)];
-		id[n] = '\0';
+		rand_chars(id, 10, hex, 16);
+		id[10] = '\0';
 		break;
 	}
 	case MSGID_SENDMAIL: {
@@ -1389,8 +1381,10 @@ persona_msgid(const struct persona *p, const char *netbios, uint64_t counter, ch
 				id[n] = isalnum(c) || c == '-' ? (char)c : 'X';
 			}
 		}
-		while (n < 19)
-			id[n++] = rand_alnum();
+		if (n < 19) {
+			rand_chars(id + n, 19 - n, alnum, sizeof(alnum) - 1);
+			n = 19;
+		}
 		snprintf(id + n, sizeof(id) - n, "%08llx",
 		         (unsigned long long)(counter & 0xffffffffULL));
 		break;

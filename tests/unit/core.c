@@ -236,6 +236,33 @@ test_rfc3339(void **state)
 	}
 }
 
+/* rand_chars: only characters of the set, every one of them, none far from its share (the
+ * bounds are over 15 standard deviations wide: a failure is a bias, not bad luck) */
+static void
+test_rand_chars(void **state)
+{
+	static const char set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	static char out[62000];
+	size_t count[256] = {0}, i;
+	char three[3000];
+
+	rand_chars(out, sizeof(out), set, sizeof(set) - 1);
+	for (i = 0; i < sizeof(out); i++) {
+		assert_non_null(memchr(set, out[i], sizeof(set) - 1));
+		count[(unsigned char)out[i]]++;
+	}
+	for (i = 0; i < sizeof(set) - 1; i++) {
+		assert_in_range(count[(unsigned char)set[i]], 500, 1500);
+	}
+	memset(count, 0, sizeof(count));
+	rand_chars(three, sizeof(three), "abc", 3);
+	for (i = 0; i < sizeof(three); i++)
+		count[(unsigned char)three[i]]++;
+	for (i = 0; i < 3; i++)
+		assert_in_range(count['a' + i], 700, 1300);
+	rand_chars(three, 0, "abc", 3); /* nothing drawn, nothing written */
+}
+
 int
 main(void)
 {
@@ -243,7 +270,7 @@ main(void)
 	    cmocka_unit_test(test_parse_size), cmocka_unit_test(test_parse_duration),
 	    cmocka_unit_test(test_base64),     cmocka_unit_test(test_utf8),
 	    cmocka_unit_test(test_escape_log), cmocka_unit_test(test_json_lossless),
-	    cmocka_unit_test(test_rfc3339),
+	    cmocka_unit_test(test_rfc3339),    cmocka_unit_test(test_rand_chars),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
