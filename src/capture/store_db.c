@@ -100,6 +100,7 @@ struct store_db {
 	sqlite3_stmt *st[ST__COUNT];
 	/* per kind: UPDATEs of just its columns of an existing row (NULL: the kind has none) */
 	sqlite3_stmt *enr_sess[ENRICH_KINDS], *enr_ip[ENRICH_KINDS];
+	unsigned ip_kinds; /* bit k: enrich_kinds[k] has columns in ip_intel */
 	/* the latest ip_intel_history data per (ip, kind) this connection knows of (hist_*) */
 	struct hist_slot *hist;
 	uint64_t hist_gen; /* slots of an older generation are void */
@@ -1539,7 +1540,9 @@ hist_bind(sqlite3_stmt *st, const char *ip, const char *kind, const struct store
 }
 
 /* history - an ip_intel_history row for (ip, kind) when data differs from the latest row at
- * or before the result's time; 0 or -1 (logged). See struct hist_slot for the cache. */
+ * or before the result's time; 1 when it is the same as the latest row, 0 when it is not (a
+ * row added, or an older result compared in SQL), -1 on error (logged). See struct hist_slot
+ * for the cache. */
 static int
 history(struct store_db *db, const char *ip, const char *kind, const struct store_db_ev *info,
         const char *data)
@@ -1558,7 +1561,7 @@ history(struct store_db *db, const char *ip, const char *kind, const struct stor
 	known = sl != NULL && sl->gen == db->hist_gen && sl->klen == klen &&
 	        memcmp(sl->key, key, klen) == 0 && info->time_us >= sl->t;
 	if (known && sl->dlen == dlen && memcmp(sl->data, data, dlen) == 0)
-		return 0; /* the same as the latest row */
+		return 1; /* the same as the latest row */
 	if (!known) {
 		st = db->st[ST_HISTORY_LATEST];
 		rc = sqlite3_bind_text(st, 1, ip, -1, SQLITE_STATIC);
@@ -1571,7 +1574,9 @@ history(struct store_db *db, const char *ip, const char *kind, const struct stor
 			sqlite3_reset(st);
 			st = db->st[ST_ENRICH_HISTORY];
 			return step_reset(db, st, hist_bind(st, ip, kind, info, data),
-			                  "enrich history");
+			                  "enrich history") < 0
+			           ? -1
+			           : 0;
 		}
 		if (rc == SQLITE_ROW) {
 			latest = sqlite3_column_blob(st, 1);
@@ -1599,14 +1604,14 @@ history(struct store_db *db, const char *ip, const char *kind, const struct stor
 	}
 	/* no row after this time exists: the latest at or before any later time is data */
 	if (sl == NULL || (sl->data == NULL && (sl->data = malloc(HIST_DATA_MAX)) == NULL))
-		return 0;
+		return same ? 1 : 0;
 	sl->gen = db->hist_gen;
 	sl->t = info->time_us;
 	sl->klen = (uint16_t)klen;
 	memcpy(sl->key, key, klen);
 	sl->dlen = (uint16_t)dlen;
 	memcpy(sl->data, data, dlen);
-	return 0;
+	return same ? 1 : 0;
 }
 
 /* apply_enrich - one relaytrap.enrich event: the enrichments row, history when the result
@@ -1618,7 +1623,7 @@ apply_enrich(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 	char *full = NULL, *stable = NULL;
 	sqlite3_stmt *st;
 	size_t k, j;
-	int rc = 0, brc, i, pass;
+	int rc = 0, brc, i, pass, hrc;
 
 	if (info->enr_full != NULL) {
 		full = info->enr_full; /* prepared at check time, the caller's */
@@ -1641,7 +1646,9 @@ apply_enrich(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 		brc = sqlite3_bind_text(st, 6, full, -1, SQLITE_STATIC);
 	rc |= step_reset(db, st, brc, "enrich");
 
-	rc |= history(db, json_string_value(json_object_get(ev, "src_ip")), kind, info, stable);
+	hrc = history(db, json_string_value(json_object_get(ev, "src_ip")), kind, info, stable);
+	if (hrc < 0)
+		rc = -1;
 
 	for (k = 0; k < ENRICH_KINDS && strcmp(enrich_kinds[k], kind) != 0; k++)
 		;
@@ -1664,7 +1671,15 @@ apply_enrich(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 			break;
 	}
 
-	/* ip_intel: ?1 ip, ?2 time, ?3 time_us, then one per column; likewise */
+	/* ip_intel: ?1 ip, ?2 time, ?3 time_us, then one per column; likewise. Untouched by a
+	 * kind without columns there (helo: a session's name, not the address) and by an answer
+	 * from the engine's DNS cache that repeats the address's latest result: its columns
+	 * hold it already, and a cached answer is not a new lookup (enriched_at stays the time
+	 * of the last one). Half the statements of a returning source's enrich events. */
+	if (k < ENRICH_KINDS && !(db->ip_kinds & (1u << k)))
+		goto out;
+	if (hrc == 1 && json_is_true(json_object_get(ev, "cached")))
+		goto out;
 	for (pass = k < ENRICH_KINDS && db->enr_ip[k] != NULL ? 0 : 1; pass < 2; pass++) {
 		st = pass == 0 ? db->enr_ip[k] : db->st[ST_ENRICH_IP];
 		brc = bind_field(db, st, 1, ev, "src_ip");
@@ -2047,6 +2062,10 @@ store_db_open(const char *path, char *err, size_t errlen)
 			goto fail;
 		}
 	}
+	for (i = 0; i < ENRICH_KINDS; i++)
+		for (size_t c = 0; c < ARRAY_LEN(ip_cols); c++)
+			if (strcmp(ip_cols[c].kind, enrich_kinds[i]) == 0)
+				db->ip_kinds |= 1u << i;
 	for (i = 0; i < 2 * ENRICH_KINDS; i++) {
 		bool ip = i >= ENRICH_KINDS;
 		char *sql = enrich_update_sql(ip, enrich_kinds[i % ENRICH_KINDS]);

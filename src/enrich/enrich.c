@@ -177,12 +177,14 @@ job_ask(struct job *j, unsigned i, enum dns_type t, const char *name)
 	return true;
 }
 
-/* common fields of every DNS kind: lookup_us, and lookup_time when from the cache */
+/* common fields of every DNS kind: cached (every answer came from the cache), lookup_us,
+ * and lookup_time when from the cache */
 static void
 ev_dns_times(struct jw *w, const struct job *j)
 {
 	char ts[40];
 
+	jw_key_bool(w, "cached", j->nanswered > 0 && j->ncached == j->nanswered);
 	jw_key_uint(w, "lookup_us", now_mono_us() - j->t0_us);
 	if (j->ncached > 0) {
 		fmt_rfc3339(j->cached_real_us, ts, sizeof(ts));
@@ -316,7 +318,6 @@ emit_dnsbl(struct job *j)
 	}
 	jw_arr_close(w);
 	jw_key_uint(w, "listed", listed);
-	jw_key_bool(w, "cached", j->nanswered > 0 && j->ncached == j->nanswered);
 	ev_dns_times(w, j);
 	capture_commit(e->cap);
 }

@@ -1400,6 +1400,51 @@ test_enrich_history(void **state)
 	expect_text(f->db, q, "101 120 130 151 220 301");
 }
 
+/* test_enrich_repeat - what an enrich event does to ip_intel: an answer from the engine's DNS
+ * cache that repeats the address's latest result leaves the row as it is (enriched_at stays
+ * the time of the lookup), one with news or a fresh lookup updates it, a HELO check (a
+ * session's name) never touches it; the session gets its columns every time */
+static void
+test_enrich_repeat(void **state)
+{
+	static const char *const q = "SELECT rdns || ' ' || (enriched_us % 1000000) FROM ip_intel";
+	struct fx *f = *state;
+
+	put(f->s, SID, 5, "relaytrap.session.connect", "", 0);
+	put(f->s, SID, 10, "relaytrap.enrich",
+	    ",\"kind\":\"rdns\",\"status\":\"ok\",\"ptr\":\"a.example\",\"cached\":false", 0);
+	store_commit(f->s);
+	expect_text(f->db, q, "a.example 10");
+	put(f->s, SID2, 15, "relaytrap.session.connect", "", 0);
+	put(f->s, SID2, 20, "relaytrap.enrich",
+	    ",\"kind\":\"rdns\",\"status\":\"ok\",\"ptr\":\"a.example\",\"cached\":true,"
+	    "\"lookup_us\":3,\"lookup_time\":\"2026-11-27T10:53:36.000010Z\"",
+	    0);
+	put(f->s, SID2, 25, "relaytrap.enrich",
+	    ",\"kind\":\"helo\",\"name\":\"a.example\",\"status\":\"ok\",\"resolves\":true,"
+	    "\"matches_src\":true,\"fcrdns\":true,\"cached\":true",
+	    0);
+	store_commit(f->s);
+	expect_text(f->db, q, "a.example 10");
+	expect_text(f->db,
+	            "SELECT rdns || helo_resolves || helo_matches || helo_fcrdns FROM sessions"
+	            " WHERE session = '" SID2 "'",
+	            "a.example111");
+	expect_int(f->db, "SELECT count(*) FROM enrichments", 3);
+	/* cached, but not what the address had: news */
+	put(f->s, SID2, 30, "relaytrap.enrich",
+	    ",\"kind\":\"rdns\",\"status\":\"ok\",\"ptr\":\"b.example\",\"cached\":true", 0);
+	store_commit(f->s);
+	expect_text(f->db, q, "b.example 30");
+	/* the same result from a fresh lookup: a new lookup time */
+	put(f->s, SID2, 40, "relaytrap.enrich",
+	    ",\"kind\":\"rdns\",\"status\":\"ok\",\"ptr\":\"b.example\",\"cached\":false", 0);
+	store_commit(f->s);
+	expect_text(f->db, q, "b.example 40");
+	expect_text(f->db, "SELECT rdns FROM sessions WHERE session = '" SID2 "'", "b.example");
+	expect_int(f->db, "SELECT count(*) FROM ip_intel_history", 3);
+}
+
 /* q_text_int - the first column of the first row of sql with ?1 bound to an integer, as a heap
  * string ("" when NULL or no row) */
 static char *
@@ -1693,6 +1738,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_message_scan, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_enrich, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_enrich_history, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_enrich_repeat, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_json_columns, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_bulk_fresh, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_v1, fx_setup, fx_teardown),
