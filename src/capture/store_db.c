@@ -94,6 +94,8 @@ struct evdef {
 /* The enrichment kinds with columns in sessions or ip_intel (sess_cols, ip_cols). */
 static const char *const enrich_kinds[] = {"geo", "os", "dnsbl", "rdns", "helo"};
 #define ENRICH_KINDS 5
+#define SESS_COLS 10 /* entries of sess_cols */
+#define IP_COLS 15   /* and of ip_cols */
 
 struct store_db {
 	sqlite3 *db;
@@ -101,6 +103,8 @@ struct store_db {
 	/* per kind: UPDATEs of just its columns of an existing row (NULL: the kind has none) */
 	sqlite3_stmt *enr_sess[ENRICH_KINDS], *enr_ip[ENRICH_KINDS];
 	unsigned ip_kinds; /* bit k: enrich_kinds[k] has columns in ip_intel */
+	/* the enrich_kinds index of each column's kind (sess_cols, ip_cols) */
+	unsigned char sess_kind[SESS_COLS], ip_kind[IP_COLS];
 	/* the latest ip_intel_history data per (ip, kind) this connection knows of (hist_*) */
 	struct hist_slot *hist;
 	uint64_t hist_gen; /* slots of an older generation are void */
@@ -301,6 +305,8 @@ static const struct ecol ip_cols[] = {
     {"rdns", "rdns", "ptr"},
     {"fcrdns", "rdns", "fcrdns"},
 };
+_Static_assert(ARRAY_LEN(sess_cols) == SESS_COLS, "SESS_COLS is the size of sess_cols");
+_Static_assert(ARRAY_LEN(ip_cols) == IP_COLS, "IP_COLS is the size of ip_cols");
 
 /* One SQL text per statement id; parameters are bound in order from the event's bind list. */
 static const char *const stmt_sql[ST__COUNT] = {
@@ -1457,7 +1463,7 @@ enrich_data(json_t *ev, char **full, char **stable)
 	json_object_foreach(ev, key, v)
 	{
 		for (k = 0, skip = false; k < ARRAY_LEN(common) && !skip; k++)
-			skip = strcmp(key, common[k]) == 0;
+			skip = key[0] == common[k][0] && strcmp(key, common[k]) == 0;
 		if (!skip && i < n) {
 			ks[i].key = key;
 			ks[i].v = v;
@@ -1470,7 +1476,8 @@ enrich_data(json_t *ev, char **full, char **stable)
 	dbuf_put(&st, "{", 1);
 	for (i = 0; i < nk; i++) {
 		for (k = 0, vol = false; k < ARRAY_LEN(volatile_keys) && !vol; k++)
-			vol = strcmp(ks[i].key, volatile_keys[k]) == 0;
+			vol = ks[i].key[0] == volatile_keys[k][0] &&
+			      strcmp(ks[i].key, volatile_keys[k]) == 0;
 		any_vol |= vol;
 		if (f.len > 1)
 			dbuf_put(&f, ",", 1);
@@ -1660,7 +1667,7 @@ apply_enrich(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 		if (brc == SQLITE_OK)
 			brc = bind_field(db, st, 2, ev, "src_ip");
 		for (j = 0, i = 3; j < ARRAY_LEN(sess_cols) && brc == SQLITE_OK; j++, i++) {
-			if (strcmp(sess_cols[j].kind, kind) == 0)
+			if (db->sess_kind[j] == k)
 				brc = enrich_value(db, st, i, ev, &sess_cols[j]);
 		}
 		if (step_reset(db, st, brc, "enrich sessions") < 0) {
@@ -1688,7 +1695,7 @@ apply_enrich(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 		if (brc == SQLITE_OK)
 			brc = sqlite3_bind_int64(st, 3, info->time_us);
 		for (j = 0, i = 4; j < ARRAY_LEN(ip_cols) && brc == SQLITE_OK; j++, i++) {
-			if (strcmp(ip_cols[j].kind, kind) == 0)
+			if (db->ip_kind[j] == k)
 				brc = enrich_value(db, st, i, ev, &ip_cols[j]);
 		}
 		if (step_reset(db, st, brc, "enrich ip_intel") < 0) {
@@ -2062,10 +2069,16 @@ store_db_open(const char *path, char *err, size_t errlen)
 			goto fail;
 		}
 	}
-	for (i = 0; i < ENRICH_KINDS; i++)
+	for (i = 0; i < ENRICH_KINDS; i++) {
+		for (size_t c = 0; c < ARRAY_LEN(sess_cols); c++)
+			if (strcmp(sess_cols[c].kind, enrich_kinds[i]) == 0)
+				db->sess_kind[c] = (unsigned char)i;
 		for (size_t c = 0; c < ARRAY_LEN(ip_cols); c++)
-			if (strcmp(ip_cols[c].kind, enrich_kinds[i]) == 0)
+			if (strcmp(ip_cols[c].kind, enrich_kinds[i]) == 0) {
+				db->ip_kind[c] = (unsigned char)i;
 				db->ip_kinds |= 1u << i;
+			}
+	}
 	for (i = 0; i < 2 * ENRICH_KINDS; i++) {
 		bool ip = i >= ENRICH_KINDS;
 		char *sql = enrich_update_sql(ip, enrich_kinds[i % ENRICH_KINDS]);
