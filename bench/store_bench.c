@@ -120,37 +120,34 @@ os_event(struct capture *cap, struct smtp_session *s)
 	capture_commit(cap);
 }
 
-/* dns_events - the three relaytrap.enrich events of DNS enrichment (enrich_dns = yes: rdns,
- * dnsbl over three zones, helo), as src/enrich/enrich.c writes them; a source's later sessions
- * get theirs from the DNS cache (cached, lookup_time) */
+/* dns_events - the relaytrap.enrich event of DNS enrichment (enrich_dns = yes: kind "dns" with
+ * the parts rdns, dnsbl over three zones, and helo), as src/enrich/enrich.c writes it; a
+ * source's later sessions get theirs from the DNS cache (cached, lookup_time) */
 static void
 dns_events(struct capture *cap, struct smtp_session *s, bool repeat)
 {
-	static const char *const fields[] = {
-	    "\"kind\":\"rdns\",\"status\":\"ok\",\"ptr\":\"h-10-77-0-0.bench.example\","
-	    "\"fcrdns\":true",
-	    "\"kind\":\"dnsbl\",\"lists\":[{\"zone\":\"zen.spamhaus.org\",\"status\":\"not_"
-	    "listed\"},"
+	static const char *const parts[] = {
+	    "\"rdns\":{\"status\":\"ok\",\"ptr\":\"h-10-77-0-0.bench.example\",\"fcrdns\":true,",
+	    "\"dnsbl\":{\"lists\":[{\"zone\":\"zen.spamhaus.org\",\"status\":\"not_listed\"},"
 	    "{\"zone\":\"bl.spamcop.net\",\"status\":\"not_listed\"},{\"zone\":"
-	    "\"b.barracudacentral.org\",\"status\":\"not_listed\"}],\"listed\":0",
-	    "\"kind\":\"helo\",\"name\":\"bench.example.com\",\"status\":\"ok\",\"resolves\":true,"
-	    "\"addrs\":[\"10.77.0.0\"],\"matches_src\":false,\"fcrdns\":false"};
-	static const char fresh[] = "\"cached\":false,\"lookup_us\":31910";
+	    "\"b.barracudacentral.org\",\"status\":\"not_listed\"}],\"listed\":0,",
+	    "\"helo\":{\"name\":\"bench.example.com\",\"status\":\"ok\",\"resolves\":true,"
+	    "\"addrs\":[\"10.77.0.0\"],\"matches_src\":false,\"fcrdns\":false,"};
+	static const char fresh[] = "\"cached\":false,\"lookup_us\":31910}";
 	static const char cached[] =
-	    "\"cached\":true,\"lookup_us\":12,\"lookup_time\":\"2026-11-27T19:41:12.873762Z\"";
+	    "\"cached\":true,\"lookup_us\":12,\"lookup_time\":\"2026-11-27T19:41:12.873762Z\"}";
+	struct jw *w = capture_begin(cap, "relaytrap.enrich", smtp_session_prefix(s));
 
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		struct jw *w = capture_begin(cap, "relaytrap.enrich", smtp_session_prefix(s));
+	if (w == NULL)
+		die("capture_begin");
+	jw_key_str(w, "kind", "dns");
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		char part[512];
+		int n = snprintf(part, sizeof(part), "%s%s", parts[i], repeat ? cached : fresh);
 
-		if (w == NULL)
-			die("capture_begin");
-		jw_fields(w, fields[i], strlen(fields[i]));
-		if (repeat)
-			jw_fields(w, cached, sizeof(cached) - 1);
-		else
-			jw_fields(w, fresh, sizeof(fresh) - 1);
-		capture_commit(cap);
+		jw_fields(w, part, (size_t)n);
 	}
+	capture_commit(cap);
 }
 
 /* make_frames - n sessions of smtp-source's dialogue, each from its own source address */

@@ -943,6 +943,7 @@ store_parse_cached(struct evparse *c, struct store_parsed *p, const char *json, 
 	p->ev = NULL;
 	p->valid = false;
 	p->info.enr_full = p->info.enr_stable = NULL;
+	memset(p->info.enr_parts, 0, sizeof(p->info.enr_parts));
 	if (len > FRAME_MAX) {
 		log_warn("store: event of %zu bytes refused (max %u)", len, FRAME_MAX);
 		return -1;

@@ -91,18 +91,31 @@ struct evdef {
 	struct evstmt stmts[2];
 };
 
-/* The enrichment kinds with columns in sessions or ip_intel (sess_cols, ip_cols). */
-static const char *const enrich_kinds[] = {"geo", "os", "dnsbl", "rdns", "helo"};
-#define ENRICH_KINDS 5
+/* The enrichment kinds with columns in sessions or ip_intel (sess_cols, ip_cols), and "dns":
+ * one event carrying the DNS kinds as parts ({"kind":"dns","rdns":{...},"dnsbl":{...},
+ * "helo":{...}}), the engine's form since schema 5 of the events; its columns are its parts'. */
+static const char *const enrich_kinds[] = {"geo", "os", "dnsbl", "rdns", "helo", "dns"};
+#define ENRICH_KINDS 6
+#define K_DNSBL 2
+#define K_DNS 5
+#define DNS_PARTS ((1u << 2) | (1u << 3) | (1u << 4)) /* dnsbl, rdns, helo */
+_Static_assert(STORE_DB_DNS_PARTS == 3, "a dns event has the parts dnsbl, rdns, helo");
+
+/* kind_cols - the kinds whose columns an event of kind k fills (bit per enrich_kinds index) */
+static unsigned
+kind_cols(size_t k)
+{
+	return k == K_DNS ? DNS_PARTS : 1u << k;
+}
 #define SESS_COLS 10 /* entries of sess_cols */
 #define IP_COLS 15   /* and of ip_cols */
 
 struct store_db {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__COUNT];
-	/* per kind: UPDATEs of just its columns of an existing row (NULL: the kind has none) */
+	/* per kind: UPDATEs of just its columns (kind_cols) of an existing row (NULL: none) */
 	sqlite3_stmt *enr_sess[ENRICH_KINDS], *enr_ip[ENRICH_KINDS];
-	unsigned ip_kinds; /* bit k: enrich_kinds[k] has columns in ip_intel */
+	unsigned ip_kinds; /* bit k: an event of enrich_kinds[k] fills columns of ip_intel */
 	/* the enrich_kinds index of each column's kind (sess_cols, ip_cols) */
 	unsigned char sess_kind[SESS_COLS], ip_kind[IP_COLS];
 	/* the latest ip_intel_history data per (ip, kind) this connection knows of (hist_*) */
@@ -488,8 +501,11 @@ static const struct field f_enrich[] = {
     F("ptr", FT_STR),       F("fcrdns", FT_BOOL),      F("lists", FT_ARR),
     F("listed", FT_INT),    F("cached", FT_BOOL),      F("name", FT_BYTES),
     F("resolves", FT_BOOL), F("addrs", FT_STRARR),     F("matches_src", FT_BOOL),
-    F("lookup_us", FT_INT), F("lookup_time", FT_STR),  FEND,
+    F("lookup_us", FT_INT), F("lookup_time", FT_STR),  F("dnsbl", FT_OBJ),
+    F("rdns", FT_OBJ),      F("helo", FT_OBJ),         FEND,
 };
+/* a dns event's part: the fields above but "kind" (which comes first there) */
+static const struct field *const f_enrich_part = f_enrich + 1;
 static const struct field f_auth[] = {
     F("mechanism", FT_STR),     F("supported", FT_BOOL),  F("username", FT_BYTES),
     F("password", FT_BYTES),    F("authzid", FT_BYTES),   F("digest", FT_STR),
@@ -908,6 +924,63 @@ session_valid(const char *s, size_t n)
 
 static int enrich_data(json_t *ev, char **full, char **stable);
 
+/* is_dns - an enrich event of kind "dns" (whose parts are the DNS kinds' results) */
+static bool
+is_dns(json_t *ev)
+{
+	const char *kind = json_string_value(json_object_get(ev, "kind"));
+
+	return kind != NULL && strcmp(kind, "dns") == 0;
+}
+
+/* dns_part - the part of dns event ev for dns_parts index i (enrich kind K_DNSBL + i), or NULL */
+static json_t *
+dns_part(json_t *ev, size_t i)
+{
+	json_t *p = json_object_get(ev, enrich_kinds[K_DNSBL + i]);
+
+	return json_is_object(p) ? p : NULL;
+}
+
+/* dns_parts_data - each part's change-test form into out (NULL for a part not there); 0, or
+ * -1 out of memory (out all NULL) */
+static int
+dns_parts_data(json_t *ev, char *out[STORE_DB_DNS_PARTS])
+{
+	json_t *p;
+	size_t i;
+
+	for (i = 0; i < STORE_DB_DNS_PARTS; i++) {
+		out[i] = NULL;
+		if ((p = dns_part(ev, i)) != NULL && enrich_data(p, NULL, &out[i]) < 0) {
+			while (i-- > 0) {
+				free(out[i]);
+				out[i] = NULL;
+			}
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* check_parts - a dns event's parts, each checked like an enrich event of its kind */
+static int
+check_parts(json_t *ev, char *why, size_t whylen)
+{
+	char inner[200];
+	json_t *p;
+
+	for (size_t i = 0; i < STORE_DB_DNS_PARTS; i++) {
+		if ((p = dns_part(ev, i)) == NULL)
+			continue;
+		if (check_fields(p, f_enrich_part, has_b64(p), inner, sizeof(inner)) < 0) {
+			snprintf(why, whylen, "%s part: %s", enrich_kinds[K_DNSBL + i], inner);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* prepare - the apply's lookups and the enrich result's serialisation, done at check time
  * (store_db_ev); what cannot be prepared is left to store_db_apply */
 static void
@@ -918,8 +991,15 @@ prepare(json_t *ev, struct store_db_ev *out)
 	size_t k, i;
 
 	if (def->stmts[0].id == ST_ENRICH) {
-		if (enrich_data(ev, &out->enr_full, &out->enr_stable) < 0)
+		/* a dns event's change test is its parts': no stable form of the whole */
+		bool dns = is_dns(ev);
+
+		if (enrich_data(ev, &out->enr_full, dns ? NULL : &out->enr_stable) < 0)
 			out->enr_full = out->enr_stable = NULL;
+		if (dns && out->enr_full != NULL && dns_parts_data(ev, out->enr_parts) < 0) {
+			free(out->enr_full); /* apply computes it all again */
+			out->enr_full = NULL;
+		}
 		return;
 	}
 	if (def->stmts[0].id == ST_MESSAGE)
@@ -945,6 +1025,7 @@ store_db_check(json_t *ev, struct store_db_ev *out, char *why, size_t whylen)
 
 	out->vals_ok = false;
 	out->enr_full = out->enr_stable = NULL;
+	memset(out->enr_parts, 0, sizeof(out->enr_parts));
 	/* what follows looks up "<key>_b64" for every bytes field only when the event has one */
 
 	if (!json_is_object(ev)) {
@@ -970,6 +1051,9 @@ store_db_check(json_t *ev, struct store_db_ev *out, char *why, size_t whylen)
 	def = find_def(out->eventid);
 	if (def != NULL && check_fields(ev, def->fields, out->b64, why, whylen) < 0)
 		return -1;
+	if (def != NULL && def->fields == f_enrich && is_dns(ev) &&
+	    check_parts(ev, why, whylen) < 0)
+		return -1;
 	out->def = def;
 	if (def != NULL)
 		prepare(ev, out);
@@ -983,6 +1067,10 @@ store_db_ev_clear(struct store_db_ev *ev)
 		free(ev->enr_stable);
 	free(ev->enr_full);
 	ev->enr_full = ev->enr_stable = NULL;
+	for (size_t i = 0; i < STORE_DB_DNS_PARTS; i++) {
+		free(ev->enr_parts[i]);
+		ev->enr_parts[i] = NULL;
+	}
 	ev->vals_ok = false;
 }
 
@@ -1442,8 +1530,9 @@ step_reset(struct store_db *db, sqlite3_stmt *st, int rc, const char *what)
 
 /* enrich_data - the enrichment result as stored: the event without its common fields, compact
  * with sorted keys (*full), and the same without the keys that differ between two identical
- * lookups (*stable, the history's change test; == *full when the event has none). One pass over
- * the members instead of a copy of the event and two json_dumps. 0, or -1 out of memory. */
+ * lookups (*stable, the history's change test; == *full when the event has none); either
+ * pointer may be NULL when that form is not wanted. One pass over the members instead of a copy of
+ * the event and two json_dumps. 0, or -1 out of memory. */
 static int
 enrich_data(json_t *ev, char **full, char **stable)
 {
@@ -1479,12 +1568,14 @@ enrich_data(json_t *ev, char **full, char **stable)
 			vol = ks[i].key[0] == volatile_keys[k][0] &&
 			      strcmp(ks[i].key, volatile_keys[k]) == 0;
 		any_vol |= vol;
-		if (f.len > 1)
-			dbuf_put(&f, ",", 1);
-		jdump_str(&f, ks[i].key, strlen(ks[i].key));
-		dbuf_put(&f, ":", 1);
-		jdump(&f, ks[i].v, true, 1);
-		if (vol)
+		if (full != NULL) {
+			if (f.len > 1)
+				dbuf_put(&f, ",", 1);
+			jdump_str(&f, ks[i].key, strlen(ks[i].key));
+			dbuf_put(&f, ":", 1);
+			jdump(&f, ks[i].v, true, 1);
+		}
+		if (vol || stable == NULL)
 			continue;
 		if (st.len > 1)
 			dbuf_put(&st, ",", 1);
@@ -1500,6 +1591,17 @@ enrich_data(json_t *ev, char **full, char **stable)
 		free(f.p);
 		free(st.p);
 		return -1;
+	}
+	if (full == NULL || stable == NULL) {
+		if (full != NULL)
+			*full = f.p;
+		else
+			free(f.p);
+		if (stable != NULL)
+			*stable = st.p;
+		else
+			free(st.p);
+		return 0;
 	}
 	*full = f.p;
 	if (any_vol) {
@@ -1622,20 +1724,29 @@ history(struct store_db *db, const char *ip, const char *kind, const struct stor
 }
 
 /* apply_enrich - one relaytrap.enrich event: the enrichments row, history when the result
- * changed, and the columns of sessions and ip_intel it fills */
+ * changed, and the columns of sessions and ip_intel it fills. A dns event is its parts: one
+ * enrichments row for the whole, history per part, one UPDATE per table for all of them. */
 static int
 apply_enrich(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 {
 	const char *kind = json_string_value(json_object_get(ev, "kind"));
-	char *full = NULL, *stable = NULL;
+	const char *ip = json_string_value(json_object_get(ev, "src_ip"));
+	char *full = NULL, *stable = NULL, *parts[STORE_DB_DNS_PARTS] = {NULL};
+	const bool prepared = info->enr_full != NULL;
+	json_t *src[ENRICH_KINDS] = {NULL}; /* each kind's result: the event, or a dns part */
+	unsigned ip_upd = 0;                /* kinds whose ip_intel columns take their values */
 	sqlite3_stmt *st;
-	size_t k, j;
+	size_t k, j, p;
 	int rc = 0, brc, i, pass, hrc;
 
-	if (info->enr_full != NULL) {
+	for (k = 0; k < ENRICH_KINDS && strcmp(enrich_kinds[k], kind) != 0; k++)
+		;
+	if (prepared) {
 		full = info->enr_full; /* prepared at check time, the caller's */
 		stable = info->enr_stable;
-	} else if (enrich_data(ev, &full, &stable) < 0) {
+		memcpy(parts, info->enr_parts, sizeof(parts));
+	} else if (enrich_data(ev, &full, k == K_DNS ? NULL : &stable) < 0 ||
+	           (k == K_DNS && dns_parts_data(ev, parts) < 0)) {
 		goto fail;
 	}
 
@@ -1653,12 +1764,32 @@ apply_enrich(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 		brc = sqlite3_bind_text(st, 6, full, -1, SQLITE_STATIC);
 	rc |= step_reset(db, st, brc, "enrich");
 
-	hrc = history(db, json_string_value(json_object_get(ev, "src_ip")), kind, info, stable);
-	if (hrc < 0)
-		rc = -1;
+	/* history per result; ip_intel is left alone by a result without columns there (helo:
+	 * a session's name, not the address's) and by an answer from the engine's DNS cache that
+	 * repeats the address's latest result: its columns hold it already, and a cached answer
+	 * is not a new lookup (enriched_at stays the time of the last one) */
+	if (k == K_DNS) {
+		for (p = 0; p < STORE_DB_DNS_PARTS; p++) {
+			json_t *part = dns_part(ev, p);
+			if (part == NULL || parts[p] == NULL)
+				continue;
+			src[K_DNSBL + p] = part;
+			hrc = history(db, ip, enrich_kinds[K_DNSBL + p], info, parts[p]);
+			if (hrc < 0)
+				rc = -1;
+			if (!(hrc == 1 && json_is_true(json_object_get(part, "cached"))))
+				ip_upd |= 1u << (K_DNSBL + p);
+		}
+	} else {
+		if (k < ENRICH_KINDS)
+			src[k] = ev;
+		hrc = history(db, ip, kind, info, stable);
+		if (hrc < 0)
+			rc = -1;
+		if (!(hrc == 1 && json_is_true(json_object_get(ev, "cached"))) && k < ENRICH_KINDS)
+			ip_upd |= 1u << k;
+	}
 
-	for (k = 0; k < ENRICH_KINDS && strcmp(enrich_kinds[k], kind) != 0; k++)
-		;
 	/* sessions: ?1 session, ?2 src_ip, then one per column (NULL for other kinds); the
 	 * kind's UPDATE first, the upsert when it found no row (or one without its src_ip) */
 	for (pass = k < ENRICH_KINDS && db->enr_sess[k] != NULL ? 0 : 1; pass < 2; pass++) {
@@ -1667,8 +1798,8 @@ apply_enrich(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 		if (brc == SQLITE_OK)
 			brc = bind_field(db, st, 2, ev, "src_ip");
 		for (j = 0, i = 3; j < ARRAY_LEN(sess_cols) && brc == SQLITE_OK; j++, i++) {
-			if (db->sess_kind[j] == k)
-				brc = enrich_value(db, st, i, ev, &sess_cols[j]);
+			if (src[db->sess_kind[j]] != NULL)
+				brc = enrich_value(db, st, i, src[db->sess_kind[j]], &sess_cols[j]);
 		}
 		if (step_reset(db, st, brc, "enrich sessions") < 0) {
 			rc = -1;
@@ -1678,14 +1809,8 @@ apply_enrich(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 			break;
 	}
 
-	/* ip_intel: ?1 ip, ?2 time, ?3 time_us, then one per column; likewise. Untouched by a
-	 * kind without columns there (helo: a session's name, not the address) and by an answer
-	 * from the engine's DNS cache that repeats the address's latest result: its columns
-	 * hold it already, and a cached answer is not a new lookup (enriched_at stays the time
-	 * of the last one). Half the statements of a returning source's enrich events. */
-	if (k < ENRICH_KINDS && !(db->ip_kinds & (1u << k)))
-		goto out;
-	if (hrc == 1 && json_is_true(json_object_get(ev, "cached")))
+	/* ip_intel: ?1 ip, ?2 time, ?3 time_us, then one per column (NULL: keep); likewise */
+	if ((ip_upd & db->ip_kinds) == 0)
 		goto out;
 	for (pass = k < ENRICH_KINDS && db->enr_ip[k] != NULL ? 0 : 1; pass < 2; pass++) {
 		st = pass == 0 ? db->enr_ip[k] : db->st[ST_ENRICH_IP];
@@ -1695,8 +1820,8 @@ apply_enrich(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 		if (brc == SQLITE_OK)
 			brc = sqlite3_bind_int64(st, 3, info->time_us);
 		for (j = 0, i = 4; j < ARRAY_LEN(ip_cols) && brc == SQLITE_OK; j++, i++) {
-			if (db->ip_kind[j] == k)
-				brc = enrich_value(db, st, i, ev, &ip_cols[j]);
+			if (ip_upd & (1u << db->ip_kind[j]))
+				brc = enrich_value(db, st, i, src[db->ip_kind[j]], &ip_cols[j]);
 		}
 		if (step_reset(db, st, brc, "enrich ip_intel") < 0) {
 			rc = -1;
@@ -1710,10 +1835,12 @@ fail:
 	log_err("store: out of memory applying an enrich event");
 	rc = -1;
 out:
-	if (full != info->enr_full) {
+	if (!prepared) {
 		if (stable != full)
 			free(stable);
 		free(full);
+		for (p = 0; p < STORE_DB_DNS_PARTS; p++)
+			free(parts[p]);
 	}
 	return rc;
 }
@@ -1887,7 +2014,8 @@ enrich_sql(bool ip)
 	return out;
 }
 
-/* enrich_update_sql - for one kind, an UPDATE of just its columns of the row that is there,
+/* enrich_update_sql - for one kind, an UPDATE of just its columns (those whose kind, by
+ * col_kind, is in the set kinds: kind_cols) of the row that is there,
  * with the upsert's rules and the same parameter numbers (?1 the key, ?2/?3 the time,
  * ?N the columns); NULL when the kind has no column in this table (or out of memory). On
  * sessions the row must have its src_ip already, which the upsert would otherwise fill; when
@@ -1895,7 +2023,7 @@ enrich_sql(bool ip)
  * rewriting every enrichment column and the src_ip index: an enrich event cost four times an
  * ordinary one. */
 static char *
-enrich_update_sql(bool ip, const char *kind)
+enrich_update_sql(bool ip, const unsigned char *col_kind, unsigned kinds)
 {
 	const struct ecol *cols = ip ? ip_cols : sess_cols;
 	size_t n = ip ? ARRAY_LEN(ip_cols) : ARRAY_LEN(sess_cols), k, cap = 8192, any = 0;
@@ -1914,7 +2042,7 @@ enrich_update_sql(bool ip, const char *kind)
 	for (k = 0; k < n; k++) {
 		size_t param = k + (ip ? 4 : 3);
 
-		if (strcmp(cols[k].kind, kind) != 0)
+		if (!(kinds & (1u << col_kind[k])))
 			continue;
 		if (ip)
 			snprintf(buf, sizeof(buf),
@@ -2081,7 +2209,8 @@ store_db_open(const char *path, char *err, size_t errlen)
 	}
 	for (i = 0; i < 2 * ENRICH_KINDS; i++) {
 		bool ip = i >= ENRICH_KINDS;
-		char *sql = enrich_update_sql(ip, enrich_kinds[i % ENRICH_KINDS]);
+		char *sql = enrich_update_sql(ip, ip ? db->ip_kind : db->sess_kind,
+		                              kind_cols(i % ENRICH_KINDS));
 		sqlite3_stmt **st = ip ? &db->enr_ip[i % ENRICH_KINDS] : &db->enr_sess[i];
 
 		if (sql == NULL)

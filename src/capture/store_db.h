@@ -26,6 +26,8 @@
 
 struct store_db;
 
+#define STORE_DB_DNS_PARTS 3
+
 /* struct store_db_ev - what store_db_check learned about an event, for store_db_apply */
 struct store_db_ev {
 	const void *def; /* the event's table entry; NULL = valid but not mirrored in SQLite */
@@ -42,6 +44,8 @@ struct store_db_ev {
 	bool vals_ok;
 	json_t *vals[2][STORE_DB_BINDS];
 	char *enr_full, *enr_stable;
+	/* kind "dns": each part's change-test form (dnsbl, rdns, helo; NULL: no such part) */
+	char *enr_parts[STORE_DB_DNS_PARTS];
 };
 
 /* store_db_init - SQLite's process-wide settings and initialisation; store_db_open calls it, a

@@ -4,9 +4,11 @@
  *
  * Each asynchronous kind (rdns, dnsbl, helo) is a struct job holding a reference on its
  * struct enrich_sess and one slot per DNS query; when the last slot has answered the job
- * writes its event and goes away. Jobs run from dns callbacks, i.e. from the top of the
- * event loop, never inside the session engine, so an event is never built while another is
- * half-written (capture_begin is not reentrant).
+ * writes its part into the session's pending DNS event and goes away. The session records
+ * that event (kind "dns", one part per kind) once it is complete (dns_flush): one event per
+ * session instead of one per kind, a third of the framing, parsing and SQL. Jobs run from dns
+ * callbacks, i.e. from the top of the event loop, never inside the session engine, so an
+ * event is never built while another is half-written (capture_begin is not reentrant).
  */
 #include "enrich/enrich.h"
 
@@ -66,6 +68,10 @@ struct enrich_sess {
 	struct enrich_sess *next, *prev; /* e->sessions */
 	unsigned refs;
 	bool helo_done, mismatch_done;
+	bool ended;        /* enrich_session_end was called */
+	bool starting;     /* inside enrich_session_new: hold the DNS event */
+	unsigned dns_jobs; /* DNS jobs started and not done */
+	struct jw dns;     /* the done DNS kinds' parts ("rdns":{...},...), not yet recorded */
 	char src_ip[64];
 	char os_class[16], os_name[32];
 	struct jw prefix;
@@ -101,6 +107,7 @@ sess_unref(struct enrich_sess *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	jw_free(&s->prefix);
+	jw_free(&s->dns);
 	free(s);
 }
 
@@ -127,6 +134,7 @@ job_new(struct enrich_sess *s, enum job_kind kind)
 	j->kind = kind;
 	j->t0_us = now_mono_us();
 	s->refs++;
+	s->dns_jobs++;
 	j->next = e->jobs;
 	if (e->jobs)
 		e->jobs->prev = j;
@@ -248,16 +256,46 @@ slot_has(const struct slot *sl, const char *ip)
 	return false;
 }
 
+/* part_open - the DNS part of kind in s's pending event ("kind":{ opened), or NULL when
+ * nothing is recorded; close it with jw_obj_close */
+static struct jw *
+part_open(struct enrich_sess *s, const char *kind)
+{
+	if (s->e->cap == NULL || s->e->closing)
+		return NULL;
+	jw_key_obj_open(&s->dns, kind);
+	return &s->dns;
+}
+
+/* dns_flush - record the session's one DNS event (kind "dns", a part per DNS kind) once every
+ * part it will have is there: no job pending, not inside enrich_session_new's starts, and the
+ * HELO check done or never coming (checks off, or the session ended without a name) */
 static void
-emit_rdns(struct job *j)
+dns_flush(struct enrich_sess *s)
+{
+	struct jw *w;
+
+	if (s->dns_jobs > 0 || s->starting || s->dns.len == 0)
+		return;
+	if (!s->ended && !s->helo_done && s->e->cfg->enrich_helo)
+		return;
+	if (!s->dns.oom && (w = ev_begin(s, "relaytrap.enrich")) != NULL) {
+		jw_key_str(w, "kind", "dns");
+		jw_fields(w, s->dns.buf, s->dns.len);
+		capture_commit(s->e->cap);
+	}
+	jw_reset(&s->dns);
+}
+
+static void
+part_rdns(struct job *j)
 {
 	struct enrich_sess *s = j->s;
 	struct slot *ptr = &j->slots[0], *fwd = &j->slots[1];
-	struct jw *w = ev_begin(s, "relaytrap.enrich");
+	struct jw *w = part_open(s, "rdns");
 
 	if (w == NULL)
 		return;
-	jw_key_str(w, "kind", "rdns");
 	jw_key_str(w, "status", status_word(ptr->st));
 	if (ptr->st == DNS_OK && ptr->n > 0) {
 		jw_key_bytes(w, "ptr", ptr->data[0], strlen(ptr->data[0]));
@@ -266,20 +304,19 @@ emit_rdns(struct job *j)
 			jw_key_bool(w, "fcrdns", slot_has(fwd, s->src_ip));
 	}
 	ev_dns_times(w, j);
-	capture_commit(s->e->cap);
+	jw_obj_close(w);
 }
 
 static void
-emit_dnsbl(struct job *j)
+part_dnsbl(struct job *j)
 {
 	struct enrich_sess *s = j->s;
 	struct enrich *e = s->e;
-	struct jw *w = ev_begin(s, "relaytrap.enrich");
+	struct jw *w = part_open(s, "dnsbl");
 	unsigned listed = 0;
 
 	if (w == NULL)
 		return;
-	jw_key_str(w, "kind", "dnsbl");
 	jw_key_arr_open(w, "lists");
 	for (unsigned i = 0; i < j->nslots && i < e->dnsbl.n; i++) {
 		const struct slot *sl = &j->slots[i];
@@ -319,15 +356,15 @@ emit_dnsbl(struct job *j)
 	jw_arr_close(w);
 	jw_key_uint(w, "listed", listed);
 	ev_dns_times(w, j);
-	capture_commit(e->cap);
+	jw_obj_close(w);
 }
 
 static void
-emit_helo(struct job *j)
+part_helo(struct job *j)
 {
 	struct enrich_sess *s = j->s;
 	const struct slot *a = &j->slots[0], *aaaa = &j->slots[1], *ptr = &j->slots[2];
-	struct jw *w = ev_begin(s, "relaytrap.enrich");
+	struct jw *w = part_open(s, "helo");
 	enum dns_status st[2] = {a->st, aaaa->st};
 	const char *status = NULL;
 	bool resolves = a->st == DNS_OK || aaaa->st == DNS_OK;
@@ -345,7 +382,6 @@ emit_helo(struct job *j)
 		if (status == NULL)
 			status = "nxdomain";
 	}
-	jw_key_str(w, "kind", "helo");
 	jw_key_bytes(w, "name", j->helo, j->helo_len);
 	jw_key_str(w, "status", status);
 	jw_key_bool(w, "resolves", resolves);
@@ -361,38 +397,42 @@ emit_helo(struct job *j)
 	else if (ptr->st == DNS_NXDOMAIN || ptr->st == DNS_NODATA)
 		jw_key_bool(w, "fcrdns", false);
 	ev_dns_times(w, j);
-	capture_commit(s->e->cap);
+	jw_obj_close(w);
 }
 
-/* emit_helo_skipped - a name not worth asking DNS about (literal, bare IP, bad syntax) */
+/* part_helo_skipped - a name not worth asking DNS about (literal, bare IP, bad syntax) */
 static void
-emit_helo_skipped(struct enrich_sess *s, const char *name, size_t len)
+part_helo_skipped(struct enrich_sess *s, const char *name, size_t len)
 {
-	struct jw *w = ev_begin(s, "relaytrap.enrich");
+	struct jw *w = part_open(s, "helo");
 
 	if (w == NULL)
 		return;
-	jw_key_str(w, "kind", "helo");
 	jw_key_bytes(w, "name", name, len);
 	jw_key_str(w, "status", "skipped");
 	jw_key_uint(w, "lookup_us", 0);
-	capture_commit(s->e->cap);
+	jw_obj_close(w);
 }
 
+/* job_done - the job's part is complete: add it to the session's DNS event and end the job */
 static void
 job_done(struct job *j)
 {
+	struct enrich_sess *s = j->s;
+
 	switch (j->kind) {
 	case JOB_RDNS:
-		emit_rdns(j);
+		part_rdns(j);
 		break;
 	case JOB_DNSBL:
-		emit_dnsbl(j);
+		part_dnsbl(j);
 		break;
 	case JOB_HELO:
-		emit_helo(j);
+		part_helo(j);
 		break;
 	}
+	s->dns_jobs--;
+	dns_flush(s);
 	job_free(j);
 }
 
@@ -430,16 +470,17 @@ on_answer(void *arg, const struct dns_answer *a)
 		job_done(j);
 }
 
-/* job_overflow - too many jobs pending: record the kind as rate limited right away */
+/* job_overflow - too many jobs pending: the kind's part says rate limited, right away */
 static void
 job_overflow(struct enrich_sess *s, enum job_kind kind, const char *helo, size_t len)
 {
 	struct enrich *e = s->e;
-	struct jw *w = ev_begin(s, "relaytrap.enrich");
+	struct jw *w = part_open(s, kind == JOB_RDNS    ? "rdns"
+	                            : kind == JOB_DNSBL ? "dnsbl"
+	                                                : "helo");
 
 	if (w == NULL)
 		return;
-	jw_key_str(w, "kind", kind == JOB_RDNS ? "rdns" : kind == JOB_DNSBL ? "dnsbl" : "helo");
 	if (kind == JOB_DNSBL) {
 		jw_key_arr_open(w, "lists");
 		for (size_t i = 0; i < e->dnsbl.n; i++) {
@@ -450,14 +491,15 @@ job_overflow(struct enrich_sess *s, enum job_kind kind, const char *helo, size_t
 		}
 		jw_arr_close(w);
 		jw_key_uint(w, "listed", 0);
-		jw_key_bool(w, "cached", false);
-	} else {
-		if (kind == JOB_HELO)
-			jw_key_bytes(w, "name", helo, len);
-		jw_key_str(w, "status", "rate_limited");
+	} else if (kind == JOB_HELO) {
+		jw_key_bytes(w, "name", helo, len);
 	}
+	if (kind != JOB_DNSBL)
+		jw_key_str(w, "status", "rate_limited");
+	jw_key_bool(w, "cached", false);
 	jw_key_uint(w, "lookup_us", 0);
-	capture_commit(e->cap);
+	jw_obj_close(w);
+	dns_flush(s);
 }
 
 /* job_start - a job of kind for s, or NULL after recording it as rate limited */
@@ -605,6 +647,7 @@ enrich_free(struct enrich *e)
 		struct enrich_sess *s = e->sessions;
 		e->sessions = s->next;
 		jw_free(&s->prefix);
+		jw_free(&s->dns);
 		free(s);
 	}
 	free(e);
@@ -694,10 +737,13 @@ enrich_session_new(struct enrich *e, const struct jw *prefix, const char *src_ip
 	if (e->p0f != NULL && syn != NULL && syn_len > 0)
 		emit_os(s, syn, syn_len);
 	if (e->dns != NULL) {
+		s->starting = true;
 		if (e->cfg->enrich_rdns)
 			start_rdns(s);
 		if (e->dnsbl.n > 0)
 			start_dnsbl(s);
+		s->starting = false;
+		dns_flush(s);
 	}
 	return s;
 }
@@ -722,7 +768,8 @@ enrich_helo(struct enrich_sess *s, const char *name, size_t len)
 	if (len > HELO_NAME_MAX)
 		len = HELO_NAME_MAX;
 	if (!helo_askable(name, len)) {
-		emit_helo_skipped(s, name, len);
+		part_helo_skipped(s, name, len);
+		dns_flush(s);
 		return;
 	}
 	if ((j = job_start(s, JOB_HELO, name, len)) == NULL)
@@ -810,6 +857,8 @@ enrich_session_end(struct enrich_sess *s)
 {
 	if (s == NULL)
 		return;
+	s->ended = true;
+	dns_flush(s); /* a session that never sent a name */
 	sess_unref(s);
 }
 

@@ -3,9 +3,9 @@
 enrich_dns.py - end-to-end tests of DNS enrichment: the real daemon, a real DNS server
 (dnsmasq on 127.0.0.1 with test zones the test writes), sources set with PROXY headers.
 
-Loaded by run.py (which must be the main module: the helpers come from it). Checks the
-relaytrap.enrich events (rdns, dnsbl, helo) in events.jsonl and the schema 2 columns in
-relaytrap.db, and measures how long replies take with a resolver that never answers
+Loaded by run.py (which must be the main module: the helpers come from it). Checks each
+session's one relaytrap.enrich event of kind dns (parts rdns, dnsbl, helo) in events.jsonl
+and the schema 2 columns in relaytrap.db, and measures how long replies take with a resolver that never answers
 compared with enrichment off (printed; asserted only against a very generous bound).
 Only 127.0.0.1 is contacted. Skipped when dnsmasq is not installed (Debian: dnsmasq-base).
 """
@@ -173,17 +173,24 @@ class EnrichDnsTests(E2ECase):
         self.addCleanup(m.stop)
         return m
 
+    def parts_of(self, d, sid):
+        """parts_of - {kind: result} of session sid: its one dns event's parts (rdns, dnsbl,
+        helo), each kind once, the event carrying the session's common fields"""
+        dns = [e for e in d.ev(sid, "enrich") if e["kind"] == "dns"]
+        self.assertEqual(len(dns), 1, f"dns events of session {sid}")
+        self.assertEqual(set(dns[0]) & {"rdns", "dnsbl", "helo"},
+                         set(dns[0]) - set(d.ev(sid, "session.connect")[0]) - {"kind"})
+        return {k: dns[0][k] for k in ("rdns", "dnsbl", "helo") if k in dns[0]}
+
     def enrich_of(self, d, src):
-        """enrich_of - {kind: event} for the session from src"""
+        """enrich_of - the session from src and {kind: result} of its DNS enrichment"""
         sids = {e["session"] for e in d.events
                 if e["eventid"] == "relaytrap.session.connect" and e["src_ip"] == src}
         self.assertEqual(len(sids), 1, f"sessions from {src}")
         sid = sids.pop()
-        out = {}
         for e in d.ev(sid, "enrich"):
-            self.assertNotIn(e["kind"], out, f"two {e['kind']} events in one session")
-            out[e["kind"]] = e
-        return sid, out
+            self.assertEqual(e["src_ip"], src)
+        return sid, self.parts_of(d, sid)
 
     def test_listed_fcrdns_helo(self):
         m = self.dnsmasq()
@@ -191,7 +198,7 @@ class EnrichDnsTests(E2ECase):
         smtp_session(d, "118.165.91.55", "mail.spammer.example")
         smtp_session(d, "203.0.113.9", "mx.forged.example", message=False)
         smtp_session(d, "198.51.100.20", "[198.51.100.20]", message=False)
-        self.assertGreaterEqual(wait_events(d, 9), 9, "enrich events in events.jsonl")
+        self.assertGreaterEqual(wait_events(d, 3), 3, "enrich events in events.jsonl")
         d.stop()
 
         sid, ev = self.enrich_of(d, "118.165.91.55")
@@ -212,7 +219,6 @@ class EnrichDnsTests(E2ECase):
         self.assertIs(helo["fcrdns"], False)  # its PTR is the hinet name
         for e in ev.values():
             self.assertIsInstance(e["lookup_us"], int)
-            self.assertEqual(e["src_ip"], "118.165.91.55")
 
         _, ev = self.enrich_of(d, "203.0.113.9")
         self.assertEqual(ev["rdns"]["ptr"], "mx.forged.example")
@@ -232,7 +238,7 @@ class EnrichDnsTests(E2ECase):
         self.assertEqual(tuple(row), (2, "dynamic-118-165-91-55.hinet.example", 1, 1, 1, 0))
         kinds = [r[0] for r in d.rows("SELECT kind FROM enrichments WHERE session = ? ORDER BY kind",
                                       sid)]
-        self.assertEqual(kinds, ["dnsbl", "helo", "rdns"])
+        self.assertEqual(kinds, ["dns"])
         intel = d.rows("SELECT dnsbl, dnsbl_listed, rdns FROM ip_intel WHERE ip = '118.165.91.55'")[0]
         self.assertEqual(json.loads(intel[0]), ["zen.spamhaus.org", "bl.spamcop.net"])
         self.assertEqual(intel[1], 2)
@@ -243,16 +249,16 @@ class EnrichDnsTests(E2ECase):
         m = self.dnsmasq()
         d = self.daemon(config=enrich_conf(f"127.0.0.1:{m.port}"))
         smtp_session(d, "118.165.91.55", "mail.spammer.example", message=False)
-        self.assertGreaterEqual(wait_events(d, 3), 3)
+        self.assertGreaterEqual(wait_events(d, 1), 1)
         smtp_session(d, "118.165.91.55", "mail.spammer.example", message=False)
-        self.assertGreaterEqual(wait_events(d, 6), 6)
+        self.assertGreaterEqual(wait_events(d, 2), 2)
         d.stop()
         sessions = [e["session"] for e in d.events if e["eventid"] == "relaytrap.session.connect"]
-        second = {e["kind"]: e for e in d.ev(sessions[1], "enrich")}
+        second = self.parts_of(d, sessions[1])
         self.assertIs(second["dnsbl"]["cached"], True)
         self.assertIn("lookup_time", second["dnsbl"])
         self.assertIn("lookup_time", second["rdns"])
-        first = {e["kind"]: e for e in d.ev(sessions[0], "enrich")}
+        first = self.parts_of(d, sessions[0])
         self.assertIs(first["dnsbl"]["cached"], False)
         self.assertNotIn("lookup_time", first["dnsbl"])
 
@@ -272,15 +278,18 @@ class EnrichDnsTests(E2ECase):
                        for i in range(20)]
             if label == "dead resolver":
                 # the lookups end by their deadline and are recorded as timeouts
-                self.assertGreaterEqual(wait_events(d, 60, timeout=15), 60)
+                self.assertGreaterEqual(wait_events(d, 20, timeout=15), 20)
             d.stop()
             runs[label] = samples
             if label == "dead resolver":
                 ev = [e for e in d.events if e["eventid"] == "relaytrap.enrich"]
-                self.assertEqual({e["kind"] for e in ev}, {"rdns", "dnsbl", "helo"})
-                self.assertEqual({e["status"] for e in ev if e["kind"] != "dnsbl"}, {"timeout"})
-                self.assertEqual({z["status"] for e in ev if e["kind"] == "dnsbl"
-                                  for z in e["lists"]}, {"timeout"})
+                self.assertEqual(len(ev), 20)
+                parts = [self.parts_of(d, e["session"]) for e in ev]
+                self.assertEqual({k for p in parts for k in p}, {"rdns", "dnsbl", "helo"})
+                self.assertEqual({p[k]["status"] for p in parts for k in ("rdns", "helo")},
+                                 {"timeout"})
+                self.assertEqual({z["status"] for p in parts for z in p["dnsbl"]["lists"]},
+                                 {"timeout"})
                 for e in ev:
                     closed = [x for x in d.ev(e["session"], "session.closed")]
                     self.assertEqual(len(closed), 1)

@@ -72,7 +72,7 @@ fz_event_ok(const void *payload, size_t len)
 		fprintf(stderr, "event is not JSON: %s\n", jerr.text);
 		return false;
 	}
-	info.enr_full = info.enr_stable = NULL;
+	memset(&info, 0, sizeof(info));
 	ok = json_is_object(ev) && store_db_check(ev, &info, why, sizeof(why)) == 0;
 	store_db_ev_clear(&info);
 	if (!ok)

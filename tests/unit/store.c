@@ -1466,6 +1466,104 @@ q_text_int(const char *db, const char *sql, long long arg)
 	return out;
 }
 
+/* test_enrich_dns - the engine's one DNS event per session ({"kind":"dns"} with a part per
+ * DNS kind) fills what the three per-kind events fill: the session's and the address's
+ * columns, history per part; one enrichments row; a cached repeat leaves ip_intel alone,
+ * a part that is not there keeps its columns, a bad part refuses the event */
+static void
+test_enrich_dns(void **state)
+{
+	static const char *const dnsbl =
+	    "\"dnsbl\":{\"listed\":1,\"cached\":%s,\"lookup_us\":7,\"lists\":["
+	    "{\"zone\":\"zen.spamhaus.org\",\"status\":\"listed\",\"codes\":[\"127.0.0.4\"]},"
+	    "{\"zone\":\"bl.spamcop.net\",\"status\":\"not_listed\"}]}";
+	static const char *const q = "SELECT rdns || fcrdns || dnsbl || dnsbl_listed || "
+	                             "(enriched_us % 1000000) FROM ip_intel";
+	static const char *const common[] = {"timestamp", "eventid",  "session", "sensor",
+	                                     "src_ip",    "src_port", "dst_ip",  "dst_port",
+	                                     "persona",   "listener", "kind"};
+	struct fx *f = *state;
+	char fields[2048], part[512], buf[4096], *got, *want;
+	json_t *ev;
+	json_error_t jerr;
+
+	put(f->s, SID, 1, "relaytrap.session.connect", "", 0);
+	snprintf(part, sizeof(part), dnsbl, "false");
+	snprintf(fields, sizeof(fields),
+	         ",\"kind\":\"dns\",\"rdns\":{\"status\":\"ok\",\"ptr\":\"a.example\","
+	         "\"fcrdns\":true,\"cached\":false,\"lookup_us\":5},%s,"
+	         "\"helo\":{\"name\":\"a.example\",\"status\":\"ok\",\"resolves\":true,"
+	         "\"addrs\":[\"192.0.2.1\"],\"matches_src\":true,\"fcrdns\":true,"
+	         "\"cached\":false,\"lookup_us\":9}",
+	         part);
+	put(f->s, SID, 4, "relaytrap.enrich", fields, 0);
+	store_commit(f->s);
+	expect_text(f->db,
+	            "SELECT rdns || fcrdns || dnsbl_listed || helo_resolves || helo_matches ||"
+	            " helo_fcrdns FROM sessions WHERE session = '" SID "'",
+	            "a.example11111");
+	expect_text(f->db, q, "a.example1[\"zen.spamhaus.org\"]14");
+	expect_text(f->db,
+	            "SELECT group_concat(kind, ' ') FROM (SELECT kind FROM ip_intel_history"
+	            " ORDER BY kind)",
+	            "dnsbl helo rdns");
+	expect_text(f->db, "SELECT data FROM ip_intel_history WHERE kind = 'rdns'",
+	            "{\"fcrdns\":true,\"ptr\":\"a.example\",\"status\":\"ok\"}");
+	/* one enrichments row, the event without its common fields as json_dumps writes it */
+	expect_text(f->db, "SELECT group_concat(kind) FROM enrichments", "dns");
+	mkev(buf, sizeof(buf), SID, 4, "relaytrap.enrich", fields);
+	ev = json_loads(buf, JSON_ALLOW_NUL, &jerr);
+	assert_non_null(ev);
+	for (size_t k = 0; k < sizeof(common) / sizeof(common[0]); k++)
+		json_object_del(ev, common[k]);
+	want = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+	got = q_text_int(f->db, "SELECT data FROM enrichments WHERE ?1", 1);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	json_decref(ev);
+
+	/* a returning source answered from the cache: its session gets the columns, the
+	 * address's row and history stay */
+	put(f->s, SID2, 5, "relaytrap.session.connect", "", 0);
+	snprintf(part, sizeof(part), dnsbl, "true");
+	snprintf(fields, sizeof(fields),
+	         ",\"kind\":\"dns\",\"rdns\":{\"status\":\"ok\",\"ptr\":\"a.example\","
+	         "\"fcrdns\":true,\"cached\":true,\"lookup_us\":1,"
+	         "\"lookup_time\":\"2026-11-27T10:53:36.000004Z\"},%s",
+	         part);
+	put(f->s, SID2, 8, "relaytrap.enrich", fields, 0);
+	store_commit(f->s);
+	expect_text(f->db, q, "a.example1[\"zen.spamhaus.org\"]14");
+	expect_int(f->db, "SELECT count(*) FROM ip_intel_history", 3);
+	expect_text(f->db,
+	            "SELECT rdns || fcrdns || dnsbl_listed || coalesce(helo_resolves, 'none')"
+	            " FROM sessions WHERE session = '" SID2 "'",
+	            "a.example11none");
+
+	/* news in one part: that part's columns and a new lookup time; a part that is not
+	 * there (no dnsbl) keeps its columns */
+	put(f->s, SID2, 12, "relaytrap.enrich",
+	    ",\"kind\":\"dns\",\"rdns\":{\"status\":\"ok\",\"ptr\":\"b.example\",\"fcrdns\":false,"
+	    "\"cached\":true}",
+	    0);
+	store_commit(f->s);
+	expect_text(f->db, q, "b.example0[\"zen.spamhaus.org\"]112");
+	expect_int(f->db, "SELECT count(*) FROM ip_intel_history WHERE kind = 'rdns'", 2);
+
+	/* parts are checked like events of their kind */
+	put(f->s, SID2, 13, "relaytrap.enrich", ",\"kind\":\"dns\",\"rdns\":\"a.example\"", -1);
+	put(f->s, SID2, 14, "relaytrap.enrich", ",\"kind\":\"dns\",\"dnsbl\":{\"listed\":\"two\"}",
+	    -1);
+	put(f->s, SID2, 15, "relaytrap.enrich",
+	    ",\"kind\":\"dns\",\"helo\":{\"name\":\"x\",\"addrs\":[1]}", -1);
+	store_commit(f->s);
+	/* one row per session and kind: SID2's second dns event replaced its first */
+	expect_int(f->db, "SELECT count(*) FROM enrichments", 2);
+	expect_text(f->db, "SELECT time_us % 1000000 FROM enrichments WHERE session = '" SID2 "'",
+	            "12");
+}
+
 /* test_json_columns - the JSON text the store writes into enrichments.data,
  * ip_intel_history.data and the array/object columns is byte for byte what jansson's
  * json_dumps writes (sorted keys, compact), for hostile keys, strings and numbers too */
@@ -1739,6 +1837,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_enrich, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_enrich_history, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_enrich_repeat, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_enrich_dns, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_json_columns, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_bulk_fresh, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_v1, fx_setup, fx_teardown),
