@@ -501,11 +501,28 @@ static const struct field f_enrich[] = {
     F("ptr", FT_STR),       F("fcrdns", FT_BOOL),      F("lists", FT_ARR),
     F("listed", FT_INT),    F("cached", FT_BOOL),      F("name", FT_BYTES),
     F("resolves", FT_BOOL), F("addrs", FT_STRARR),     F("matches_src", FT_BOOL),
-    F("lookup_us", FT_INT), F("lookup_time", FT_STR),  F("dnsbl", FT_OBJ),
-    F("rdns", FT_OBJ),      F("helo", FT_OBJ),         FEND,
+    F("lookup_us", FT_INT), F("lookup_time", FT_STR),  FEND,
 };
-/* a dns event's part: the fields above but "kind" (which comes first there) */
-static const struct field *const f_enrich_part = f_enrich + 1;
+/* kind "dns": its parts, each checked with the fields of the DNS kinds (a lookup per field:
+ * short tables instead of f_enrich's 29 fields four times) */
+static const struct field f_enrich_dns[] = {
+    FR("kind", FT_STR), F("dnsbl", FT_OBJ), F("rdns", FT_OBJ), F("helo", FT_OBJ), FEND,
+};
+static const struct field f_enrich_part[] = {
+    F("status", FT_STR),
+    F("ptr", FT_STR),
+    F("fcrdns", FT_BOOL),
+    F("lists", FT_ARR),
+    F("listed", FT_INT),
+    F("cached", FT_BOOL),
+    F("name", FT_BYTES),
+    F("resolves", FT_BOOL),
+    F("addrs", FT_STRARR),
+    F("matches_src", FT_BOOL),
+    F("lookup_us", FT_INT),
+    F("lookup_time", FT_STR),
+    FEND,
+};
 static const struct field f_auth[] = {
     F("mechanism", FT_STR),     F("supported", FT_BOOL),  F("username", FT_BYTES),
     F("password", FT_BYTES),    F("authzid", FT_BYTES),   F("digest", FT_STR),
@@ -818,13 +835,89 @@ out:
 	return rc;
 }
 
+/* check_value - member v of ev is of field f's type and size */
+static int
+check_value(json_t *ev, const struct field *f, json_t *v, bool b64, char *why, size_t whylen)
+{
+	const char *k;
+	json_t *it;
+	size_t i;
+
+	switch (f->type) {
+	case FT_STR:
+	case FT_BYTES:
+		if (!json_is_string(v))
+			goto wrong_type;
+		if (json_string_length(v) > STORE_FIELD_MAX)
+			goto too_big;
+		if (b64 && f->type == FT_BYTES && check_b64(ev, f->key, why, whylen) < 0)
+			return -1;
+		break;
+	case FT_INT:
+		if (!json_is_integer(v))
+			goto wrong_type;
+		break;
+	case FT_NUM:
+		if (!json_is_number(v))
+			goto wrong_type;
+		break;
+	case FT_ARR:
+		if (!json_is_array(v))
+			goto wrong_type;
+		if (json_array_size(v) > STORE_OBJECT_MAX)
+			goto too_big;
+		break;
+	case FT_OBJ:
+		if (!json_is_object(v))
+			goto wrong_type;
+		if (json_object_size(v) > STORE_OBJECT_MAX)
+			goto too_big;
+		break;
+	case FT_BOOL:
+		if (!json_is_boolean(v))
+			goto wrong_type;
+		break;
+	case FT_STRARR:
+		if (!json_is_array(v))
+			goto wrong_type;
+		if (json_array_size(v) > STORE_ARRAY_MAX)
+			goto too_big;
+		json_array_foreach(v, i, it)
+		{
+			if (!json_is_string(it))
+				goto wrong_type;
+			if (json_string_length(it) > STORE_FIELD_MAX)
+				goto too_big;
+		}
+		break;
+	case FT_STROBJ:
+		if (!json_is_object(v))
+			goto wrong_type;
+		if (json_object_size(v) > STORE_OBJECT_MAX)
+			goto too_big;
+		json_object_foreach(v, k, it)
+		{
+			if (!json_is_string(it))
+				goto wrong_type;
+			if (strlen(k) > STORE_KEY_MAX || json_string_length(it) > STORE_FIELD_MAX)
+				goto too_big;
+		}
+		break;
+	}
+	return 0;
+wrong_type:
+	snprintf(why, whylen, "field %s has the wrong type", f->key);
+	return -1;
+too_big:
+	snprintf(why, whylen, "field %s is too large", f->key);
+	return -1;
+}
+
 /* check_fields - every listed field present when required and of the right type and size */
 static int
 check_fields(json_t *ev, const struct field *f, bool b64, char *why, size_t whylen)
 {
-	const char *k;
-	json_t *v, *it;
-	size_t i;
+	json_t *v;
 
 	for (; f->key != NULL; f++) {
 		v = json_object_get(ev, f->key);
@@ -835,76 +928,10 @@ check_fields(json_t *ev, const struct field *f, bool b64, char *why, size_t whyl
 			}
 			continue;
 		}
-		switch (f->type) {
-		case FT_STR:
-		case FT_BYTES:
-			if (!json_is_string(v))
-				goto wrong_type;
-			if (json_string_length(v) > STORE_FIELD_MAX)
-				goto too_big;
-			if (b64 && f->type == FT_BYTES && check_b64(ev, f->key, why, whylen) < 0)
-				return -1;
-			break;
-		case FT_INT:
-			if (!json_is_integer(v))
-				goto wrong_type;
-			break;
-		case FT_NUM:
-			if (!json_is_number(v))
-				goto wrong_type;
-			break;
-		case FT_ARR:
-			if (!json_is_array(v))
-				goto wrong_type;
-			if (json_array_size(v) > STORE_OBJECT_MAX)
-				goto too_big;
-			break;
-		case FT_OBJ:
-			if (!json_is_object(v))
-				goto wrong_type;
-			if (json_object_size(v) > STORE_OBJECT_MAX)
-				goto too_big;
-			break;
-		case FT_BOOL:
-			if (!json_is_boolean(v))
-				goto wrong_type;
-			break;
-		case FT_STRARR:
-			if (!json_is_array(v))
-				goto wrong_type;
-			if (json_array_size(v) > STORE_ARRAY_MAX)
-				goto too_big;
-			json_array_foreach(v, i, it)
-			{
-				if (!json_is_string(it))
-					goto wrong_type;
-				if (json_string_length(it) > STORE_FIELD_MAX)
-					goto too_big;
-			}
-			break;
-		case FT_STROBJ:
-			if (!json_is_object(v))
-				goto wrong_type;
-			if (json_object_size(v) > STORE_OBJECT_MAX)
-				goto too_big;
-			json_object_foreach(v, k, it)
-			{
-				if (!json_is_string(it))
-					goto wrong_type;
-				if (strlen(k) > STORE_KEY_MAX ||
-				    json_string_length(it) > STORE_FIELD_MAX)
-					goto too_big;
-			}
-			break;
-		}
+		if (check_value(ev, f, v, b64, why, whylen) < 0)
+			return -1;
 	}
 	return 0;
-wrong_type:
-	snprintf(why, whylen, "field %s has the wrong type", f->key);
-	return -1;
-too_big:
-	snprintf(why, whylen, "field %s is too large", f->key);
-	return -1;
 }
 
 /* session_valid - 1..32 lower-case hex characters, as in BODY frames */
@@ -922,7 +949,21 @@ session_valid(const char *s, size_t n)
 	return true;
 }
 
-static int enrich_data(json_t *ev, char **full, char **stable);
+static int enrich_data(json_t *ev, bool top, char **full, char **stable);
+
+/* The members every event has (and kind), left out of an enrichment result as stored. */
+static const char *const enrich_common[] = {"timestamp", "eventid",  "session", "sensor",
+                                            "src_ip",    "src_port", "dst_ip",  "dst_port",
+                                            "persona",   "listener", "kind"};
+
+static bool
+is_common(const char *key)
+{
+	for (size_t k = 0; k < ARRAY_LEN(enrich_common); k++)
+		if (key[0] == enrich_common[k][0] && strcmp(key, enrich_common[k]) == 0)
+			return true;
+	return false;
+}
 
 /* is_dns - an enrich event of kind "dns" (whose parts are the DNS kinds' results) */
 static bool
@@ -942,26 +983,7 @@ dns_part(json_t *ev, size_t i)
 	return json_is_object(p) ? p : NULL;
 }
 
-/* dns_parts_data - each part's change-test form into out (NULL for a part not there); 0, or
- * -1 out of memory (out all NULL) */
-static int
-dns_parts_data(json_t *ev, char *out[STORE_DB_DNS_PARTS])
-{
-	json_t *p;
-	size_t i;
-
-	for (i = 0; i < STORE_DB_DNS_PARTS; i++) {
-		out[i] = NULL;
-		if ((p = dns_part(ev, i)) != NULL && enrich_data(p, NULL, &out[i]) < 0) {
-			while (i-- > 0) {
-				free(out[i]);
-				out[i] = NULL;
-			}
-			return -1;
-		}
-	}
-	return 0;
-}
+static int dns_data(json_t *ev, char **full, char *stable[STORE_DB_DNS_PARTS]);
 
 /* check_parts - a dns event's parts, each checked like an enrich event of its kind */
 static int
@@ -991,15 +1013,10 @@ prepare(json_t *ev, struct store_db_ev *out)
 	size_t k, i;
 
 	if (def->stmts[0].id == ST_ENRICH) {
-		/* a dns event's change test is its parts': no stable form of the whole */
-		bool dns = is_dns(ev);
-
-		if (enrich_data(ev, &out->enr_full, dns ? NULL : &out->enr_stable) < 0)
+		/* on failure (out of memory) apply computes it all again */
+		if (is_dns(ev) ? dns_data(ev, &out->enr_full, out->enr_parts) < 0
+		               : enrich_data(ev, true, &out->enr_full, &out->enr_stable) < 0)
 			out->enr_full = out->enr_stable = NULL;
-		if (dns && out->enr_full != NULL && dns_parts_data(ev, out->enr_parts) < 0) {
-			free(out->enr_full); /* apply computes it all again */
-			out->enr_full = NULL;
-		}
 		return;
 	}
 	if (def->stmts[0].id == ST_MESSAGE)
@@ -1049,11 +1066,13 @@ store_db_check(json_t *ev, struct store_db_ev *out, char *why, size_t whylen)
 	out->eventid = json_string_value(json_object_get(ev, "eventid"));
 	out->session = json_string_value(sid);
 	def = find_def(out->eventid);
-	if (def != NULL && check_fields(ev, def->fields, out->b64, why, whylen) < 0)
+	if (def != NULL && def->fields == f_enrich && is_dns(ev)) {
+		if (check_fields(ev, f_enrich_dns, out->b64, why, whylen) < 0 ||
+		    check_parts(ev, why, whylen) < 0)
+			return -1;
+	} else if (def != NULL && check_fields(ev, def->fields, out->b64, why, whylen) < 0) {
 		return -1;
-	if (def != NULL && def->fields == f_enrich && is_dns(ev) &&
-	    check_parts(ev, why, whylen) < 0)
-		return -1;
+	}
 	out->def = def;
 	if (def != NULL)
 		prepare(ev, out);
@@ -1531,18 +1550,16 @@ step_reset(struct store_db *db, sqlite3_stmt *st, int rc, const char *what)
 /* enrich_data - the enrichment result as stored: the event without its common fields, compact
  * with sorted keys (*full), and the same without the keys that differ between two identical
  * lookups (*stable, the history's change test; == *full when the event has none); either
- * pointer may be NULL when that form is not wanted. One pass over the members instead of a copy of
+ * pointer may be NULL when that form is not wanted. top: ev is an event (its common members are
+ * left out), else a part of one (all of it). One pass over the members instead of a copy of
  * the event and two json_dumps. 0, or -1 out of memory. */
 static int
-enrich_data(json_t *ev, char **full, char **stable)
+enrich_data(json_t *ev, bool top, char **full, char **stable)
 {
 	static const char *const volatile_keys[] = {"lookup_us", "lookup_time", "cached"};
-	static const char *const common[] = {"timestamp", "eventid",  "session", "sensor",
-	                                     "src_ip",    "src_port", "dst_ip",  "dst_port",
-	                                     "persona",   "listener", "kind"};
 	struct dbuf f = {NULL, 0, 0, false}, st = {NULL, 0, 0, false};
 	struct jkey small[64], *ks = small;
-	size_t n = json_object_size(ev), i = 0, k, nk;
+	size_t n = json_object_size(ev), i = 0, k, nk, at = 0;
 	bool skip, vol, any_vol = false;
 	const char *key;
 	json_t *v;
@@ -1551,8 +1568,7 @@ enrich_data(json_t *ev, char **full, char **stable)
 		return -1;
 	json_object_foreach(ev, key, v)
 	{
-		for (k = 0, skip = false; k < ARRAY_LEN(common) && !skip; k++)
-			skip = key[0] == common[k][0] && strcmp(key, common[k]) == 0;
+		skip = top && is_common(key);
 		if (!skip && i < n) {
 			ks[i].key = key;
 			ks[i].v = v;
@@ -1571,6 +1587,7 @@ enrich_data(json_t *ev, char **full, char **stable)
 		if (full != NULL) {
 			if (f.len > 1)
 				dbuf_put(&f, ",", 1);
+			at = f.len;
 			jdump_str(&f, ks[i].key, strlen(ks[i].key));
 			dbuf_put(&f, ":", 1);
 			jdump(&f, ks[i].v, true, 1);
@@ -1579,6 +1596,10 @@ enrich_data(json_t *ev, char **full, char **stable)
 			continue;
 		if (st.len > 1)
 			dbuf_put(&st, ",", 1);
+		if (full != NULL && !f.failed) {
+			dbuf_put(&st, f.p + at, f.len - at); /* the member as just written */
+			continue;
+		}
 		jdump_str(&st, ks[i].key, strlen(ks[i].key));
 		dbuf_put(&st, ":", 1);
 		jdump(&st, ks[i].v, true, 1);
@@ -1611,6 +1632,71 @@ enrich_data(json_t *ev, char **full, char **stable)
 		free(st.p);
 	}
 	return 0;
+}
+
+/* dns_data - a dns event's stored form (*full) and its parts' change-test forms (NULL: no such
+ * part), each part serialised once: *full is composed of the parts' full forms, byte for byte
+ * what enrich_data writes for the whole event. An event with members other than the common
+ * ones and its parts is serialised whole. 0, or -1 out of memory (then nothing is allocated). */
+static int
+dns_data(json_t *ev, char **full, char *stable[STORE_DB_DNS_PARTS])
+{
+	static const size_t sorted[] = {0, 2, 1}; /* dnsbl, helo, rdns */
+	char *pf[STORE_DB_DNS_PARTS] = {NULL};
+	struct dbuf f = {NULL, 0, 0, false};
+	bool other = false;
+	const char *key, *name;
+	json_t *v, *p;
+	size_t i, k;
+
+	json_object_foreach(ev, key, v)
+	{
+		if (is_common(key))
+			continue;
+		for (i = 0; i < STORE_DB_DNS_PARTS && strcmp(key, enrich_kinds[K_DNSBL + i]) != 0;
+		     i++)
+			;
+		other |= i == STORE_DB_DNS_PARTS || !json_is_object(v);
+	}
+	for (i = 0; i < STORE_DB_DNS_PARTS; i++) {
+		stable[i] = NULL;
+		if ((p = dns_part(ev, i)) != NULL && enrich_data(p, false, &pf[i], &stable[i]) < 0)
+			goto fail;
+	}
+	if (other) {
+		if (enrich_data(ev, true, full, NULL) < 0)
+			goto fail;
+	} else {
+		dbuf_put(&f, "{", 1);
+		for (k = 0; k < ARRAY_LEN(sorted); k++) {
+			if (pf[i = sorted[k]] == NULL)
+				continue;
+			name = enrich_kinds[K_DNSBL + i];
+			if (f.len > 1)
+				dbuf_put(&f, ",", 1);
+			dbuf_put(&f, "\"", 1);
+			dbuf_put(&f, name, strlen(name));
+			dbuf_put(&f, "\":", 2);
+			dbuf_put(&f, pf[i], strlen(pf[i]));
+		}
+		dbuf_put(&f, "}", 1);
+		if (f.failed)
+			goto fail;
+		*full = f.p;
+	}
+	for (i = 0; i < STORE_DB_DNS_PARTS; i++)
+		if (pf[i] != stable[i])
+			free(pf[i]);
+	return 0;
+fail:
+	free(f.p);
+	for (i = 0; i < STORE_DB_DNS_PARTS; i++) {
+		if (pf[i] != stable[i])
+			free(pf[i]);
+		free(stable[i]);
+		stable[i] = NULL;
+	}
+	return -1;
 }
 
 /* hist_slot_of - the cache slot for (ip, kind), or NULL when it cannot be cached */
@@ -1745,8 +1831,8 @@ apply_enrich(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 		full = info->enr_full; /* prepared at check time, the caller's */
 		stable = info->enr_stable;
 		memcpy(parts, info->enr_parts, sizeof(parts));
-	} else if (enrich_data(ev, &full, k == K_DNS ? NULL : &stable) < 0 ||
-	           (k == K_DNS && dns_parts_data(ev, parts) < 0)) {
+	} else if (k == K_DNS ? dns_data(ev, &full, parts) < 0
+	                      : enrich_data(ev, true, &full, &stable) < 0) {
 		goto fail;
 	}
 

@@ -1562,6 +1562,37 @@ test_enrich_dns(void **state)
 	expect_int(f->db, "SELECT count(*) FROM enrichments", 2);
 	expect_text(f->db, "SELECT time_us % 1000000 FROM enrichments WHERE session = '" SID2 "'",
 	            "12");
+
+	/* the stored form is the whole event's also when the store composes it from the parts'
+	 * (no other member) and when it cannot (an unknown member); a part keeps every member */
+	static const char *const shapes[] = {
+	    ",\"kind\":\"dns\",\"rdns\":{\"status\":\"ok\",\"kind\":\"x\",\"src_ip\":\"y\","
+	    "\"z\":[{\"b\":1,\"a\":2}]},\"helo\":{\"name\":\"\\u00e9\",\"cached\":true}",
+	    ",\"kind\":\"dns\",\"zz\":{\"b\":1,\"a\":0},\"dnsbl\":{\"listed\":0},\"aa\":1",
+	};
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		char sid[17];
+
+		snprintf(sid, sizeof(sid), "%016zx", i + 0xd00);
+		mkev(buf, sizeof(buf), sid, 20 + (int)i, "relaytrap.enrich", shapes[i]);
+		assert_int_equal(store_event(f->s, buf, strlen(buf)), 0);
+		store_commit(f->s);
+		ev = json_loads(buf, JSON_ALLOW_NUL, &jerr);
+		assert_non_null(ev);
+		for (size_t k = 0; k < sizeof(common) / sizeof(common[0]); k++)
+			json_object_del(ev, common[k]);
+		want = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+		got = q_text_int(f->db, "SELECT data FROM enrichments WHERE time_us % 1000000 = ?1",
+		                 20 + (long long)i);
+		assert_string_equal(got, want);
+		free(got);
+		free(want);
+		json_decref(ev);
+	}
+	expect_text(
+	    f->db,
+	    "SELECT data FROM ip_intel_history WHERE kind = 'helo' AND time_us % 1000000 = 20",
+	    "{\"name\":\"\u00e9\"}");
 }
 
 /* test_json_columns - the JSON text the store writes into enrichments.data,
