@@ -10,7 +10,7 @@
  * Deterministic for a given --seed. Sessions are written one after another in start-time order,
  * each as the exchange2000 persona and the store would log it: connect, banner, the client's
  * commands and the replies, helo/mail/rcpt/message/auth/signal/limit events, session.closed, and
- * the enrichment results (geo, os, rdns, dnsbl, helo) where they land live.
+ * the enrichment results (geo, os, and one dns event with rdns, dnsbl, helo) where they land live.
  * Kinds (shares as in the Python generator): scan 40%, helo 18%, spam 18%, probe 4%, auth 10%,
  * recon 6%, harvest 4%. Prints one summary line to stderr.
  * Limits: --sessions up to 100,000,000; memory is 16 bytes per planned session plus the hosts.
@@ -1046,7 +1046,7 @@ person_addr(const char *dom, char *out, size_t outlen)
 	snprintf(out, outlen, "%s%s%s%s@%s", f, s, l, num, dom != NULL ? dom : PICK(FREEMAIL));
 }
 
-/* helo_enrich - the body of a helo enrichment event for a name from ip */
+/* helo_enrich - the helo part of a dns enrichment event for a name from ip */
 static void
 helo_enrich(struct sb *b, const char *name, const char *ip)
 {
@@ -1058,15 +1058,17 @@ helo_enrich(struct sb *b, const char *name, const char *ip)
 		if (name[i] != '.' && !isdigit((unsigned char)name[i]))
 			digits = false;
 	}
-	sb_s(b, ",\"kind\":\"helo\",\"name\":");
+	sb_s(b, ",\"helo\":{\"name\":");
 	sb_esc(b, name);
 	if (name[0] == '[' || digits) {
-		sb_s(b, ",\"status\":\"skipped\",\"lookup_us\":0");
+		sb_s(b, ",\"status\":\"skipped\",\"lookup_us\":0}");
 	} else if (strchr(name, '.') == NULL || (n > 6 && strcmp(name + n - 6, ".local") == 0) ||
 	           (n > 12 && strcmp(name + n - 12, ".localdomain") == 0) ||
 	           (n > 4 && strcmp(name + n - 4, ".lan") == 0)) {
-		sb_s(b, ",\"status\":\"nxdomain\",\"resolves\":false,\"addrs\":[],"
-		        "\"matches_src\":false,\"fcrdns\":false,\"lookup_us\":24000");
+		sb_s(
+		    b,
+		    ",\"status\":\"nxdomain\",\"resolves\":false,\"addrs\":[],"
+		    "\"matches_src\":false,\"fcrdns\":false,\"cached\":false,\"lookup_us\":24000}");
 	} else {
 		uint32_t h = (uint32_t)crc32(0, (const unsigned char *)name, (uInt)n);
 		bool match = (h >> 4) % 10 == 0;
@@ -1076,7 +1078,7 @@ helo_enrich(struct sb *b, const char *name, const char *ip)
 		         (h >> 16) & 255, (h >> 24) % 254 + 1);
 		sb_f(b,
 		     ",\"status\":\"ok\",\"resolves\":true,\"addrs\":[\"%s\"],\"matches_src\":%s,"
-		     "\"fcrdns\":false,\"lookup_us\":41000",
+		     "\"fcrdns\":false,\"cached\":false,\"lookup_us\":41000}",
 		     match ? ip : addr, match ? "true" : "false");
 	}
 }
@@ -1109,6 +1111,9 @@ struct sess {
 	int nrcpt;
 	struct pend pending[PENDING_MAX];
 	int npending;
+	struct sb dns; /* the dns event's parts so far (rdns, dnsbl, then helo) */
+	int64_t dns_t; /* when its last part is in */
+	bool dns_out;  /* scheduled (pending) already */
 };
 
 static void
@@ -1260,6 +1265,12 @@ close_session(struct sess *s, const char *reason, int64_t linger)
 	     (long long)s->bytes_out, s->stage);
 	ev(s, "relaytrap.session.closed", b.p);
 	free(b.p);
+	if (s->dns.p != NULL && !s->dns_out) {
+		/* no HELO name came: the dns event is written when the session ends */
+		pend_add(s, s->dns_t > s->t ? s->dns_t : s->t, s->dns.p);
+		memset(&s->dns, 0, sizeof(s->dns));
+		s->dns_out = true;
+	}
 	for (i = 0; i < s->npending; i++) {
 		emit(s, "relaytrap.enrich", s->pending[i].body, s->pending[i].t);
 		free(s->pending[i].body);
@@ -1273,7 +1284,7 @@ dnsbl_body(struct sb *b, const struct host *h, long lookup)
 	size_t i;
 	int n = 0;
 
-	sb_s(b, ",\"kind\":\"dnsbl\",\"lists\":[");
+	sb_s(b, ",\"dnsbl\":{\"lists\":[");
 	for (i = 0; i < ARRAY_LEN(DNSBL_ZONES); i++) {
 		if (i > 0)
 			sb_s(b, ",");
@@ -1287,32 +1298,33 @@ dnsbl_body(struct sb *b, const struct host *h, long lookup)
 			sb_f(b, "{\"zone\":\"%s\",\"status\":\"not_listed\"}", DNSBL_ZONES[i].zone);
 		}
 	}
-	sb_f(b, "],\"listed\":%d,\"cached\":false,\"lookup_us\":%ld", n, lookup);
+	sb_f(b, "],\"listed\":%d,\"cached\":false,\"lookup_us\":%ld}", n, lookup);
 }
 
 static void
 connect_session(struct sess *s)
 {
 	char banner[256], date[64];
-	struct sb b = {0};
 	long lk;
 
 	ev(s, "relaytrap.session.connect", ",\"proxied\":false");
 	if (s->g->enrich) {
 		emit(s, "relaytrap.enrich", s->host->geo, 60);
 		emit(s, "relaytrap.enrich", s->host->os, 75);
+		/* the engine's one dns event per session: written when the HELO part is in
+		 * (helo) or at the end of a session without one (close_session) */
 		lk = ri(15000, 250000);
+		sb_s(&s->dns, ",\"kind\":\"dns\"");
 		if (s->host->ptr == NULL)
-			sb_s(&b, ",\"kind\":\"rdns\",\"status\":\"nxdomain\",\"lookup_us\":20000");
+			sb_s(&s->dns, ",\"rdns\":{\"status\":\"nxdomain\",\"cached\":false,"
+			              "\"lookup_us\":20000}");
 		else
-			sb_f(&b,
-			     ",\"kind\":\"rdns\",\"status\":\"ok\",\"ptr\":\"%s\",\"fcrdns\":true,"
-			     "\"lookup_us\":31000",
+			sb_f(&s->dns,
+			     ",\"rdns\":{\"status\":\"ok\",\"ptr\":\"%s\",\"fcrdns\":true,"
+			     "\"cached\":false,\"lookup_us\":31000}",
 			     s->host->ptr);
-		pend_add(s, lk, b.p);
-		memset(&b, 0, sizeof(b));
-		dnsbl_body(&b, s->host, lk);
-		pend_add(s, lk + ri(0, 9000), b.p);
+		dnsbl_body(&s->dns, s->host, lk);
+		s->dns_t = lk + ri(0, 9000);
 	}
 	s->t = ri(25000, 60000);
 	snprintf(banner, sizeof(banner),
@@ -1350,10 +1362,14 @@ helo(struct sess *s, const char *verb, const char *name, bool lower)
 	snprintf(s->helo, sizeof(s->helo), "%s", name);
 	if (strcmp(s->stage, "connect") == 0)
 		s->stage = "helo";
-	if (s->g->enrich) {
-		memset(&b, 0, sizeof(b));
-		helo_enrich(&b, name, s->host->ip);
-		pend_add(s, s->t + ri(20000, 200000), b.p);
+	if (s->g->enrich && !s->dns_out && s->dns.p != NULL) {
+		/* only the first name is checked; its part completes the dns event */
+		int64_t t = s->t + ri(20000, 200000);
+
+		helo_enrich(&s->dns, name, s->host->ip);
+		pend_add(s, t > s->dns_t ? t : s->dns_t, s->dns.p);
+		memset(&s->dns, 0, sizeof(s->dns));
+		s->dns_out = true;
 	}
 	if (strcmp(verb, "EHLO") == 0) {
 		struct sb r = {0};

@@ -285,8 +285,9 @@ class Host:
 
     def rdns(self):
         if self.ptr is None:
-            return ',"kind":"rdns","status":"nxdomain","lookup_us":' + str(20000)
-        return f',"kind":"rdns","status":"ok","ptr":"{self.ptr}","fcrdns":true,"lookup_us":31000'
+            return ',"rdns":{"status":"nxdomain","cached":false,"lookup_us":20000}'
+        return (f',"rdns":{{"status":"ok","ptr":"{self.ptr}","fcrdns":true,"cached":false,'
+                f'"lookup_us":31000}}')
 
     def dnsbl(self, lookup_us):
         parts = []
@@ -296,8 +297,8 @@ class Host:
                              f'"meanings":{json_list(meanings)}}}')
             else:
                 parts.append(f'{{"zone":"{zone}","status":"not_listed"}}')
-        return (f',"kind":"dnsbl","lists":[{",".join(parts)}],"listed":{len(self.listed)},'
-                f'"cached":false,"lookup_us":{lookup_us}')
+        return (f',"dnsbl":{{"lists":[{",".join(parts)}],"listed":{len(self.listed)},'
+                f'"cached":false,"lookup_us":{lookup_us}}}')
 
 
 def json_list(items):
@@ -331,6 +332,7 @@ class Session:
         self.tx = 0
         self.closed = False
         self.pending = []  # (t, body) enrichment results still in flight
+        self.dns = None  # (t, body) of the dns event while its HELO part may still come
 
     def ev(self, eventid, body, t=None):
         if t is None:
@@ -350,9 +352,10 @@ class Session:
             h = self.host
             self._emit("relaytrap.enrich", h.geo, 60)
             self._emit("relaytrap.enrich", h.os, 75)
+            # the engine's one dns event per session: written when the HELO part is in (helo)
+            # or at the end of a session without one (close)
             lk = ri(15000, 250000)
-            self.pending = sorted([(lk, h.rdns()), (lk + ri(0, 9000),
-                                                    h.dnsbl(lk))])
+            self.dns = (lk + ri(0, 9000), ',"kind":"dns"' + h.rdns() + h.dnsbl(lk))
         self.t = ri(25000, 60000)
         self.reply(220, f"220 {self.sensor[1]} Microsoft ESMTP MAIL Service, Version: "
                         f"5.0.2195.5329 ready at  {Clock.banner_date(self.start)} ",
@@ -419,10 +422,12 @@ class Session:
         self.helo_name = name
         if self.stage == "connect":
             self.stage = "helo"
-        if self.g.enrich:
-            self.pending.append((self.t + ri(20000, 200000),
-                                 self.g.helo_enrich(name, self.host.ip)))
+        if self.g.enrich and self.dns is not None:
+            # only the first name is checked; its part completes the dns event
+            t = max(self.t + ri(20000, 200000), self.dns[0])
+            self.pending.append((t, self.dns[1] + self.g.helo_enrich(name, self.host.ip)))
             self.pending.sort()
+            self.dns = None
         if verb == "EHLO":
             return self.reply(250, f"250-{self.sensor[1]} Hello [{self.host.ip}]{EHLO_TAIL}")
         return self.reply(250, f"250 {self.sensor[1]} Hello [{self.host.ip}]")
@@ -519,6 +524,9 @@ class Session:
                 f'"commands":{self.commands},"bad_commands":{self.bad},'
                 f'"messages":{self.messages},"rcpts":{self.rcpts},"auth_attempts":{self.auths},'
                 f'"bytes_in":{self.bytes_in},"bytes_out":{self.bytes_out},"stage":"{self.stage}"')
+        if self.dns is not None:  # no HELO name came: written when the session ends
+            self.pending.append((max(self.dns[0], self.t), self.dns[1]))
+            self.dns = None
         for pt, pbody in self.pending:
             self._emit("relaytrap.enrich", pbody, pt)
         self.pending = []
@@ -640,24 +648,24 @@ class Gen:
         return got
 
     def helo_enrich(self, name, ip):
-        """helo_enrich - the body of a helo enrichment event for a name from ip"""
+        """helo_enrich - the helo part of a dns enrichment event for a name from ip"""
         key = (name, ip)
         b = self.helo_cache.get(key)
         if b is not None:
             return b
         if name.startswith("[") or name.replace(".", "").isdigit():
-            b = f',"kind":"helo","name":{ESC(name)},"status":"skipped","lookup_us":0'
+            b = f',"helo":{{"name":{ESC(name)},"status":"skipped","lookup_us":0}}'
         elif "." not in name or name.endswith((".local", ".localdomain", ".lan")):
-            b = f',"kind":"helo","name":{ESC(name)},"status":"nxdomain","resolves":false,' \
-                f'"addrs":[],"matches_src":false,"fcrdns":false,"lookup_us":24000'
+            b = f',"helo":{{"name":{ESC(name)},"status":"nxdomain","resolves":false,' \
+                f'"addrs":[],"matches_src":false,"fcrdns":false,"cached":false,"lookup_us":24000}}'
         else:
             # From the name, not the generator: the cache must not make chunks differ.
             h = zlib.crc32(name.encode())
             addr = f"{h % 223 + 1}.{(h >> 8) & 255}.{(h >> 16) & 255}.{(h >> 24) % 254 + 1}"
             match = (h >> 4) % 10 == 0
-            b = (f',"kind":"helo","name":{ESC(name)},"status":"ok","resolves":true,'
+            b = (f',"helo":{{"name":{ESC(name)},"status":"ok","resolves":true,'
                  f'"addrs":["{ip if match else addr}"],"matches_src":{"true" if match else "false"},'
-                 f'"fcrdns":false,"lookup_us":41000')
+                 f'"fcrdns":false,"cached":false,"lookup_us":41000}}')
         if len(self.helo_cache) < 200000:
             self.helo_cache[key] = b
         return b
