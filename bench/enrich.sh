@@ -17,7 +17,10 @@
 # Environment: MSGS (messages per run, default 30000), CONC (default 50), POOL (default
 #   10000), ROUNDS (default 5), BENCH_PORT (default 25400; uses it and the next one),
 #   GEOIP_DIR (default var/geoip), WARM (set: a first, unmeasured load of one session per
-#   source fills the DNS cache, so the measured one sends no query).
+#   source fills the DNS cache, so the measured one sends no query), ENGINE (set: instead of
+#   the load, build/bench/enrich_bench: CPU per session of src/enrich/ alone, fresh and cached;
+#   under callgrind: valgrind --tool=callgrind --toggle-collect=cached_phase BUILD/bench/enrich_bench
+#   127.0.0.1:PORT with a resolver such as this script's dnsmasq).
 # Limits: traffic goes to 127.0.0.1 only; each run is bounded by smtpload's 300 s limit.
 
 set -euo pipefail
@@ -70,6 +73,12 @@ EOF
 	--log-facility="$OUT/dnsmasq.log" &
 PIDS+=($!)
 sleep 0.5
+
+# ENGINE: the engine's enrichment alone, in-process (bench/enrich_bench.c), against this dnsmasq
+if [ -n "${ENGINE:-}" ]; then
+	"$(dirname "$RELAYTRAP")/bench/enrich_bench" "127.0.0.1:$DNS_PORT" -n "$MSGS" -p "$POOL"
+	exit 0
+fi
 
 printf 'proxy_from = 127.0.0.1/32\n[listener bench]\naddress = 127.0.0.1\nport = %s\nproxy_protocol = yes\n' \
 	"$PORT" > "$OUT/relaytrap.conf"

@@ -673,8 +673,11 @@ host_new(const char *ip, const struct country *c, double windows_share, double l
 
 	snprintf(h->ip, sizeof(h->ip), "%s", ip);
 	h->c = c;
+	/* lengths, then bytes: gcc -O3 misreads a strcmp of the inlined constants here
+	 * (-Wstring-compare) */
 	for (i = 0; city != NULL && i < ncities(c); i++) {
-		if (strcmp(c->cities[i].name, city) == 0)
+		size_t cl = strlen(city);
+		if (strlen(c->cities[i].name) == cl && memcmp(c->cities[i].name, city, cl) == 0)
 			ct = &c->cities[i];
 	}
 	sb_f(&b, ",\"kind\":\"geo\",\"country_code\":\"%s\",\"country\":", c->cc);

@@ -166,6 +166,20 @@ jw_sep(struct jw *w)
 	w->need_comma = true;
 }
 
+/* plain[b]: byte b is written as it is inside a JSON string (printable ASCII but " and \) */
+/* clang-format off */
+static const unsigned char plain[256] = {
+#define P16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
+	P16(0), P16(0),                                  /* 0x00-0x1f: controls */
+	1, 1, 0 /* " */, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,        /* 0x20 */
+	P16(1), P16(1),                                  /* 0x30, 0x40 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 /* \ */, 1, 1, 1,       /* 0x50 */
+	P16(1), P16(1),                                  /* 0x60, 0x70 */
+	P16(0), P16(0), P16(0), P16(0), P16(0), P16(0), P16(0), P16(0), /* 0x80-0xff */
+#undef P16
+};
+/* clang-format on */
+
 /* jw_escaped - write a quoted JSON string; invalid UTF-8 bytes become U+FFFD */
 static void
 jw_escaped(struct jw *w, const unsigned char *p, size_t n)
@@ -178,7 +192,7 @@ jw_escaped(struct jw *w, const unsigned char *p, size_t n)
 	w->buf[w->len++] = '"';
 	while (i < n) {
 		start = i;
-		while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\')
+		while (i < n && plain[p[i]])
 			i++;
 		if (i > start)
 			jw_raw(w, (const char *)p + start, i - start);
@@ -332,24 +346,35 @@ jw_fields(struct jw *w, const char *frag, size_t n)
 	jw_raw(w, frag, n);
 }
 
+/* jw_num - v in decimal, negative when neg (the digits without snprintf's cost) */
+static void
+jw_num(struct jw *w, unsigned long long v, bool neg)
+{
+	char num[24];
+	size_t i = sizeof(num);
+
+	do {
+		num[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	if (neg)
+		num[--i] = '-';
+	jw_raw(w, num + i, sizeof(num) - i);
+}
+
 void
 jw_key_int(struct jw *w, const char *key, long long v)
 {
-	char num[32];
-	int n = snprintf(num, sizeof(num), "%lld", v);
-
 	jw_key(w, key);
-	jw_raw(w, num, (size_t)n);
+	/* the magnitude of LLONG_MIN does not fit a long long: negate as unsigned */
+	jw_num(w, v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v, v < 0);
 }
 
 void
 jw_key_uint(struct jw *w, const char *key, unsigned long long v)
 {
-	char num[32];
-	int n = snprintf(num, sizeof(num), "%llu", v);
-
 	jw_key(w, key);
-	jw_raw(w, num, (size_t)n);
+	jw_num(w, v, false);
 }
 
 void

@@ -215,23 +215,41 @@ dnsbl_parse(const char *spec, struct dnsbl_list *list, char *err, size_t errlen)
 	return 0;
 }
 
+/* v4_name - "d.c.b.a.zone" for the IPv4 address a.b.c.d at v (what snprintf's "%u.%u.%u.%u.%s"
+ * writes, at a fraction of its cost: every session asks every zone); false when it does not
+ * fit */
+static bool
+v4_name(const unsigned char v[4], const char *zone, char *out, size_t outlen)
+{
+	size_t o = 0, zl = strlen(zone);
+
+	if (outlen < 4 * 4 + zl + 1)
+		return false;
+	for (int i = 3; i >= 0; i--) {
+		unsigned x = v[i];
+		if (x >= 100)
+			out[o++] = (char)('0' + x / 100);
+		if (x >= 10)
+			out[o++] = (char)('0' + x / 10 % 10);
+		out[o++] = (char)('0' + x % 10);
+		out[o++] = '.';
+	}
+	memcpy(out + o, zone, zl + 1);
+	return true;
+}
+
 bool
 dnsbl_query_name(const struct dnsbl_zone *z, const char *ip, char *out, size_t outlen)
 {
 	unsigned char b[16];
 	size_t o = 0;
-	int n;
 
-	if (inet_pton(AF_INET, ip, b) == 1) {
-		n = snprintf(out, outlen, "%u.%u.%u.%u.%s", b[3], b[2], b[1], b[0], z->name);
-		return n > 0 && (size_t)n < outlen;
-	}
+	if (inet_pton(AF_INET, ip, b) == 1)
+		return v4_name(b, z->name, out, outlen);
 	if (inet_pton(AF_INET6, ip, b) != 1)
 		return false;
-	if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)b)) {
-		n = snprintf(out, outlen, "%u.%u.%u.%u.%s", b[15], b[14], b[13], b[12], z->name);
-		return n > 0 && (size_t)n < outlen;
-	}
+	if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)b))
+		return v4_name(b + 12, z->name, out, outlen);
 	/* a zone we know only as IPv4 would answer NXDOMAIN or nonsense: do not ask it */
 	if (z->info != NULL && !z->info->ipv6)
 		return false;

@@ -32,7 +32,6 @@
 #include "enrich/syn.h"
 
 #define HELO_NAME_MAX 255
-#define JOB_SLOTS (DNSBL_MAX_ZONES + 1)
 #define ADDRS_MAX (2 * DNS_MAX_ANSWERS)
 
 enum job_kind { JOB_RDNS, JOB_DNSBL, JOB_HELO };
@@ -55,12 +54,15 @@ struct job {
 	unsigned pending;
 	unsigned nslots;
 	unsigned nanswered, ncached;
-	uint64_t cached_real_us;      /* earliest lookup time of an answer taken from the cache */
-	char helo[HELO_NAME_MAX + 1]; /* as sent */
+	uint64_t cached_real_us; /* earliest lookup time of an answer taken from the cache */
+	char *helo;              /* helo: the name as sent (in the job's block) */
 	size_t helo_len;
-	char ask[HELO_NAME_MAX + 1]; /* as asked: without a root dot */
-	unsigned helo_first;         /* slot asked first: 0 = A (IPv4 source), 1 = AAAA */
-	struct slot slots[JOB_SLOTS];
+	char *ask;           /* helo: as asked, without a root dot (in the job's block) */
+	unsigned helo_first; /* slot asked first: 0 = A (IPv4 source), 1 = AAAA */
+	/* a slot per query of the kind (rdns 2, dnsbl one per zone, helo 3), then for helo the
+	 * two names: one allocation the size of the job (a fixed one was 2 KiB, zeroed and out
+	 * of malloc's per-thread cache, three times a session) */
+	struct slot slots[];
 };
 
 struct enrich_sess {
@@ -73,6 +75,8 @@ struct enrich_sess {
 	unsigned dns_jobs; /* DNS jobs started and not done */
 	struct jw dns;     /* the done DNS kinds' parts ("rdns":{...},...), not yet recorded */
 	char src_ip[64];
+	unsigned char src16[16]; /* src_ip as IPv6 (IPv4-mapped for IPv4), when src_ok */
+	bool src_ok, src_v4;
 	char os_class[16], os_name[32];
 	struct jw prefix;
 };
@@ -123,13 +127,19 @@ ev_begin(struct enrich_sess *s, const char *eventid)
 /* ------------------------------------------------------------------ jobs */
 
 static struct job *
-job_new(struct enrich_sess *s, enum job_kind kind)
+job_new(struct enrich_sess *s, enum job_kind kind, unsigned nslots, size_t helo_len)
 {
 	struct enrich *e = s->e;
-	struct job *j = calloc(1, sizeof(*j));
+	size_t names = kind == JOB_HELO ? 2 * (helo_len + 1) : 0;
+	struct job *j = calloc(1, sizeof(*j) + nslots * sizeof(struct slot) + names);
 
 	if (j == NULL)
 		return NULL;
+	j->nslots = nslots;
+	if (kind == JOB_HELO) {
+		j->helo = (char *)&j->slots[nslots];
+		j->ask = j->helo + helo_len + 1;
+	}
 	j->s = s;
 	j->kind = kind;
 	j->t0_us = now_mono_us();
@@ -176,8 +186,6 @@ job_ask(struct job *j, unsigned i, enum dns_type t, const char *name)
 
 	sl->j = j;
 	sl->st = DNS_ERROR;
-	if (i >= j->nslots)
-		j->nslots = i + 1;
 	sl->w = dns_query(j->s->e->dns, t, name, on_answer, sl);
 	if (sl->w == NULL)
 		return false;
@@ -215,43 +223,26 @@ status_word(enum dns_status st)
 	}
 }
 
-/* same_addr - two textual addresses are the same address (IPv4-mapped IPv6 = IPv4) */
+/* addr16 - a textual address as 16 bytes (IPv4 as IPv4-mapped IPv6); false if it is none */
 static bool
-same_addr(const char *a, const char *b)
+addr16(const char *a, unsigned char out[16])
 {
-	unsigned char x[16], y[16];
-
-	memset(x, 0, sizeof(x));
-	memset(y, 0, sizeof(y));
-	if (inet_pton(AF_INET, a, x + 12) == 1)
-		x[10] = x[11] = 0xff;
-	else if (inet_pton(AF_INET6, a, x) != 1)
-		return false;
-	if (inet_pton(AF_INET, b, y + 12) == 1)
-		y[10] = y[11] = 0xff;
-	else if (inet_pton(AF_INET6, b, y) != 1)
-		return false;
-	return memcmp(x, y, 16) == 0;
-}
-
-/* src_is_v4 - the source is IPv4 (or IPv4-mapped IPv6) */
-static bool
-src_is_v4(const char *ip)
-{
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	if (inet_pton(AF_INET, ip, &a4) == 1)
+	memset(out, 0, 16);
+	if (inet_pton(AF_INET, a, out + 12) == 1) {
+		out[10] = out[11] = 0xff;
 		return true;
-	return inet_pton(AF_INET6, ip, &a6) == 1 && IN6_IS_ADDR_V4MAPPED(&a6);
+	}
+	return inet_pton(AF_INET6, a, out) == 1;
 }
 
-/* slot_has - one of the slot's answers is the address ip */
+/* slot_has - one of the slot's answers is the session's source address */
 static bool
-slot_has(const struct slot *sl, const char *ip)
+slot_has(const struct slot *sl, const struct enrich_sess *s)
 {
+	unsigned char x[16];
+
 	for (unsigned k = 0; k < sl->n; k++)
-		if (same_addr(sl->data[k], ip))
+		if (s->src_ok && addr16(sl->data[k], x) && memcmp(x, s->src16, 16) == 0)
 			return true;
 	return false;
 }
@@ -301,7 +292,7 @@ part_rdns(struct job *j)
 		jw_key_bytes(w, "ptr", ptr->data[0], strlen(ptr->data[0]));
 		/* unknown when the forward lookup failed: leave it out */
 		if (fwd->st == DNS_OK || fwd->st == DNS_NODATA || fwd->st == DNS_NXDOMAIN)
-			jw_key_bool(w, "fcrdns", slot_has(fwd, s->src_ip));
+			jw_key_bool(w, "fcrdns", slot_has(fwd, s));
 	}
 	ev_dns_times(w, j);
 	jw_obj_close(w);
@@ -368,7 +359,7 @@ part_helo(struct job *j)
 	enum dns_status st[2] = {a->st, aaaa->st};
 	const char *status = NULL;
 	bool resolves = a->st == DNS_OK || aaaa->st == DNS_OK;
-	bool matches = slot_has(a, s->src_ip) || slot_has(aaaa, s->src_ip);
+	bool matches = slot_has(a, s) || slot_has(aaaa, s);
 
 	if (w == NULL)
 		return;
@@ -456,7 +447,7 @@ on_answer(void *arg, const struct dns_answer *a)
 	}
 	/* rdns: a PTR name leads to its forward lookup (FCrDNS) */
 	if (j->kind == JOB_RDNS && sl == &j->slots[0] && a->status == DNS_OK && sl->n > 0)
-		job_ask(j, 1, src_is_v4(j->s->src_ip) ? DNS_T_A : DNS_T_AAAA, sl->data[0]);
+		job_ask(j, 1, j->s->src_v4 ? DNS_T_A : DNS_T_AAAA, sl->data[0]);
 	/* helo: the source's family first; the other only when the name exists without it
 	 * (NXDOMAIN or a failure answers for both: one query saved per session) */
 	if (j->kind == JOB_HELO && sl == &j->slots[j->helo_first]) {
@@ -504,12 +495,12 @@ job_overflow(struct enrich_sess *s, enum job_kind kind, const char *helo, size_t
 
 /* job_start - a job of kind for s, or NULL after recording it as rate limited */
 static struct job *
-job_start(struct enrich_sess *s, enum job_kind kind, const char *helo, size_t len)
+job_start(struct enrich_sess *s, enum job_kind kind, unsigned nslots, const char *helo, size_t len)
 {
 	struct job *j = NULL;
 
 	if (s->e->njobs < s->e->cfg->enrich_max_pending)
-		j = job_new(s, kind);
+		j = job_new(s, kind, nslots, len);
 	if (j == NULL)
 		job_overflow(s, kind, helo, len);
 	return j;
@@ -526,11 +517,10 @@ job_check(struct job *j)
 static void
 start_rdns(struct enrich_sess *s)
 {
-	struct job *j = job_start(s, JOB_RDNS, NULL, 0);
+	struct job *j = job_start(s, JOB_RDNS, 2, NULL, 0);
 
 	if (j == NULL)
 		return;
-	j->nslots = 2;
 	j->slots[1].st = DNS_ERROR;
 	job_ask(j, 0, DNS_T_PTR, s->src_ip);
 	job_check(j);
@@ -548,12 +538,11 @@ start_dnsbl(struct enrich_sess *s)
 		any = dnsbl_query_name(&e->dnsbl.zones[i], s->src_ip, qname, sizeof(qname));
 	if (!any)
 		return; /* no configured zone lists this address family */
-	if ((j = job_start(s, JOB_DNSBL, NULL, 0)) == NULL)
+	if ((j = job_start(s, JOB_DNSBL, (unsigned)e->dnsbl.n, NULL, 0)) == NULL)
 		return;
 	for (unsigned i = 0; i < e->dnsbl.n; i++)
 		if (dnsbl_query_name(&e->dnsbl.zones[i], s->src_ip, qname, sizeof(qname)))
 			job_ask(j, i, DNS_T_A, qname);
-	j->nslots = (unsigned)e->dnsbl.n;
 	job_check(j);
 }
 
@@ -725,6 +714,8 @@ enrich_session_new(struct enrich *e, const struct jw *prefix, const char *src_ip
 	s->e = e;
 	s->refs = 1;
 	strlcpy(s->src_ip, src_ip, sizeof(s->src_ip));
+	s->src_ok = addr16(s->src_ip, s->src16);
+	s->src_v4 = s->src_ok && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)s->src16);
 	jw_init(&s->prefix);
 	if (prefix != NULL && prefix->len > 0)
 		jw_fields(&s->prefix, prefix->buf, prefix->len);
@@ -772,7 +763,7 @@ enrich_helo(struct enrich_sess *s, const char *name, size_t len)
 		dns_flush(s);
 		return;
 	}
-	if ((j = job_start(s, JOB_HELO, name, len)) == NULL)
+	if ((j = job_start(s, JOB_HELO, 3, name, len)) == NULL)
 		return;
 	memcpy(j->helo, name, len);
 	j->helo_len = len;
@@ -780,8 +771,7 @@ enrich_helo(struct enrich_sess *s, const char *name, size_t len)
 	if (j->ask[len - 1] == '.')
 		len--;
 	j->ask[len] = '\0';
-	j->nslots = 3;
-	j->helo_first = src_is_v4(s->src_ip) ? 0 : 1;
+	j->helo_first = s->src_v4 ? 0 : 1;
 	j->slots[1 - j->helo_first].st = DNS_NODATA; /* unless asked (see on_answer) */
 	job_ask(j, j->helo_first, j->helo_first == 0 ? DNS_T_A : DNS_T_AAAA, j->ask);
 	job_ask(j, 2, DNS_T_PTR, s->src_ip);

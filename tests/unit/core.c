@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -197,6 +198,66 @@ test_json_lossless(void **state)
 	}
 }
 
+/* test_json_bytes_numbers - every single byte value: printable ASCII as it is but " and \\
+ * (escaped), \\n \\r \\t, other controls as \\u00XX, a byte that is not UTF-8 on its own as
+ * U+FFFD with a _b64 companion; and jansson reads the byte back. Integers at their limits. */
+static void
+test_json_bytes_numbers(void **state)
+{
+	static const long long ints[] = {0, 7, -5, 10, -10, LLONG_MAX, LLONG_MIN};
+	char want[64], b64[8];
+	json_error_t err;
+	struct jw w;
+
+	for (unsigned b = 0; b < 256; b++) {
+		unsigned char c = (unsigned char)b;
+		json_t *o;
+
+		jw_init(&w);
+		jw_obj_open(&w);
+		jw_key_bytes(&w, "k", &c, 1);
+		jw_obj_close(&w);
+		if (b == '"' || b == '\\')
+			snprintf(want, sizeof(want), "{\"k\":\"\\%c\"}", c);
+		else if (b == '\n' || b == '\r' || b == '\t')
+			snprintf(want, sizeof(want), "{\"k\":\"\\%c\"}",
+			         b == '\n'   ? 'n'
+			         : b == '\r' ? 'r'
+			                     : 't');
+		else if (b < 0x20)
+			snprintf(want, sizeof(want), "{\"k\":\"\\u%04x\"}", b);
+		else if (b < 0x80)
+			snprintf(want, sizeof(want), "{\"k\":\"%c\"}", c);
+		else if (b64_encode(&c, 1, b64, sizeof(b64)) > 0)
+			snprintf(want, sizeof(want), "{\"k\":\"\xef\xbf\xbd\",\"k_b64\":\"%s\"}",
+			         b64);
+		if (strcmp(w.buf, want) != 0) {
+			print_error("byte 0x%02x: got %s, want %s\n", b, w.buf, want);
+			fail();
+		}
+		o = json_loadb(w.buf, w.len, JSON_ALLOW_NUL, &err);
+		assert_non_null(o);
+		if (b < 0x80) {
+			assert_int_equal(json_string_length(json_object_get(o, "k")), 1);
+			assert_int_equal(
+			    (unsigned char)json_string_value(json_object_get(o, "k"))[0], b);
+		}
+		json_decref(o);
+		jw_free(&w);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(ints); i++) {
+		jw_init(&w);
+		jw_key_int(&w, "n", ints[i]);
+		snprintf(want, sizeof(want), "\"n\":%lld", ints[i]);
+		assert_string_equal(w.buf, want);
+		jw_free(&w);
+	}
+	jw_init(&w);
+	jw_key_uint(&w, "u", ULLONG_MAX);
+	assert_string_equal(w.buf, "\"u\":18446744073709551615");
+	jw_free(&w);
+}
+
 static void
 test_rfc3339(void **state)
 {
@@ -267,10 +328,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_size), cmocka_unit_test(test_parse_duration),
-	    cmocka_unit_test(test_base64),     cmocka_unit_test(test_utf8),
-	    cmocka_unit_test(test_escape_log), cmocka_unit_test(test_json_lossless),
-	    cmocka_unit_test(test_rfc3339),    cmocka_unit_test(test_rand_chars),
+	    cmocka_unit_test(test_parse_size),
+	    cmocka_unit_test(test_parse_duration),
+	    cmocka_unit_test(test_base64),
+	    cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_escape_log),
+	    cmocka_unit_test(test_json_lossless),
+	    cmocka_unit_test(test_json_bytes_numbers),
+	    cmocka_unit_test(test_rfc3339),
+	    cmocka_unit_test(test_rand_chars),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

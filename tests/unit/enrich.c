@@ -539,6 +539,9 @@ test_dnsbl_names_codes(void **state)
 	assert_string_equal(q, "99.2.0.192.zen.spamhaus.org");
 	assert_true(dnsbl_query_name(&l.zones[0], "::ffff:10.1.2.3", q, sizeof(q)));
 	assert_string_equal(q, "3.2.1.10.zen.spamhaus.org");
+	assert_true(dnsbl_query_name(&l.zones[0], "0.10.100.255", q, sizeof(q)));
+	assert_string_equal(q, "255.100.10.0.zen.spamhaus.org");
+	assert_false(dnsbl_query_name(&l.zones[0], "0.10.100.255", q, 20)); /* does not fit */
 	assert_true(dnsbl_query_name(&l.zones[0], "2001:db8::1", q, sizeof(q)));
 	assert_string_equal(q, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2."
 	                       "zen.spamhaus.org");
