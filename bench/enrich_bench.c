@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include <event2/event.h>
 
@@ -30,6 +29,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "core/util.h"
 #include "enrich/enrich.h"
 
 struct counts {
@@ -52,11 +52,7 @@ sink(void *arg, enum frame_type type, const void *payload, size_t len)
 static double
 cpu_s(void)
 {
-	struct rusage r;
-
-	getrusage(RUSAGE_SELF, &r);
-	return (double)r.ru_utime.tv_sec + (double)r.ru_utime.tv_usec / 1e6 +
-	       (double)r.ru_stime.tv_sec + (double)r.ru_stime.tv_usec / 1e6;
+	return (double)cpu_self_us() / 1e6;
 }
 
 static void

@@ -2,7 +2,8 @@
 /*
  * util - small helpers shared by every module: number parsing, clocks, randomness, base64.
  *
- * Public: parse_num, parse_size, parse_duration_ms, now_mono_us, now_real_us, rand_buf,
+ * Public: parse_num, parse_size, parse_duration_ms, now_mono_us, now_real_us, cpu_self_us,
+ * rand_buf,
  * rand_uniform, b64_decode, b64_encode, hex_encode, fmt_rfc3339. Limits: none of these allocate;
  * callers pass output buffers and their sizes.
  */
@@ -31,6 +32,8 @@ int parse_duration_ms(const char *s, uint64_t *out, const char **errstr);
 uint64_t now_mono_us(void);
 /* now_real_us - wall clock in microseconds since the epoch */
 uint64_t now_real_us(void);
+/* cpu_self_us - CPU time (user and system) this process has used, in microseconds */
+uint64_t cpu_self_us(void);
 /* fmt_rfc3339 - "2026-11-27T10:53:36.123456Z" from epoch microseconds; out must hold 32 bytes */
 void fmt_rfc3339(uint64_t real_us, char *out, size_t outlen);
 
