@@ -835,89 +835,13 @@ out:
 	return rc;
 }
 
-/* check_value - member v of ev is of field f's type and size */
-static int
-check_value(json_t *ev, const struct field *f, json_t *v, bool b64, char *why, size_t whylen)
-{
-	const char *k;
-	json_t *it;
-	size_t i;
-
-	switch (f->type) {
-	case FT_STR:
-	case FT_BYTES:
-		if (!json_is_string(v))
-			goto wrong_type;
-		if (json_string_length(v) > STORE_FIELD_MAX)
-			goto too_big;
-		if (b64 && f->type == FT_BYTES && check_b64(ev, f->key, why, whylen) < 0)
-			return -1;
-		break;
-	case FT_INT:
-		if (!json_is_integer(v))
-			goto wrong_type;
-		break;
-	case FT_NUM:
-		if (!json_is_number(v))
-			goto wrong_type;
-		break;
-	case FT_ARR:
-		if (!json_is_array(v))
-			goto wrong_type;
-		if (json_array_size(v) > STORE_OBJECT_MAX)
-			goto too_big;
-		break;
-	case FT_OBJ:
-		if (!json_is_object(v))
-			goto wrong_type;
-		if (json_object_size(v) > STORE_OBJECT_MAX)
-			goto too_big;
-		break;
-	case FT_BOOL:
-		if (!json_is_boolean(v))
-			goto wrong_type;
-		break;
-	case FT_STRARR:
-		if (!json_is_array(v))
-			goto wrong_type;
-		if (json_array_size(v) > STORE_ARRAY_MAX)
-			goto too_big;
-		json_array_foreach(v, i, it)
-		{
-			if (!json_is_string(it))
-				goto wrong_type;
-			if (json_string_length(it) > STORE_FIELD_MAX)
-				goto too_big;
-		}
-		break;
-	case FT_STROBJ:
-		if (!json_is_object(v))
-			goto wrong_type;
-		if (json_object_size(v) > STORE_OBJECT_MAX)
-			goto too_big;
-		json_object_foreach(v, k, it)
-		{
-			if (!json_is_string(it))
-				goto wrong_type;
-			if (strlen(k) > STORE_KEY_MAX || json_string_length(it) > STORE_FIELD_MAX)
-				goto too_big;
-		}
-		break;
-	}
-	return 0;
-wrong_type:
-	snprintf(why, whylen, "field %s has the wrong type", f->key);
-	return -1;
-too_big:
-	snprintf(why, whylen, "field %s is too large", f->key);
-	return -1;
-}
-
 /* check_fields - every listed field present when required and of the right type and size */
 static int
 check_fields(json_t *ev, const struct field *f, bool b64, char *why, size_t whylen)
 {
-	json_t *v;
+	const char *k;
+	json_t *v, *it;
+	size_t i;
 
 	for (; f->key != NULL; f++) {
 		v = json_object_get(ev, f->key);
@@ -928,10 +852,76 @@ check_fields(json_t *ev, const struct field *f, bool b64, char *why, size_t whyl
 			}
 			continue;
 		}
-		if (check_value(ev, f, v, b64, why, whylen) < 0)
-			return -1;
+		switch (f->type) {
+		case FT_STR:
+		case FT_BYTES:
+			if (!json_is_string(v))
+				goto wrong_type;
+			if (json_string_length(v) > STORE_FIELD_MAX)
+				goto too_big;
+			if (b64 && f->type == FT_BYTES && check_b64(ev, f->key, why, whylen) < 0)
+				return -1;
+			break;
+		case FT_INT:
+			if (!json_is_integer(v))
+				goto wrong_type;
+			break;
+		case FT_NUM:
+			if (!json_is_number(v))
+				goto wrong_type;
+			break;
+		case FT_ARR:
+			if (!json_is_array(v))
+				goto wrong_type;
+			if (json_array_size(v) > STORE_OBJECT_MAX)
+				goto too_big;
+			break;
+		case FT_OBJ:
+			if (!json_is_object(v))
+				goto wrong_type;
+			if (json_object_size(v) > STORE_OBJECT_MAX)
+				goto too_big;
+			break;
+		case FT_BOOL:
+			if (!json_is_boolean(v))
+				goto wrong_type;
+			break;
+		case FT_STRARR:
+			if (!json_is_array(v))
+				goto wrong_type;
+			if (json_array_size(v) > STORE_ARRAY_MAX)
+				goto too_big;
+			json_array_foreach(v, i, it)
+			{
+				if (!json_is_string(it))
+					goto wrong_type;
+				if (json_string_length(it) > STORE_FIELD_MAX)
+					goto too_big;
+			}
+			break;
+		case FT_STROBJ:
+			if (!json_is_object(v))
+				goto wrong_type;
+			if (json_object_size(v) > STORE_OBJECT_MAX)
+				goto too_big;
+			json_object_foreach(v, k, it)
+			{
+				if (!json_is_string(it))
+					goto wrong_type;
+				if (strlen(k) > STORE_KEY_MAX ||
+				    json_string_length(it) > STORE_FIELD_MAX)
+					goto too_big;
+			}
+			break;
+		}
 	}
 	return 0;
+wrong_type:
+	snprintf(why, whylen, "field %s has the wrong type", f->key);
+	return -1;
+too_big:
+	snprintf(why, whylen, "field %s is too large", f->key);
+	return -1;
 }
 
 /* session_valid - 1..32 lower-case hex characters, as in BODY frames */
