@@ -55,7 +55,7 @@ cpu_s(void)
 	return (double)cpu_self_us() / 1e6;
 }
 
-static void
+__attribute__((noreturn)) static void
 die(const char *what)
 {
 	fprintf(stderr, "enrich_bench: %s\n", what);

@@ -128,11 +128,11 @@ dns_events(struct capture *cap, struct smtp_session *s, bool repeat)
 {
 	static const char *const parts[] = {
 	    "\"rdns\":{\"status\":\"ok\",\"ptr\":\"h-10-77-0-0.bench.example\",\"fcrdns\":true,",
-	    "\"dnsbl\":{\"lists\":[{\"zone\":\"zen.spamhaus.org\",\"status\":\"not_listed\"},"
-	    "{\"zone\":\"bl.spamcop.net\",\"status\":\"not_listed\"},{\"zone\":"
-	    "\"b.barracudacentral.org\",\"status\":\"not_listed\"}],\"listed\":0,",
-	    "\"helo\":{\"name\":\"bench.example.com\",\"status\":\"ok\",\"resolves\":true,"
-	    "\"addrs\":[\"10.77.0.0\"],\"matches_src\":false,\"fcrdns\":false,"};
+	    ("\"dnsbl\":{\"lists\":[{\"zone\":\"zen.spamhaus.org\",\"status\":\"not_listed\"},"
+	     "{\"zone\":\"bl.spamcop.net\",\"status\":\"not_listed\"},{\"zone\":"
+	     "\"b.barracudacentral.org\",\"status\":\"not_listed\"}],\"listed\":0,"),
+	    ("\"helo\":{\"name\":\"bench.example.com\",\"status\":\"ok\",\"resolves\":true,"
+	     "\"addrs\":[\"10.77.0.0\"],\"matches_src\":false,\"fcrdns\":false,")};
 	static const char fresh[] = "\"cached\":false,\"lookup_us\":31910}";
 	static const char cached[] =
 	    "\"cached\":true,\"lookup_us\":12,\"lookup_time\":\"2026-11-27T19:41:12.873762Z\"}";
