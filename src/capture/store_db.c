@@ -93,7 +93,8 @@ struct evdef {
 
 /* The enrichment kinds with columns in sessions or ip_intel (sess_cols, ip_cols), and "dns":
  * one event carrying the DNS kinds as parts ({"kind":"dns","rdns":{...},"dnsbl":{...},
- * "helo":{...}}), the engine's form since schema 5 of the events; its columns are its parts'. */
+ * "helo":{...}}), what the engine writes (older captures have an event per DNS kind); its
+ * columns are its parts'. */
 static const char *const enrich_kinds[] = {"geo", "os", "dnsbl", "rdns", "helo", "dns"};
 #define ENRICH_KINDS 6
 #define K_DNSBL 2
