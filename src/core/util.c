@@ -134,6 +134,16 @@ parse_duration_ms(const char *s, uint64_t *out, const char **errstr)
 	return parse_suffixed(s, units, mult, ARRAY_LEN(units), 1000, out, errstr);
 }
 
+void *
+zalloc(size_t n)
+{
+	void *p = malloc(n);
+
+	if (p != NULL)
+		memset(p, 0, n);
+	return p;
+}
+
 uint64_t
 now_mono_us(void)
 {

@@ -28,6 +28,12 @@ int parse_size(const char *s, uint64_t *out, const char **errstr);
 /* parse_duration_ms - "250ms", "10s", "5m", "1h", plain number = seconds; 0 or -1 */
 int parse_duration_ms(const char *s, uint64_t *out, const char **errstr);
 
+/* zalloc - n zeroed bytes, or NULL. glibc's calloc (before 2.41) never takes a chunk from the
+ * per-thread cache: every call goes to the arena's bins, which is slow once long-lived blocks
+ * (the DNS cache) are spread through the heap. malloc + memset takes the cache for small
+ * sizes: use it for what is allocated per session and per lookup. */
+void *zalloc(size_t n);
+
 /* now_mono_us - monotonic clock in microseconds */
 uint64_t now_mono_us(void);
 /* now_real_us - wall clock in microseconds since the epoch */

@@ -59,8 +59,9 @@ struct dns_entry {
 	struct dns_entry *lprev, *lnext; /* LRU of finished entries, most recent first */
 	struct dns_wait *waiters;        /* callers waiting while in flight */
 	struct dns_req *req;             /* in flight */
-	struct event *deadline;
-	unsigned refs; /* ready waits not yet delivered */
+	struct event *deadline;          /* while in flight */
+	uint64_t lru_seq;                /* d->lru_seq when last put at the LRU's head */
+	unsigned refs;                   /* ready waits not yet delivered */
 	bool done, in_table, on_lru;
 	enum dns_type type;
 	enum dns_status status;
@@ -82,6 +83,7 @@ struct dns {
 	struct dns_entry **tab;
 	size_t tabsize, entries, done_entries;
 	struct dns_entry *lru_head, *lru_tail;
+	uint64_t lru_seq; /* entries put at the LRU's head so far */
 	struct dns_wait *ready_head, *ready_tail;
 	struct event *ev_ready;
 	struct dns_req *reqs;
@@ -156,7 +158,21 @@ lru_push(struct dns *d, struct dns_entry *e)
 		d->lru_tail = e;
 	d->lru_head = e;
 	e->on_lru = true;
+	e->lru_seq = ++d->lru_seq;
 	d->done_entries++;
+}
+
+/* lru_touch - e was used: to the LRU's head, unless it is among the last quarter of the cache
+ * put there (then it is far from the tail already). Moving it touches two other entries, each
+ * likely a cache miss, on every hit; this way a hit on a recent entry touches none, and an entry
+ * is evicted after at least three quarters of cache_max newer ones instead of all of them. */
+static void
+lru_touch(struct dns *d, struct dns_entry *e)
+{
+	if (d->lru_seq - e->lru_seq < d->conf.cache_max / 4)
+		return;
+	lru_unlink(d, e);
+	lru_push(d, e);
 }
 
 static void
@@ -275,8 +291,10 @@ entry_finish(struct dns *d, struct dns_entry *e, enum dns_status st)
 	e->done = true;
 	e->status = st;
 	e->real_us = now_real_us();
-	if (e->deadline)
-		evtimer_del(e->deadline);
+	if (e->deadline) { /* not kept with the cache: it is needed only in flight */
+		event_free(e->deadline);
+		e->deadline = NULL;
+	}
 	for (w = e->waiters; w != NULL; w = next) {
 		next = w->next;
 		ready_push(d, w);
@@ -415,7 +433,7 @@ take_token(struct dns *d)
 static bool
 entry_start(struct dns *d, struct dns_entry *e)
 {
-	struct dns_req *r = calloc(1, sizeof(*r));
+	struct dns_req *r = zalloc(sizeof(*r));
 	struct in_addr a4;
 	struct in6_addr a6;
 	int fl = DNS_QUERY_NO_SEARCH;
@@ -501,7 +519,7 @@ struct dns_wait *
 dns_query(struct dns *d, enum dns_type type, const char *name, dns_cb cb, void *arg)
 {
 	char key[NAME_MAX_LEN + 2];
-	struct dns_wait *w = calloc(1, sizeof(*w));
+	struct dns_wait *w = zalloc(sizeof(*w));
 	struct dns_entry *e;
 	uint32_t h;
 	size_t kl;
@@ -524,9 +542,7 @@ dns_query(struct dns *d, enum dns_type type, const char *name, dns_cb cb, void *
 		e = NULL;
 	}
 	if (e != NULL && e->done) {
-		/* fresh: most recently used again */
-		lru_unlink(d, e);
-		lru_push(d, e);
+		lru_touch(d, e);
 		d->st.hits++;
 		w->e = e;
 		w->cached = true;
@@ -549,7 +565,7 @@ dns_query(struct dns *d, enum dns_type type, const char *name, dns_cb cb, void *
 		return w;
 	}
 	kl = strlen(key);
-	e = calloc(1, sizeof(*e) + kl + 1);
+	e = zalloc(sizeof(*e) + kl + 1);
 	if (e == NULL) {
 		free(w);
 		return NULL;

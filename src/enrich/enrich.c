@@ -131,7 +131,7 @@ job_new(struct enrich_sess *s, enum job_kind kind, unsigned nslots, size_t helo_
 {
 	struct enrich *e = s->e;
 	size_t names = kind == JOB_HELO ? 2 * (helo_len + 1) : 0;
-	struct job *j = calloc(1, sizeof(*j) + nslots * sizeof(struct slot) + names);
+	struct job *j = zalloc(sizeof(*j) + nslots * sizeof(struct slot) + names);
 
 	if (j == NULL)
 		return NULL;
@@ -708,7 +708,7 @@ enrich_session_new(struct enrich *e, const struct jw *prefix, const char *src_ip
 
 	if (e == NULL || e->closing)
 		return NULL;
-	s = calloc(1, sizeof(*s));
+	s = zalloc(sizeof(*s));
 	if (s == NULL)
 		return NULL;
 	s->e = e;

@@ -862,7 +862,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 		refuse_unanswered(l, fd, sa);
 		return;
 	}
-	c = calloc(1, sizeof(*c));
+	c = zalloc(sizeof(*c));
 	if (c == NULL) {
 		evutil_closesocket(fd);
 		return;

@@ -823,7 +823,7 @@ cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 		ok = false;
 		r = PR_MSG_TOOMANY;
 	} else {
-		s->tx = calloc(1, sizeof(*s->tx));
+		s->tx = zalloc(sizeof(*s->tx));
 		if (s->tx == NULL) {
 			smtp_reply(s, PR_LOCAL_ERROR);
 			smtp_close(s, "error");
@@ -1533,7 +1533,7 @@ struct smtp_session *
 smtp_session_new(const struct smtp_env *env, const struct smtp_conn *conn,
                  const struct smtp_hooks *hooks)
 {
-	struct smtp_session *s = calloc(1, sizeof(*s));
+	struct smtp_session *s = zalloc(sizeof(*s));
 	unsigned char idb[SMTP_SESSION_ID_LEN / 2];
 	uint64_t ms = now_real_us() / 1000u;
 	struct jw *w;

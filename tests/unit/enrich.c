@@ -414,6 +414,50 @@ test_dns_cache_dedupe(void **state)
 	dns_free(d);
 }
 
+/* ask - one lookup of an A name, run to its answer; whether it came from the cache */
+static bool
+ask(struct fx *f, struct dns *d, const char *name)
+{
+	struct got g;
+
+	memset(&g, 0, sizeof(g));
+	dns_query(d, DNS_T_A, name, got_cb, &g);
+	run_until(f, &g.n, 1, 2000);
+	CHECK(g.n == 1, "%s: no answer", name);
+	return g.cached[0];
+}
+
+/* test_dns_lru - the cache holds cache_max answers; a full cache drops the one used least
+ * recently, and a hit on an old entry keeps it */
+static void
+test_dns_lru(void **state)
+{
+	struct fx *f = *state;
+	char res[64], nm[12][32];
+	struct dns_conf dc = {res, 400, 60000, 8, 1000, 64};
+	char err[256] = "";
+	struct dns *d;
+	int i;
+
+	snprintf(res, sizeof(res), "127.0.0.1:%d", f->srv_port);
+	d = dns_new(f->base, &dc, err, sizeof(err));
+	CHECK(d != NULL, "dns_new: %s", err);
+	for (i = 0; i < 12; i++)
+		snprintf(nm[i], sizeof(nm[i]), "n%d.example.org", i);
+	for (i = 0; i < 8; i++)
+		assert_false(ask(f, d, nm[i]));
+	CHECK(ask(f, d, nm[0]), "n0: want a hit while the cache is not over its size");
+	assert_false(ask(f, d, nm[8])); /* the 9th: n1, least recently used, goes */
+	CHECK(!ask(f, d, nm[1]), "n1: want it dropped when the 9th answer came"); /* n2 goes */
+	CHECK(!ask(f, d, nm[2]), "n2: want it dropped when n1 came back");
+	CHECK(ask(f, d, nm[0]), "n0 was used after n1 and n2 were asked: want it kept");
+	CHECK(ask(f, d, nm[4]) && ask(f, d, nm[7]), "n4, n7: want them kept");
+	CHECK(hits(f, EVDNS_TYPE_A, nm[1]) == 2 && hits(f, EVDNS_TYPE_A, nm[0]) == 1,
+	      "server saw n1 %u times (want 2), n0 %u (want 1)", hits(f, EVDNS_TYPE_A, nm[1]),
+	      hits(f, EVDNS_TYPE_A, nm[0]));
+	dns_free(d);
+}
+
 /* test_dns_rate_cancel - beyond the rate: rate_limited, delivered from the loop; a
  * cancelled wait is never called; a bad name is an error, not a query */
 static void
@@ -949,6 +993,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_dns_answers, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_dns_cache_dedupe, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_dns_lru, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_dns_rate_cancel, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_dns_dead_resolver, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_dns_free_pending, fx_setup, fx_teardown),
