@@ -122,6 +122,7 @@ struct store_db {
 	/* the latest ip_intel_history data per (ip, kind) this connection knows of (hist_*) */
 	struct hist_slot *hist;
 	uint64_t hist_gen; /* slots of an older generation are void */
+	size_t hist_bytes; /* what the slots' blocks hold together */
 	int64_t data_version;
 	bool b64; /* the event being applied has "_b64" members (store_db_ev.b64) */
 	bool in_tx;
@@ -138,18 +139,22 @@ static bool sqlite_configured;
  * that comes back gets the same answers, and the history lookup was the dearest of an enrich
  * event's statements. Every write of the history goes through this connection and updates
  * the slot; a rollback, or another connection's commit (PRAGMA data_version, read at BEGIN),
- * voids them all. Direct-mapped, data up to HIST_DATA_MAX bytes (longer: no caching), so the
- * memory is bounded by HIST_SLOTS * HIST_DATA_MAX. */
-#define HIST_SLOTS 4096
+ * voids them all. Direct-mapped; a slot holds its key and data in one block of their size
+ * (data over HIST_DATA_MAX bytes is not cached), and the blocks together stay under
+ * HIST_BYTES_MAX (beyond it a slot that needs a larger block is left empty), so the memory
+ * is bounded by HIST_SLOTS * sizeof(struct hist_slot) + HIST_BYTES_MAX. Three kinds per
+ * address: 65,536 slots hold the sources of a busy day (4,096 held 1,365, so a honeypot's
+ * 10,000 sources missed nearly every time, one SELECT per DNS part of every session). */
+#define HIST_SLOTS 65536
 #define HIST_KEY_MAX 64
 #define HIST_DATA_MAX 1024
+#define HIST_BYTES_MAX (24u << 20)
 
 struct hist_slot {
 	uint64_t gen; /* 0: empty */
 	int64_t t;
-	uint16_t klen, dlen;
-	char key[HIST_KEY_MAX]; /* ip NUL kind */
-	char *data;             /* HIST_DATA_MAX bytes once used */
+	uint16_t klen, dlen, cap;
+	char *buf; /* cap bytes: the key (ip NUL kind), then the data */
 };
 
 /* The schema. Key columns are NOT NULL so that UNIQUE constraints make re-imports no-ops
@@ -1707,6 +1712,26 @@ hist_slot_of(struct store_db *db, const char *ip, const char *kind, char *key, s
 	return &db->hist[h % HIST_SLOTS];
 }
 
+/* hist_fit - make sl's block hold need bytes (kept when large enough, else replaced by one
+ * rounded up to 64 bytes, within HIST_BYTES_MAX); false (the slot emptied) when it cannot */
+static bool
+hist_fit(struct store_db *db, struct hist_slot *sl, size_t need)
+{
+	size_t cap = (need + 63) & ~(size_t)63;
+	char *nb;
+
+	if (sl->buf != NULL && sl->cap >= need)
+		return true;
+	sl->gen = 0;
+	if (db->hist_bytes - sl->cap + cap > HIST_BYTES_MAX || (nb = malloc(cap)) == NULL)
+		return false;
+	free(sl->buf);
+	db->hist_bytes = db->hist_bytes - sl->cap + cap;
+	sl->buf = nb;
+	sl->cap = (uint16_t)cap;
+	return true;
+}
+
 /* hist_bind - bind ip, kind, time, time_us, data (1-5) as the history inserts take them */
 static int
 hist_bind(sqlite3_stmt *st, const char *ip, const char *kind, const struct store_db_ev *info,
@@ -1745,8 +1770,8 @@ history(struct store_db *db, const char *ip, const char *kind, const struct stor
 		return 0;
 	sl = dlen <= HIST_DATA_MAX ? hist_slot_of(db, ip, kind, key, &klen) : NULL;
 	known = sl != NULL && sl->gen == db->hist_gen && sl->klen == klen &&
-	        memcmp(sl->key, key, klen) == 0 && info->time_us >= sl->t;
-	if (known && sl->dlen == dlen && memcmp(sl->data, data, dlen) == 0)
+	        memcmp(sl->buf, key, klen) == 0 && info->time_us >= sl->t;
+	if (known && sl->dlen == dlen && memcmp(sl->buf + klen, data, dlen) == 0)
 		return 1; /* the same as the latest row */
 	if (!known) {
 		st = db->st[ST_HISTORY_LATEST];
@@ -1789,14 +1814,14 @@ history(struct store_db *db, const char *ip, const char *kind, const struct stor
 		}
 	}
 	/* no row after this time exists: the latest at or before any later time is data */
-	if (sl == NULL || (sl->data == NULL && (sl->data = malloc(HIST_DATA_MAX)) == NULL))
+	if (sl == NULL || !hist_fit(db, sl, klen + dlen))
 		return same ? 1 : 0;
 	sl->gen = db->hist_gen;
 	sl->t = info->time_us;
 	sl->klen = (uint16_t)klen;
-	memcpy(sl->key, key, klen);
+	memcpy(sl->buf, key, klen);
 	sl->dlen = (uint16_t)dlen;
-	memcpy(sl->data, data, dlen);
+	memcpy(sl->buf + klen, data, dlen);
 	return same ? 1 : 0;
 }
 
@@ -2450,7 +2475,7 @@ store_db_close(struct store_db *db)
 	if (db->db != NULL)
 		sqlite3_close(db->db);
 	for (i = 0; db->hist != NULL && i < HIST_SLOTS; i++)
-		free(db->hist[i].data);
+		free(db->hist[i].buf);
 	free(db->hist);
 	free(db->scratch);
 	free(db);

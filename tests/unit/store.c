@@ -1398,6 +1398,28 @@ test_enrich_history(void **state)
 	put(f->s, SID, 30, "relaytrap.enrich", a, 0);
 	store_commit(f->s);
 	expect_text(f->db, q, "101 120 130 151 220 301");
+	/* results of other sizes: a longer one takes a larger block in its cache slot, one over
+	 * the cache's data limit is compared in SQL; repeats of either add nothing */
+	char c[1024], d[2048];
+	snprintf(c, sizeof(c),
+	         ",\"kind\":\"dnsbl\",\"listed\":2,\"lists\":[{\"zone\":\"%0600d\","
+	         "\"status\":\"listed\"}]",
+	         0);
+	snprintf(d, sizeof(d),
+	         ",\"kind\":\"dnsbl\",\"listed\":3,\"lists\":[{\"zone\":\"%01200d\","
+	         "\"status\":\"listed\"}]",
+	         0);
+	put(f->s, SID, 40, "relaytrap.enrich", c, 0);
+	put(f->s, SID, 41, "relaytrap.enrich", c, 0);
+	put(f->s, SID, 42, "relaytrap.enrich", d, 0);
+	put(f->s, SID, 43, "relaytrap.enrich", d, 0);
+	put(f->s, SID, 44, "relaytrap.enrich", a, 0);
+	store_commit(f->s);
+	put(f->s, SID, 45, "relaytrap.enrich", a, 0);
+	put(f->s, SID, 46, "relaytrap.enrich", c, 0);
+	put(f->s, SID, 47, "relaytrap.enrich", c, 0);
+	store_commit(f->s);
+	expect_text(f->db, q, "101 120 130 151 220 301 402 423 441 462");
 }
 
 /* test_enrich_repeat - what an enrich event does to ip_intel: an answer from the engine's DNS
