@@ -4,11 +4,14 @@
 # bench/enrich.sh - relaytrap's throughput with DNS enrichment off and on.
 #
 # A loopback DNS server (dnsmasq, test zones only, no upstream) answers every lookup:
-# PTR and A for 10.77.0.0/16 (synth-domain, so every source has FCrDNS and its HELO name
-# resolves to it), three DNSBL zones answering NXDOMAIN except for a few listed addresses.
-# bench/smtpload (built as build/smtpload) opens CONC connections at once, each sending a
-# PROXY v1 header with a source from a pool of POOL addresses, then a whole session with one
-# small message. The same load runs against relaytrap with every enrichment off (enrich_geo,
+# PTR and A for SRC_NET/16 (synth-domain, so every source has FCrDNS), three DNSBL zones
+# answering NXDOMAIN except for a few listed addresses. bench/smtpload (built as
+# build/smtpload) opens CONC connections at once, each sending a PROXY v1 header with a source
+# from a pool of POOL addresses from SRC_NET up, then a whole session with one small message.
+# The default SRC_NET, 118.160.0.0, is public (HiNet, Taiwan), so the GeoIP databases know
+# every source and "on" includes a geo event per session; with a private SRC_NET such as
+# 10.77.0.0 they know none, and "on" is DNS alone. Only the PROXY headers name these
+# addresses: every packet goes to 127.0.0.1. The same load runs against relaytrap with every enrichment off (enrich_geo,
 # enrich_os, enrich_dns = no) and on (all yes, GeoIP from GEOIP_DIR, default var/geoip), ROUNDS
 # times alternately; each run prints msgs/s and the DNS counters, and the end prints the
 # medians, their ratio and the median of the rounds' ratios (target: on >= 90% of off).
@@ -16,7 +19,7 @@
 # Usage: bench/enrich.sh [BUILD-DIR]     (default build)
 # Environment: MSGS (messages per run, default 30000), CONC (default 50), POOL (default
 #   10000), ROUNDS (default 5), BENCH_PORT (default 25400; uses it and the next one),
-#   GEOIP_DIR (default var/geoip), WARM (set: a first, unmeasured load of one session per
+#   GEOIP_DIR (default var/geoip), SRC_NET (default 118.160.0.0; POOL <= 65536), WARM (set: a first, unmeasured load of one session per
 #   source fills the DNS cache, so the measured one sends no query), ENGINE (set: instead of
 #   the load, build/bench/enrich_bench: CPU per session of src/enrich/ alone, fresh and cached;
 #   under callgrind: valgrind --tool=callgrind --toggle-collect=cached_phase BUILD/bench/enrich_bench
@@ -29,6 +32,7 @@ BUILD=${1:-build}
 MSGS=${MSGS:-30000}
 CONC=${CONC:-50}
 POOL=${POOL:-10000}
+SRC_NET=${SRC_NET:-118.160.0.0}
 ROUNDS=${ROUNDS:-5}
 PORT=${BENCH_PORT:-25400}
 DNS_PORT=$((PORT + 1))
@@ -40,6 +44,9 @@ OUT=$(mktemp -d /tmp/relaytrap-enrich-bench.XXXXXX)
 
 [ -x "$RELAYTRAP" ] && [ -x "$SMTPLOAD" ] || { echo "enrich.sh: build first (ninja -C $BUILD)" >&2; exit 1; }
 [ -x "$DNSMASQ" ] || { echo "enrich.sh: needs dnsmasq (apt-get install dnsmasq-base)" >&2; exit 1; }
+[[ $SRC_NET =~ ^([0-9]+)\.([0-9]+)\.0\.0$ ]] && [ "$POOL" -le 65536 ] ||
+	{ echo "enrich.sh: SRC_NET must be A.B.0.0 and POOL at most 65536" >&2; exit 1; }
+NA=${BASH_REMATCH[1]} NB=${BASH_REMATCH[2]}
 
 PIDS=()
 cleanup() {
@@ -64,10 +71,10 @@ local=/spamcop.net/
 local=/barracudacentral.org/
 local=/arpa/
 local=/example/
-synth-domain=bench.example,10.77.0.0/16,h-
-host-record=7.0.77.10.zen.spamhaus.org,127.0.0.4
-host-record=8.0.77.10.zen.spamhaus.org,127.0.0.10
-host-record=7.0.77.10.bl.spamcop.net,127.0.0.2
+synth-domain=bench.example,$SRC_NET/16,h-
+host-record=7.0.$NB.$NA.zen.spamhaus.org,127.0.0.4
+host-record=8.0.$NB.$NA.zen.spamhaus.org,127.0.0.10
+host-record=7.0.$NB.$NA.bl.spamcop.net,127.0.0.2
 EOF
 "$DNSMASQ" --keep-in-foreground --conf-file="$OUT/dnsmasq.conf" --pid-file= --user= \
 	--log-facility="$OUT/dnsmasq.log" &
@@ -121,7 +128,7 @@ run_once() {
 	# WARM: one session per source first (not measured), so every lookup of the measured load
 	# is answered from the DNS cache
 	if [ -n "${WARM:-}" ]; then
-		"$SMTPLOAD" -P -c "$CONC" -n "$POOL" -p "$POOL" "127.0.0.1:$PORT" > /dev/null || true
+		"$SMTPLOAD" -P -s "$SRC_NET" -c "$CONC" -n "$POOL" -p "$POOL" "127.0.0.1:$PORT" > /dev/null || true
 		sessions=$((MSGS + POOL))
 		wait_enrich "$enrich" "$data" "$POOL"
 		# the engine forks the store keeper, the keeper forks the store (docs/security.md)
@@ -129,7 +136,7 @@ run_once() {
 		cpu_e0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 		cpu_s0=$( [ -n "$spid" ] && awk '{print $14 + $15}' "/proc/$spid/stat" || echo 0)
 	fi
-	"$SMTPLOAD" -P -c "$CONC" -n "$MSGS" -p "$POOL" "127.0.0.1:$PORT" > "$OUT/load.txt" || true
+	"$SMTPLOAD" -P -s "$SRC_NET" -c "$CONC" -n "$MSGS" -p "$POOL" "127.0.0.1:$PORT" > "$OUT/load.txt" || true
 	line=$(cat "$OUT/load.txt")
 	wait_enrich "$enrich" "$data" "$sessions"
 	spid=$(pgrep -P "$(pgrep -P "$pid" | head -1)" | head -1 || true)

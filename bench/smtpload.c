@@ -7,9 +7,10 @@
  * When a session ends the next one starts, until the number of messages is reached.
  *
  * usage: smtpload [-c CONCURRENCY] [-n MESSAGES] [-p POOL] [-b BYTES] [-P] [-d DOMAIN]
- *                 [-t SECONDS] HOST:PORT
+ *                 [-s NET] [-t SECONDS] HOST:PORT
  *   -c  connections at once (default 50)        -n  messages in all (default 10000)
- *   -p  distinct source addresses (default 10000, from 10.77.0.0/16 upward)
+ *   -p  distinct source addresses (default 10000, from NET upward)
+ *   -s  NET, the first source address (default 10.77.0.0)
  *   -b  message body bytes (default 512)        -P  send a PROXY v1 header first
  *   -d  HELO domain (default bench.example)     -t  give up after SECONDS (default 300)
  * Prints one line: "messages=N errors=E seconds=S msgs_per_s=R" (and exits 1 on errors).
@@ -18,6 +19,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,7 @@ struct load {
 	struct sockaddr_storage ss;
 	int sslen;
 	unsigned concurrency, pool, body_bytes;
+	uint32_t net; /* the first source address, host order */
 	unsigned long total, started, done, errors;
 	int proxy;
 	const char *domain;
@@ -64,9 +67,11 @@ now_s(void)
 static void client_start(struct load *ld);
 
 static void
-src_addr(unsigned i, char *out, size_t outlen)
+src_addr(const struct load *ld, unsigned i, char *out, size_t outlen)
 {
-	snprintf(out, outlen, "10.%u.%u.%u", 77 + (i >> 16), (i >> 8) & 255, i & 255);
+	uint32_t a = ld->net + i;
+
+	snprintf(out, outlen, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
 }
 
 /* client_end - this session is over (ok or not): start another while messages remain */
@@ -113,7 +118,7 @@ client_read(struct bufferevent *bev, void *arg)
 		case ST_BANNER:
 			if (code != 220)
 				goto fail;
-			src_addr(c->src, ip, sizeof(ip));
+			src_addr(c->ld, c->src, ip, sizeof(ip));
 			for (char *p = ip; *p; p++)
 				if (*p == '.')
 					*p = '-';
@@ -166,7 +171,7 @@ client_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->ld->proxy) {
 			char ip[32], hdr[128];
-			src_addr(c->src, ip, sizeof(ip));
+			src_addr(c->ld, c->src, ip, sizeof(ip));
 			snprintf(hdr, sizeof(hdr), "PROXY TCP4 %s 127.0.0.1 %u 25\r\n", ip,
 			         40000 + c->src % 20000);
 			client_send(c, hdr);
@@ -200,7 +205,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: smtpload [-c CONCURRENCY] [-n MESSAGES] [-p POOL] [-b BYTES] [-P] "
-	                "[-d DOMAIN] [-t SECONDS] HOST:PORT\n");
+	                "[-d DOMAIN] [-s NET] [-t SECONDS] HOST:PORT\n");
 	exit(2);
 }
 
@@ -218,7 +223,8 @@ main(int argc, char **argv)
 	ld.pool = 10000;
 	ld.body_bytes = 512;
 	ld.domain = "bench.example";
-	while ((ch = getopt(argc, argv, "c:n:p:b:Pd:t:h")) != -1) {
+	ld.net = 10u << 24 | 77u << 16;
+	while ((ch = getopt(argc, argv, "c:n:p:b:Pd:s:t:h")) != -1) {
 		switch (ch) {
 		case 'c':
 			ld.concurrency = (unsigned)strtoul(optarg, NULL, 10);
@@ -238,6 +244,15 @@ main(int argc, char **argv)
 		case 'd':
 			ld.domain = optarg;
 			break;
+		case 's': {
+			struct in_addr a;
+			if (inet_pton(AF_INET, optarg, &a) != 1) {
+				fprintf(stderr, "smtpload: -s '%s' is not an IPv4 address\n", optarg);
+				return 2;
+			}
+			ld.net = ntohl(a.s_addr);
+			break;
+		}
 		case 't':
 			limit.tv_sec = (time_t)strtoul(optarg, NULL, 10);
 			break;
@@ -246,7 +261,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1 || ld.concurrency == 0 || ld.total == 0 || ld.pool == 0 ||
-	    ld.pool > 65536 * 16)
+	    ld.pool > 65536 * 16 || ld.net + (uint64_t)ld.pool - 1 > UINT32_MAX)
 		usage();
 	ld.sslen = sizeof(ld.ss);
 	if (evutil_parse_sockaddr_port(argv[optind], (struct sockaddr *)&ld.ss, &ld.sslen) != 0) {
