@@ -25,6 +25,7 @@
 #include <sqlite3.h>
 
 #include "core/log.h"
+#include "core/pool.h"
 #include "core/str.h"
 #include "core/util.h"
 
@@ -121,8 +122,8 @@ struct store_db {
 	unsigned char sess_kind[SESS_COLS], ip_kind[IP_COLS];
 	/* the latest ip_intel_history data per (ip, kind) this connection knows of (hist_*) */
 	struct hist_slot *hist;
-	uint64_t hist_gen; /* slots of an older generation are void */
-	size_t hist_bytes; /* what the slots' blocks hold together */
+	uint64_t hist_gen;      /* slots of an older generation are void */
+	struct pool *hist_pool; /* the slots' blocks */
 	int64_t data_version;
 	bool b64; /* the event being applied has "_b64" members (store_db_ev.b64) */
 	bool in_tx;
@@ -140,11 +141,13 @@ static bool sqlite_configured;
  * event's statements. Every write of the history goes through this connection and updates
  * the slot; a rollback, or another connection's commit (PRAGMA data_version, read at BEGIN),
  * voids them all. Direct-mapped; a slot holds its key and data in one block of their size
- * (data over HIST_DATA_MAX bytes is not cached), and the blocks together stay under
- * HIST_BYTES_MAX (beyond it a slot that needs a larger block is left empty), so the memory
- * is bounded by HIST_SLOTS * sizeof(struct hist_slot) + HIST_BYTES_MAX. Three kinds per
- * address: 65,536 slots hold the sources of a busy day (4,096 held 1,365, so a honeypot's
- * 10,000 sources missed nearly every time, one SELECT per DNS part of every session). */
+ * rounded up to 64 bytes (data over HIST_DATA_MAX bytes is not cached), from a pool of the
+ * cache's own (core/pool.h: tens of thousands of long-lived blocks from malloc made it search
+ * its bins for every event's short-lived ones) of at most HIST_BYTES_MAX; beyond it a slot
+ * that needs a larger block is left empty. Memory is bounded by HIST_SLOTS * sizeof(struct
+ * hist_slot) + HIST_BYTES_MAX. Three kinds per address: 65,536 slots hold the sources of a
+ * busy day (4,096 held 1,365, so a honeypot's 10,000 sources missed nearly every time, one
+ * SELECT per DNS part of every session). */
 #define HIST_SLOTS 65536
 #define HIST_KEY_MAX 64
 #define HIST_DATA_MAX 1024
@@ -1712,21 +1715,22 @@ hist_slot_of(struct store_db *db, const char *ip, const char *kind, char *key, s
 	return &db->hist[h % HIST_SLOTS];
 }
 
-/* hist_fit - make sl's block hold need bytes (kept when large enough, else replaced by one
- * rounded up to 64 bytes, within HIST_BYTES_MAX); false (the slot emptied) when it cannot */
+/* hist_fit - make sl's block hold need bytes (kept when large enough, else exchanged for a
+ * new one); false (the slot emptied) when the pool has none */
 static bool
 hist_fit(struct store_db *db, struct hist_slot *sl, size_t need)
 {
-	size_t cap = (need + 63) & ~(size_t)63;
+	size_t cap;
 	char *nb;
 
 	if (sl->buf != NULL && sl->cap >= need)
 		return true;
 	sl->gen = 0;
-	if (db->hist_bytes - sl->cap + cap > HIST_BYTES_MAX || (nb = malloc(cap)) == NULL)
+	pool_put(db->hist_pool, sl->buf, sl->cap);
+	sl->buf = NULL;
+	sl->cap = 0;
+	if ((nb = pool_get(db->hist_pool, need, &cap)) == NULL)
 		return false;
-	free(sl->buf);
-	db->hist_bytes = db->hist_bytes - sl->cap + cap;
 	sl->buf = nb;
 	sl->cap = (uint16_t)cap;
 	return true;
@@ -2236,9 +2240,10 @@ store_db_open(const char *path, char *err, size_t errlen)
 	}
 	db->scratch = malloc(STORE_FIELD_MAX);
 	db->hist = calloc(HIST_SLOTS, sizeof(*db->hist));
+	db->hist_pool = pool_new(64, HIST_KEY_MAX + HIST_DATA_MAX, 256u << 10, HIST_BYTES_MAX);
 	db->hist_gen = 1;
 	db->data_version = -1;
-	if (db->scratch == NULL || db->hist == NULL) {
+	if (db->scratch == NULL || db->hist == NULL || db->hist_pool == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -2474,8 +2479,7 @@ store_db_close(struct store_db *db)
 	}
 	if (db->db != NULL)
 		sqlite3_close(db->db);
-	for (i = 0; db->hist != NULL && i < HIST_SLOTS; i++)
-		free(db->hist[i].buf);
+	pool_free(db->hist_pool);
 	free(db->hist);
 	free(db->scratch);
 	free(db);

@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "core/pool.h"
 #include "core/str.h"
 #include "core/util.h"
 
@@ -324,19 +325,63 @@ test_rand_chars(void **state)
 	rand_chars(three, 0, "abc", 3); /* nothing drawn, nothing written */
 }
 
+/* test_pool - blocks in size classes, aligned, never overlapping, reused when returned, and
+ * no more than the pool's limit in chunks */
+static void
+test_pool(void **state)
+{
+	struct pool *p = pool_new(64, 1088, 4096, 8192);
+	unsigned char *b[256];
+	size_t cap, caps[256], n = 0, handed = 0, i, j;
+	void *x, *y;
+
+	(void)state;
+	assert_null(pool_new(24, 1088, 4096, 0)); /* grain not a power of two */
+	assert_null(pool_new(64, 8192, 4096, 0)); /* blocks larger than a chunk */
+	assert_non_null(p);
+	assert_null(pool_get(p, 0, &cap));
+	assert_null(pool_get(p, 1089, &cap));
+	x = pool_get(p, 65, &cap);
+	assert_non_null(x);
+	assert_int_equal(cap, 128);
+	pool_put(p, x, cap);
+	y = pool_get(p, 100, &cap); /* the same class: the block just returned */
+	assert_ptr_equal(x, y);
+	pool_put(p, y, cap);
+	/* take blocks of mixed sizes until the limit; each gets its own pattern */
+	for (i = 0; n < 256; i++) {
+		size_t want = 1 + (i * 397) % 1088;
+		if ((b[n] = pool_get(p, want, &caps[n])) == NULL)
+			break;
+		assert_true(caps[n] >= want && caps[n] % 64 == 0 && caps[n] - want < 64);
+		assert_true(((uintptr_t)b[n] & 15) == 0);
+		memset(b[n], (int)n, caps[n]);
+		handed += caps[n];
+		n++;
+	}
+	assert_true(n > 4 && n < 256);
+	assert_int_equal(pool_bytes(p), 8192);
+	assert_true(handed <= 8192);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < caps[i]; j++)
+			assert_int_equal(b[i][j], (unsigned char)i);
+	/* full: a returned block is all there is for its class */
+	pool_put(p, b[0], caps[0]);
+	x = pool_get(p, caps[0], &cap);
+	assert_ptr_equal(x, b[0]);
+	pool_free(p);
+	pool_free(NULL);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_size),
-	    cmocka_unit_test(test_parse_duration),
-	    cmocka_unit_test(test_base64),
-	    cmocka_unit_test(test_utf8),
-	    cmocka_unit_test(test_escape_log),
-	    cmocka_unit_test(test_json_lossless),
-	    cmocka_unit_test(test_json_bytes_numbers),
-	    cmocka_unit_test(test_rfc3339),
-	    cmocka_unit_test(test_rand_chars),
+	    cmocka_unit_test(test_parse_size),     cmocka_unit_test(test_pool),
+	    cmocka_unit_test(test_parse_duration), cmocka_unit_test(test_base64),
+	    cmocka_unit_test(test_utf8),           cmocka_unit_test(test_escape_log),
+	    cmocka_unit_test(test_json_lossless),  cmocka_unit_test(test_json_bytes_numbers),
+	    cmocka_unit_test(test_rfc3339),        cmocka_unit_test(test_rand_chars),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1422,6 +1422,42 @@ test_enrich_history(void **state)
 	expect_text(f->db, q, "101 120 130 151 220 301 402 423 441 462");
 }
 
+/* test_enrich_history_full - more sources than the history cache has memory for (35,000
+ * results of ~1 KB against 24 MiB): the cache runs out of blocks, and the change test is still
+ * right for sources it holds and for those it had no room for */
+static void
+test_enrich_history_full(void **state)
+{
+	enum { N = 35000 };
+	struct fx *f = *state;
+	static char pad[960];
+	char ev[2048];
+	int i, round;
+
+	memset(pad, 'z', sizeof(pad) - 1);
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < N; i++) {
+			/* round 2: the first and last 100 again, every tenth of them changed */
+			if (round == 1 && i >= 100 && i < N - 100)
+				continue;
+			snprintf(
+			    ev, sizeof(ev),
+			    "{\"timestamp\":\"2026-11-27T1%d:%02d:%02d.000000Z\","
+			    "\"eventid\":\"relaytrap.enrich\",\"session\":\"%024x\","
+			    "\"sensor\":\"s1\",\"src_ip\":\"10.%d.%d.%d\",\"src_port\":1,"
+			    "\"dst_ip\":\"198.51.100.1\",\"dst_port\":25,\"kind\":\"dnsbl\","
+			    "\"listed\":%d,\"lists\":[{\"zone\":\"%s\",\"status\":\"listed\"}]}",
+			    round, i / 60 % 60, i % 60, (unsigned)(round * N + i), i >> 16,
+			    (i >> 8) & 255, i & 255, round == 1 && i % 10 == 0 ? 2 : 1, pad);
+			assert_int_equal(store_event(f->s, ev, strlen(ev)), 0);
+		}
+		store_commit(f->s);
+	}
+	expect_int(f->db, "SELECT count(*) FROM ip_intel_history", N + 20);
+	expect_int(f->db, "SELECT count(*) FROM ip_intel_history WHERE data LIKE '%\"listed\":2%'",
+	           20);
+}
+
 /* test_enrich_repeat - what an enrich event does to ip_intel: an answer from the engine's DNS
  * cache that repeats the address's latest result leaves the row as it is (enriched_at stays
  * the time of the lookup), one with news or a fresh lookup updates it, a HELO check (a
@@ -1889,6 +1925,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_message_scan, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_enrich, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_enrich_history, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_enrich_history_full, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_enrich_repeat, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_enrich_dns, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_json_columns, fx_setup, fx_teardown),
