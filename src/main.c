@@ -3,7 +3,10 @@
  * main - argv dispatch to the subcommands in src/cmd/; nothing else.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "cmd/cmd.h"
 
@@ -41,6 +44,10 @@ main(int argc, char **argv)
 {
 	size_t i;
 
+	/* before any libevent call: its calloc (a bufferevent, an evbuffer, an event per
+	 * connection) becomes malloc + memset, which glibc serves from the thread cache; its
+	 * calloc never does (see zalloc in core/util.h) */
+	event_set_mem_functions(malloc, realloc, free);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -134,13 +134,16 @@ parse_duration_ms(const char *s, uint64_t *out, const char **errstr)
 	return parse_suffixed(s, units, mult, ARRAY_LEN(units), 1000, out, errstr);
 }
 
+/* called through a volatile pointer: gcc and clang turn malloc + memset back into calloc */
+static void *(*const volatile zero_fill)(void *, int, size_t) = memset;
+
 void *
 zalloc(size_t n)
 {
 	void *p = malloc(n);
 
 	if (p != NULL)
-		memset(p, 0, n);
+		zero_fill(p, 0, n);
 	return p;
 }
 

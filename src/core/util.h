@@ -31,7 +31,8 @@ int parse_duration_ms(const char *s, uint64_t *out, const char **errstr);
 /* zalloc - n zeroed bytes, or NULL. glibc's calloc (before 2.41) never takes a chunk from the
  * per-thread cache: every call goes to the arena's bins, which is slow once long-lived blocks
  * (the DNS cache) are spread through the heap. malloc + memset takes the cache for small
- * sizes: use it for what is allocated per session and per lookup. */
+ * sizes (the memset is called so that compilers cannot fuse the two into calloc again): use it
+ * for what is allocated per session and per lookup. */
 void *zalloc(size_t n);
 
 /* now_mono_us - monotonic clock in microseconds */
