@@ -19,7 +19,7 @@ pool_new(size_t grain, size_t max_block, size_t chunk, size_t max_bytes)
 {
 	struct pool *p;
 
-	if (grain < 16 || (grain & (grain - 1)) != 0 || max_block == 0 || chunk < max_block)
+	if (grain < 16 || (grain & (grain - 1)) != 0 || max_block == 0)
 		return NULL;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
@@ -27,7 +27,8 @@ pool_new(size_t grain, size_t max_block, size_t chunk, size_t max_bytes)
 	p->nclass = (max_block + grain - 1) / grain + 1;
 	p->chunk = chunk / grain * grain;
 	p->max_bytes = max_bytes;
-	if ((p->free = calloc(p->nclass, sizeof(*p->free))) == NULL) {
+	if (p->chunk < (p->nclass - 1) * grain ||
+	    (p->free = calloc(p->nclass, sizeof(*p->free))) == NULL) {
 		free(p);
 		return NULL;
 	}

@@ -22,7 +22,8 @@
 struct pool;
 
 /* pool_new - a pool of blocks up to max_block bytes in multiples of grain (a power of two of
- * at least 16), carved from chunk-byte chunks, at most max_bytes of them (0: no limit) */
+ * at least 16), carved from chunk-byte chunks (at least the largest block), at most max_bytes
+ * of them (0: no limit); NULL for parameters that do not fit or out of memory */
 struct pool *pool_new(size_t grain, size_t max_block, size_t chunk, size_t max_bytes);
 /* pool_get - a block of at least n bytes (1..max_block), aligned to 16; *cap gets its size;
  * NULL when the pool is at max_bytes or out of memory */

@@ -338,6 +338,7 @@ test_pool(void **state)
 	(void)state;
 	assert_null(pool_new(24, 1088, 4096, 0)); /* grain not a power of two */
 	assert_null(pool_new(64, 8192, 4096, 0)); /* blocks larger than a chunk */
+	assert_null(pool_new(64, 1090, 1100, 0)); /* its largest class (1152) too */
 	assert_non_null(p);
 	assert_null(pool_get(p, 0, &cap));
 	assert_null(pool_get(p, 1089, &cap));
