@@ -26,6 +26,7 @@
 #include "smtp/auth.h"
 
 #define HEAD_MAX (64u * 1024u) /* bytes of a message kept for header extraction */
+#define HEAD_MIN (4u * 1024u)  /* what the head starts with: most messages' headers fit */
 #define HDR_VALUE_MAX 998      /* RFC 5322 line limit: header values recorded up to this */
 #define REPLY_BUF (PERSONA_REPLY_MAX + 256)
 
@@ -102,8 +103,8 @@ struct smtp_tx {
 	bool toobig;
 	bool at_line_start;
 	bool prev_cr;
-	unsigned char *head;
-	size_t head_len;
+	unsigned char *head; /* the message's first bytes, up to HEAD_MAX (head_cap allocated) */
+	size_t head_len, head_cap;
 	struct evbuffer *body; /* bytes not yet handed to capture */
 };
 
@@ -401,6 +402,27 @@ body_flush(struct smtp_session *s)
 	}
 }
 
+/* head_grow - room for need bytes of head (need <= HEAD_MAX), doubling from HEAD_MIN: a
+ * typical spam's headers need no more than the first block, so a session does not take
+ * HEAD_MAX from malloc (a large request, slow on a heap fragmented by the DNS cache) for each
+ * message. Out of memory leaves the head as it is. */
+static void
+head_grow(struct smtp_tx *tx, size_t need)
+{
+	size_t cap = tx->head_cap ? tx->head_cap : HEAD_MIN;
+	unsigned char *h;
+
+	while (cap < need)
+		cap *= 2;
+	if (cap > HEAD_MAX)
+		cap = HEAD_MAX;
+	h = realloc(tx->head, cap);
+	if (h == NULL)
+		return;
+	tx->head = h;
+	tx->head_cap = cap;
+}
+
 /* body_take - move n bytes of message content from in to the transaction */
 static void
 body_take(struct smtp_session *s, struct evbuffer *in, size_t n)
@@ -416,6 +438,11 @@ body_take(struct smtp_session *s, struct evbuffer *in, size_t n)
 	}
 	if (tx->head_len < HEAD_MAX) {
 		h = HEAD_MAX - tx->head_len < n ? HEAD_MAX - tx->head_len : n;
+		if (tx->head_len + h > tx->head_cap)
+			head_grow(tx, tx->head_len + h);
+		if (h > tx->head_cap - tx->head_len)
+			h = tx->head_cap -
+			    tx->head_len; /* out of memory: the head is what it has */
 		evbuffer_copyout(in, tx->head + tx->head_len, h);
 		tx->head_len += h;
 	}
@@ -448,8 +475,7 @@ body_begin(struct smtp_session *s, const char *via)
 
 	if (tx->body == NULL) {
 		tx->body = evbuffer_new();
-		tx->head = malloc(HEAD_MAX);
-		if (tx->body == NULL || tx->head == NULL)
+		if (tx->body == NULL)
 			return -1;
 		tx->via = via;
 		tx->at_line_start = true;

@@ -637,6 +637,41 @@ test_enrich_hooks(void **state)
 	fx_free(f);
 }
 
+/* test_head_growth - header extraction reads the first 64 KiB of a message, its buffer grown
+ * from a small start as the head arrives in pieces: a header after 40 KiB of others is found
+ * (fed 1000 bytes at a time and in one piece), one after 64 KiB is not, and the body is whole */
+static void
+test_head_growth(void **state)
+{
+	static const char pre[] = "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n";
+	const size_t pad_lines[] = {500, 900}; /* 80-byte lines: 40,000 and 72,000 bytes */
+	const size_t steps[] = {1000, 0};
+	char *msg = malloc(100000);
+
+	assert_non_null(msg);
+	for (size_t c = 0; c < 2; c++) {
+		for (size_t k = 0; k < 2; k++) {
+			struct fixture *f = fx_new(EXCH, NULL);
+			size_t n = 0, body;
+
+			n += (size_t)sprintf(msg + n, "%s", pre);
+			for (size_t i = 0; i < pad_lines[c]; i++)
+				n += (size_t)sprintf(msg + n, "X-Pad-%05zu: %066zu\r\n", i, i);
+			n += (size_t)sprintf(msg + n, "Subject: found-%zu\r\n\r\nbody\r\n.\r\n", c);
+			body = n - strlen(pre) - 3;
+			fx_feed(f, msg, n, steps[k]);
+			assert_int_equal(f->rec->body_bytes, body);
+			if (c == 0)
+				assert_non_null(
+				    strstr(f->rec->events, "\"hdr_subject\":\"found-0\""));
+			else
+				assert_null(strstr(f->rec->events, "found-1"));
+			fx_free(f);
+		}
+	}
+	free(msg);
+}
+
 int
 main(void)
 {
@@ -653,6 +688,7 @@ main(void)
 	    cmocka_unit_test(test_mid_data_close),
 	    cmocka_unit_test(test_bare_lf_policy),
 	    cmocka_unit_test(test_enrich_hooks),
+	    cmocka_unit_test(test_head_growth),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
