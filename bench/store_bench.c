@@ -7,14 +7,15 @@
  * sends it), collects the frames the engine would send to the store, then starts the real
  * store (store_run) in a child process on a socketpair, in a fresh data directory, and pumps
  * the frames into it as fast as it takes them (each session also carries the SYN
- * fingerprint's relaytrap.enrich os event, as in the daemon; --no-os leaves it out; --dns adds
- * the three events of DNS enrichment after the message), reading its
+ * fingerprint's relaytrap.enrich os event, as in the daemon; --no-os leaves it out; --geo adds
+ * the geo event of a source GeoIP knows at the start; --dns adds the event of DNS enrichment
+ * after the message), reading its
  * acknowledgements. Prints the store's CPU (user+sys, from wait4) per message and per event, and
  * its rate with a core of its own. The same frames every run, so two builds compare on the same
  * input.
  *
  * Usage: store_bench [-n MESSAGES] [-l BYTES] [-s SOURCES] [-d DATA-DIR] [--no-fsync] [--no-os]
- *                    [--dns] [--keep]
+ *                    [--geo] [--dns] [--keep]
  *   -s: the sessions come from SOURCES addresses in turn (default: each from its own), as
  *   bench/enrich.sh's POOL; a source that comes back gets the same enrichment results.
  *   defaults: 10000 messages, 1024 bytes, a mktemp directory under /tmp (removed unless
@@ -120,6 +121,24 @@ os_event(struct capture *cap, struct smtp_session *s)
 	capture_commit(cap);
 }
 
+/* geo_event - the relaytrap.enrich geo event of a source the GeoIP databases know (the free
+ * databases' answer for bench/enrich.sh's default SRC_NET, as src/enrich/enrich.c writes it) */
+static void
+geo_event(struct capture *cap, struct smtp_session *s)
+{
+	static const char fields[] =
+	    "\"kind\":\"geo\",\"country_code\":\"TW\",\"country\":\"Taiwan\",\"region\":\"New "
+	    "Taipei City\",\"city\":\"New Taipei "
+	    "City\",\"latitude\":25.0693,\"longitude\":121.4626,"
+	    "\"asn\":3462,\"as_org\":\"Chunghwa Telecom Co., Ltd.\",\"geo_db\":\"ip-location-db\"";
+	struct jw *w = capture_begin(cap, "relaytrap.enrich", smtp_session_prefix(s));
+
+	if (w == NULL)
+		die("capture_begin");
+	jw_fields(w, fields, sizeof(fields) - 1);
+	capture_commit(cap);
+}
+
 /* dns_events - the relaytrap.enrich event of DNS enrichment (enrich_dns = yes: kind "dns" with
  * the parts rdns, dnsbl over three zones, and helo), as src/enrich/enrich.c writes it; a
  * source's later sessions get theirs from the DNS cache (cached, lookup_time) */
@@ -154,7 +173,8 @@ dns_events(struct capture *cap, struct smtp_session *s, bool repeat)
 static unsigned long sources; /* -s: 0, every session from an address of its own */
 
 static void
-make_frames(struct frames *f, unsigned long n, size_t bytes, bool with_os, bool with_dns)
+make_frames(struct frames *f, unsigned long n, size_t bytes, bool with_os, bool with_geo,
+            bool with_dns)
 {
 	static uint64_t counter;
 	struct config cfg;
@@ -211,6 +231,8 @@ make_frames(struct frames *f, unsigned long n, size_t bytes, bool with_os, bool 
 		if (s == NULL)
 			die("session");
 		smtp_session_start(s);
+		if (with_geo)
+			geo_event(cap, s);
 		if (with_os)
 			os_event(cap, s);
 		evbuffer_add(in, msg, mlen);
@@ -239,15 +261,14 @@ now_s(void)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"no-fsync", no_argument, NULL, 'F'},
-	                                     {"keep", no_argument, NULL, 'K'},
-	                                     {"no-os", no_argument, NULL, 'O'},
-	                                     {"dns", no_argument, NULL, 'D'},
-	                                     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"no-fsync", no_argument, NULL, 'F'}, {"keep", no_argument, NULL, 'K'},
+	    {"no-os", no_argument, NULL, 'O'},    {"dns", no_argument, NULL, 'D'},
+	    {"geo", no_argument, NULL, 'G'},      {NULL, 0, NULL, 0}};
 	unsigned long n = 10000;
 	size_t bytes = 1024, off = 0;
 	const char *dir = NULL;
-	bool fsync_on = true, keep = false, with_os = true, with_dns = false;
+	bool fsync_on = true, keep = false, with_os = true, with_dns = false, with_geo = false;
 	char tmpl[] = "/tmp/store-bench.XXXXXX", cmd[600];
 	struct frames f = {0};
 	struct rusage ru;
@@ -281,16 +302,20 @@ main(int argc, char **argv)
 		case 'D':
 			with_dns = true;
 			break;
+		case 'G':
+			with_geo = true;
+			break;
 		default:
-			fprintf(stderr, "usage: store_bench [-n MESSAGES] [-l BYTES] [-s SOURCES] "
-			                "[-d DATA-DIR] [--no-fsync] [--no-os] [--dns] [--keep]\n");
+			fprintf(stderr,
+			        "usage: store_bench [-n MESSAGES] [-l BYTES] [-s SOURCES] "
+			        "[-d DATA-DIR] [--no-fsync] [--no-os] [--geo] [--dns] [--keep]\n");
 			return 2;
 		}
 	}
 	log_init("store_bench", LOG_LVL_WARN);
 	if (dir == NULL && (dir = mkdtemp(tmpl)) == NULL)
 		die("mkdtemp");
-	make_frames(&f, n, bytes, with_os, with_dns);
+	make_frames(&f, n, bytes, with_os, with_geo, with_dns);
 	printf("frames: %lu messages of %zu bytes, %lu events, %.1f MiB on the channel\n", n, bytes,
 	       f.events, (double)f.len / 1048576.0);
 	fflush(stdout);

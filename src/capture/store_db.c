@@ -98,6 +98,8 @@ struct evdef {
  * columns are its parts'. */
 static const char *const enrich_kinds[] = {"geo", "os", "dnsbl", "rdns", "helo", "dns"};
 #define ENRICH_KINDS 6
+#define K_GEO 0
+#define K_OS 1
 #define K_DNSBL 2
 #define K_DNS 5
 #define DNS_PARTS ((1u << 2) | (1u << 3) | (1u << 4)) /* dnsbl, rdns, helo */
@@ -1555,7 +1557,10 @@ step_reset(struct store_db *db, sqlite3_stmt *st, int rc, const char *what)
 static int
 enrich_data(json_t *ev, bool top, char **full, char **stable)
 {
-	static const char *const volatile_keys[] = {"lookup_us", "lookup_time", "cached"};
+	/* what differs between two lookups with the same result: the DNS lookup's time and
+	 * source, and the raw SYN beside an os result (its IP ID or flow label changes with every
+	 * connection; os_sig holds the fingerprint's shape) */
+	static const char *const volatile_keys[] = {"lookup_us", "lookup_time", "cached", "syn"};
 	struct dbuf f = {NULL, 0, 0, false}, st = {NULL, 0, 0, false};
 	struct jkey small[64], *ks = small;
 	size_t n = json_object_size(ev), i = 0, k, nk, at = 0;
@@ -1871,9 +1876,10 @@ apply_enrich(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 	rc |= step_reset(db, st, brc, "enrich");
 
 	/* history per result; ip_intel is left alone by a result without columns there (helo:
-	 * a session's name, not the address's) and by an answer from the engine's DNS cache that
-	 * repeats the address's latest result: its columns hold it already, and a cached answer
-	 * is not a new lookup (enriched_at stays the time of the last one) */
+	 * a session's name, not the address's) and by one that repeats the address's latest
+	 * result when it is an answer from the engine's DNS cache or from a local source (geo:
+	 * the GeoIP files; os: the SYN): its columns hold it already, and enriched_at stays the
+	 * time they last took news or a DNS lookup made on the network */
 	if (k == K_DNS) {
 		for (p = 0; p < STORE_DB_DNS_PARTS; p++) {
 			json_t *part = dns_part(ev, p);
@@ -1892,7 +1898,9 @@ apply_enrich(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 		hrc = history(db, ip, kind, info, stable);
 		if (hrc < 0)
 			rc = -1;
-		if (!(hrc == 1 && json_is_true(json_object_get(ev, "cached"))) && k < ENRICH_KINDS)
+		if (!(hrc == 1 &&
+		      (k == K_GEO || k == K_OS || json_is_true(json_object_get(ev, "cached")))) &&
+		    k < ENRICH_KINDS)
 			ip_upd |= 1u << k;
 	}
 

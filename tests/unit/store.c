@@ -39,6 +39,7 @@
 
 #define SID "0123456789abcdef"
 #define SID2 "fedcba9876543210"
+#define SID3 "0011223344556677"
 
 struct fx {
 	char dir[64];
@@ -1501,6 +1502,37 @@ test_enrich_repeat(void **state)
 	expect_text(f->db, q, "b.example 40");
 	expect_text(f->db, "SELECT rdns FROM sessions WHERE session = '" SID2 "'", "b.example");
 	expect_int(f->db, "SELECT count(*) FROM ip_intel_history", 3);
+
+	/* geo and os: a repeat of the address's latest result (from the GeoIP files, from a new
+	 * SYN that differs only in its raw fields) leaves ip_intel and the history alone, news
+	 * updates both; the session gets its columns every time */
+	put(f->s, SID2, 50, "relaytrap.enrich", ",\"kind\":\"geo\",\"city\":\"Taipei\"", 0);
+	put(f->s, SID2, 51, "relaytrap.enrich",
+	    ",\"kind\":\"os\",\"os_class\":\"win\",\"os_name\":\"Windows\",\"os_flavor\":\"XP\","
+	    "\"os_sig\":\"4:117+11\",\"syn\":{\"ip_id\":1}",
+	    0);
+	store_commit(f->s);
+	expect_text(f->db, q, "b.example 51");
+	expect_int(f->db, "SELECT count(*) FROM ip_intel_history", 5);
+	put(f->s, SID3, 55, "relaytrap.session.connect", "", 0);
+	put(f->s, SID3, 60, "relaytrap.enrich", ",\"kind\":\"geo\",\"city\":\"Taipei\"", 0);
+	put(f->s, SID3, 61, "relaytrap.enrich",
+	    ",\"kind\":\"os\",\"os_class\":\"win\",\"os_name\":\"Windows\",\"os_flavor\":\"XP\","
+	    "\"os_sig\":\"4:117+11\",\"syn\":{\"ip_id\":2}",
+	    0);
+	store_commit(f->s);
+	expect_text(f->db, q, "b.example 51");
+	expect_int(f->db, "SELECT count(*) FROM ip_intel_history", 5);
+	expect_text(f->db, "SELECT city || os FROM sessions WHERE session = '" SID3 "'",
+	            "TaipeiWindows XP");
+	expect_text(f->db, "SELECT data FROM enrichments WHERE time_us % 1000000 = 61",
+	            "{\"os_class\":\"win\",\"os_flavor\":\"XP\",\"os_name\":\"Windows\",\"os_sig\":"
+	            "\"4:117+11\",\"syn\":{\"ip_id\":2}}");
+	put(f->s, SID3, 70, "relaytrap.enrich", ",\"kind\":\"geo\",\"city\":\"Hualien\"", 0);
+	store_commit(f->s);
+	expect_text(f->db, q, "b.example 70");
+	expect_text(f->db, "SELECT city FROM ip_intel", "Hualien");
+	expect_int(f->db, "SELECT count(*) FROM ip_intel_history", 6);
 }
 
 /* q_text_int - the first column of the first row of sql with ?1 bound to an integer, as a heap
@@ -1695,6 +1727,7 @@ test_json_columns(void **state)
 		json_object_del(ev, "lookup_us");
 		json_object_del(ev, "lookup_time");
 		json_object_del(ev, "cached");
+		json_object_del(ev, "syn");
 		wstable = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
 		got = q_text_int(f->db, "SELECT data FROM enrichments WHERE time_us % 1000000 = ?1",
 		                 (long long)i + 1);
