@@ -36,6 +36,7 @@
 #include "capture/bodyscan.h"
 #include "capture/evparse.h"
 #include "capture/frame.h"
+#include "capture/jarena.h"
 #include "capture/store_db.h"
 #include "core/log.h"
 #include "core/privsep.h"
@@ -74,6 +75,8 @@ struct body {
 struct store {
 	struct store_config cfg;
 	struct evparse *evp; /* the sessions' repeated fields, parsed once (evparse.h) */
+	struct jarena *ar;   /* store_run: each event's JSON values, dropped after it (else NULL) */
+	struct jarena arena;
 	int ack_fd;          /* store_run: the engine channel acknowledgements go to, else -1 */
 	uint64_t stream_off; /* the engine's stream offset just past the last frame applied */
 	uint64_t ack_off;    /* stream_off when it was last acknowledged */
@@ -1037,12 +1040,17 @@ int
 store_event(struct store *s, const char *json, size_t len)
 {
 	struct store_parsed p;
-	int rc;
+	struct jarena *old = s->ar != NULL ? jarena_use(s->ar) : NULL;
+	int rc = -1;
 
-	if (store_parse_cached(s->evp, &p, json, len) < 0)
-		return -1;
-	rc = store_apply(s, &p, json, len);
-	store_parsed_clear(&p);
+	if (store_parse_cached(s->evp, &p, json, len) == 0) {
+		rc = store_apply(s, &p, json, len);
+		store_parsed_clear(&p);
+	}
+	if (s->ar != NULL) {
+		jarena_use(old);
+		jarena_reset(s->ar, false);
+	}
 	return rc;
 }
 
@@ -1264,6 +1272,7 @@ store_close(struct store *s)
 	free(s->jsonl_buf);
 	free(s->out);
 	evparse_free(s->evp);
+	jarena_reset(&s->arena, true);
 	free(s);
 }
 
@@ -1413,6 +1422,8 @@ store_run(int fd, const struct store_config *cfg)
 	ssize_t n;
 	int rc = 1;
 
+	/* this process owns all its JSON: each event's from an arena (before any value exists) */
+	jarena_install();
 	signals_setup();
 	if (cfg->privsep != NULL) {
 		preload();
@@ -1438,6 +1449,7 @@ store_run(int fd, const struct store_config *cfg)
 		goto out;
 	}
 	s->ack_fd = fd;
+	s->ar = &s->arena;
 	for (;;) {
 		if (s->failed) {
 			/* Nothing after the last acknowledgement is durable; the engine still has

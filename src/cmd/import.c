@@ -11,8 +11,8 @@
  * that made it. The reader's JSON values live in their batch's arena (below).
  *
  * Owns: the input streams (zlib reads plain and gzip-compressed files alike), the line buffer,
- *       the batches with their arenas, the reader thread, and jansson's allocator for the
- *       process (set by cmd_import).
+ *       the batches with their arenas, the reader thread; cmd_import routes jansson's
+ *       allocations for the process through capture/jarena.
  * Public: cmd_import (declared in cmd/cmd.h).
  * Inputs: files, '-' for stdin, or a data directory (its rotated events-*.jsonl[.gz] in name
  *         order, then events.jsonl[.gz]). Applying an event is idempotent (docs/database.md), so
@@ -40,17 +40,9 @@
 #include <jansson.h>
 #include <zlib.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
-
-#include "capture/frame.h"
 #include "capture/evparse.h"
+#include "capture/frame.h"
+#include "capture/jarena.h"
 #include "capture/store.h"
 #include "cmd/cmd.h"
 #include "core/config.h"
@@ -80,106 +72,14 @@ struct item {
 	uint64_t line;
 };
 
-/*
- * The reader's events live in their batch's arena. Allocating and freeing jansson's many small
- * blocks one by one was two fifths of the reader's time; the reader now takes them from the
- * arena of the batch it parses into and drops them all at once when the batch comes back.
- * jansson's allocator is process-wide (json_set_alloc_funcs, set before any JSON is made):
- * each block carries a tag saying where it came from, blocks made on any other thread (the
- * applier adds members to message events) come from malloc and are freed, arena blocks are
- * freed with their arena. Under AddressSanitizer the arena poisons what it hands back.
- */
-#define ARENA_CHUNK (1u << 20)
-#define ARENA_HDR 16 /* the tag, keeping 16-byte alignment */
-#define TAG_ARENA 0x61726e61u
-#define TAG_HEAP 0x68656170u
-
-struct chunk {
-	struct chunk *next;
-	size_t size, used;
-	_Alignas(16) unsigned char data[];
-};
-
-struct arena {
-	struct chunk *head; /* where blocks are taken from; older chunks follow */
-};
-
-static _Thread_local struct arena *cur_arena; /* the reader's, while it parses */
-
-static void *
-ja_malloc(size_t n)
-{
-	struct arena *a = cur_arena;
-	struct chunk *c;
-	unsigned char *p;
-	size_t need;
-
-	/* other threads, and blocks over a quarter chunk: the heap */
-	if (a == NULL || n > ARENA_CHUNK / 4) {
-		if (n > SIZE_MAX - ARENA_HDR)
-			return NULL;
-		if ((p = malloc(n + ARENA_HDR)) == NULL)
-			return NULL;
-		*(uint32_t *)p = TAG_HEAP;
-		return p + ARENA_HDR;
-	}
-	need = (n + ARENA_HDR + 15) & ~(size_t)15;
-	c = a->head;
-	if (c == NULL || c->size - c->used < need) {
-		if ((c = malloc(sizeof(*c) + ARENA_CHUNK)) == NULL)
-			return NULL;
-		c->size = ARENA_CHUNK;
-		c->used = 0;
-		c->next = a->head;
-		a->head = c;
-		POISON(c->data, c->size);
-	}
-	p = c->data + c->used;
-	c->used += need;
-	UNPOISON(p, need);
-	*(uint32_t *)p = TAG_ARENA;
-	return p + ARENA_HDR;
-}
-
-static void
-ja_free(void *ptr)
-{
-	unsigned char *p = ptr;
-
-	if (p == NULL)
-		return;
-	p -= ARENA_HDR;
-	if (*(uint32_t *)p == TAG_HEAP)
-		free(p);
-	/* TAG_ARENA: freed with the arena */
-}
-
-/* arena_reset - every block of the arena is free again; the newest chunk is kept for reuse
- * (all = false) or freed too */
-static void
-arena_reset(struct arena *a, bool all)
-{
-	struct chunk *c = a->head, *next;
-
-	if (c == NULL)
-		return;
-	for (next = all ? c : c->next; next != NULL; next = c) {
-		c = next->next;
-		free(next);
-	}
-	if (all) {
-		a->head = NULL;
-		return;
-	}
-	a->head->next = NULL;
-	a->head->used = 0;
-	POISON(a->head->data, a->head->size);
-}
+/* The reader's events live in their batch's arena (capture/jarena.h): it parses into the arena
+ * of its batch and drops them all at once when the batch comes back; what the applier adds to
+ * message events comes from the heap. */
 
 /* struct batch - consecutive lines of one input file */
 struct batch {
 	struct batch *next;
-	struct arena arena; /* the events' JSON */
+	struct jarena arena; /* the events' JSON */
 	size_t n;
 	uint64_t text;       /* bytes of the lines in it */
 	char file[256];      /* copied: directory inputs free their names */
@@ -310,7 +210,7 @@ batch_get(struct import *im)
 	pthread_mutex_unlock(&im->mu);
 	for (i = 0; i < b->n; i++)
 		store_parsed_clear(&b->it[i].p);
-	arena_reset(&b->arena, false);
+	jarena_reset(&b->arena, false);
 	b->n = 0;
 	b->text = 0;
 	strlcpy(b->file, im->cur, sizeof(b->file));
@@ -351,9 +251,9 @@ item_add(struct import *im, const char *p, size_t n)
 		it->p.ev = NULL;
 		it->p.valid = false;
 	} else {
-		cur_arena = &b->arena;
+		jarena_use(&b->arena);
 		store_parse_cached(im->evp, &it->p, p, n);
-		cur_arena = NULL;
+		jarena_use(NULL);
 		b->text += n;
 	}
 	if (b->n == IMPORT_BATCH || b->text >= IMPORT_BATCH_BYTES)
@@ -650,7 +550,7 @@ out:
 		for (i = 0; b != NULL && i < b->n; i++)
 			store_parsed_clear(&b->it[i].p);
 		if (b != NULL)
-			arena_reset(&b->arena, true);
+			jarena_reset(&b->arena, true);
 		free(b);
 	}
 	return rc;
@@ -707,7 +607,7 @@ cmd_import(int argc, char **argv)
 	bool quiet = false;
 
 	/* before any JSON value exists: jansson must free every block with the matching call */
-	json_set_alloc_funcs(ja_malloc, ja_free);
+	jarena_install();
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:d:qvh", opts, NULL)) != -1) {
 		switch (ch) {
