@@ -100,6 +100,18 @@ on_close(void *ctx)
 {
 }
 
+/* enrich_event - a relaytrap.enrich event of the session with these fields (JSON members) */
+static void
+enrich_event(struct capture *cap, struct smtp_session *s, const char *fields, size_t len)
+{
+	struct jw *w = capture_begin(cap, "relaytrap.enrich", smtp_session_prefix(s));
+
+	if (w == NULL)
+		die("capture_begin");
+	jw_fields(w, fields, len);
+	capture_commit(cap);
+}
+
 /* os_event - the relaytrap.enrich os event the SYN fingerprint adds to every session (its
  * fields as src/enrich/p0f.c writes them for a Linux client on loopback) */
 static void
@@ -113,12 +125,8 @@ os_event(struct capture *cap, struct smtp_session *s)
 	    "ts,nop,ws:df,id+:0\",\"syn\":{\"ip_version\":4,\"ttl\":64,\"tos\":0,\"df\":true,"
 	    "\"ip_id\":31917,\"win\":65495,\"wscale\":10,\"mss\":65495,\"olayout\":\"mss,sok,ts,"
 	    "nop,ws\",\"quirks\":\"df,id+\",\"opt_eol_pad\":0,\"ip_opt_len\":0,\"payload\":false}";
-	struct jw *w = capture_begin(cap, "relaytrap.enrich", smtp_session_prefix(s));
 
-	if (w == NULL)
-		die("capture_begin");
-	jw_fields(w, fields, sizeof(fields) - 1);
-	capture_commit(cap);
+	enrich_event(cap, s, fields, sizeof(fields) - 1);
 }
 
 /* geo_event - the relaytrap.enrich geo event of a source the GeoIP databases know (the free
@@ -131,12 +139,8 @@ geo_event(struct capture *cap, struct smtp_session *s)
 	    "Taipei City\",\"city\":\"New Taipei "
 	    "City\",\"latitude\":25.0693,\"longitude\":121.4626,"
 	    "\"asn\":3462,\"as_org\":\"Chunghwa Telecom Co., Ltd.\",\"geo_db\":\"ip-location-db\"";
-	struct jw *w = capture_begin(cap, "relaytrap.enrich", smtp_session_prefix(s));
 
-	if (w == NULL)
-		die("capture_begin");
-	jw_fields(w, fields, sizeof(fields) - 1);
-	capture_commit(cap);
+	enrich_event(cap, s, fields, sizeof(fields) - 1);
 }
 
 /* dns_events - the relaytrap.enrich event of DNS enrichment (enrich_dns = yes: kind "dns" with

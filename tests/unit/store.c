@@ -1459,6 +1459,21 @@ test_enrich_history_full(void **state)
 	           20);
 }
 
+/* put_geo_os - a geo event (Taipei) at t and an os event (Windows XP) at t + 1 whose raw SYN
+ * has the IP ID ip_id */
+static void
+put_geo_os(struct store *s, const char *sid, int t, int ip_id)
+{
+	char os[256];
+
+	put(s, sid, t, "relaytrap.enrich", ",\"kind\":\"geo\",\"city\":\"Taipei\"", 0);
+	snprintf(os, sizeof(os),
+	         ",\"kind\":\"os\",\"os_class\":\"win\",\"os_name\":\"Windows\",\"os_flavor\":"
+	         "\"XP\",\"os_sig\":\"4:117+11\",\"syn\":{\"ip_id\":%d}",
+	         ip_id);
+	put(s, sid, t + 1, "relaytrap.enrich", os, 0);
+}
+
 /* test_enrich_repeat - what an enrich event does to ip_intel: an answer from the engine's DNS
  * cache that repeats the address's latest result leaves the row as it is (enriched_at stays
  * the time of the lookup), one with news or a fresh lookup updates it, a HELO check (a
@@ -1506,20 +1521,12 @@ test_enrich_repeat(void **state)
 	/* geo and os: a repeat of the address's latest result (from the GeoIP files, from a new
 	 * SYN that differs only in its raw fields) leaves ip_intel and the history alone, news
 	 * updates both; the session gets its columns every time */
-	put(f->s, SID2, 50, "relaytrap.enrich", ",\"kind\":\"geo\",\"city\":\"Taipei\"", 0);
-	put(f->s, SID2, 51, "relaytrap.enrich",
-	    ",\"kind\":\"os\",\"os_class\":\"win\",\"os_name\":\"Windows\",\"os_flavor\":\"XP\","
-	    "\"os_sig\":\"4:117+11\",\"syn\":{\"ip_id\":1}",
-	    0);
+	put_geo_os(f->s, SID2, 50, 1);
 	store_commit(f->s);
 	expect_text(f->db, q, "b.example 51");
 	expect_int(f->db, "SELECT count(*) FROM ip_intel_history", 5);
 	put(f->s, SID3, 55, "relaytrap.session.connect", "", 0);
-	put(f->s, SID3, 60, "relaytrap.enrich", ",\"kind\":\"geo\",\"city\":\"Taipei\"", 0);
-	put(f->s, SID3, 61, "relaytrap.enrich",
-	    ",\"kind\":\"os\",\"os_class\":\"win\",\"os_name\":\"Windows\",\"os_flavor\":\"XP\","
-	    "\"os_sig\":\"4:117+11\",\"syn\":{\"ip_id\":2}",
-	    0);
+	put_geo_os(f->s, SID3, 60, 2);
 	store_commit(f->s);
 	expect_text(f->db, q, "b.example 51");
 	expect_int(f->db, "SELECT count(*) FROM ip_intel_history", 5);
