@@ -5,6 +5,8 @@
 #include "str.h"
 #include "util.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +182,21 @@ static const unsigned char plain[256] = {
 };
 /* clang-format on */
 
+/* any8 - whether any of the 8 bytes at p is not plain: a control, '"', '\\' or a byte >= 0x80
+ * (for each test, (v - 0x01..) & ~v has a byte's high bit set exactly when some byte of v is
+ * zero, or below the subtracted value; borrows only add flags above a byte that has one) */
+static inline bool
+any8(const unsigned char *p)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	uint64_t x, q, b;
+
+	memcpy(&x, p, 8);
+	q = x ^ (ones * '"');
+	b = x ^ (ones * '\\');
+	return ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b) | x) & high) != 0;
+}
+
 /* jw_escaped - write a quoted JSON string; invalid UTF-8 bytes become U+FFFD */
 static void
 jw_escaped(struct jw *w, const unsigned char *p, size_t n)
@@ -189,9 +206,23 @@ jw_escaped(struct jw *w, const unsigned char *p, size_t n)
 
 	if (!jw_reserve(w, n + 2))
 		return;
+	/* the plain start (most strings: all of it) straight into the room just made */
+	while (n - i >= 8 && !any8(p + i))
+		i += 8;
+	while (i < n && plain[p[i]])
+		i++;
 	w->buf[w->len++] = '"';
+	memcpy(w->buf + w->len, p, i);
+	w->len += i;
+	if (i == n) {
+		w->buf[w->len++] = '"';
+		w->buf[w->len] = '\0';
+		return;
+	}
 	while (i < n) {
 		start = i;
+		while (n - i >= 8 && !any8(p + i)) /* plain runs a word at a time */
+			i += 8;
 		while (i < n && plain[p[i]])
 			i++;
 		if (i > start)

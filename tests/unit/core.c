@@ -199,6 +199,46 @@ test_json_lossless(void **state)
 	}
 }
 
+/* test_json_long_strings - strings long enough to be scanned a word at a time: each byte value
+ * at each position of a 40-byte run of plain text (and a two-byte UTF-8 letter at each
+ * position) comes out escaped exactly as it does alone, the plain text around it as it is */
+static void
+test_json_long_strings(void **state)
+{
+	static const char plain[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	unsigned char in[sizeof(plain) - 1];
+	char want[128], one[32];
+	struct jw w;
+
+	for (unsigned b = 0; b < 257; b++) {
+		/* b == 256: the letter e-acute, c3 a9 */
+		size_t blen = b == 256 ? 2 : 1;
+		unsigned char c[2] = {b == 256 ? 0xc3 : (unsigned char)b, 0xa9};
+
+		/* the byte alone (short: written a byte at a time), without the quotes */
+		jw_init(&w);
+		jw_key_strn(&w, "k", (const char *)c, blen);
+		assert_true(w.len >= 6 && w.len - 6 < sizeof(one)); /* "k":"...." */
+		memcpy(one, w.buf + 5, w.len - 6);
+		one[w.len - 6] = '\0';
+		jw_free(&w);
+		for (size_t at = 0; at + blen <= sizeof(in); at++) {
+			memset(in, 'a', sizeof(in));
+			memcpy(in + at, c, blen);
+			snprintf(want, sizeof(want), "\"k\":\"%.*s%s%.*s\"", (int)at, plain, one,
+			         (int)(sizeof(in) - at - blen), plain);
+			jw_init(&w);
+			jw_key_strn(&w, "k", (const char *)in, sizeof(in));
+			if (strcmp(w.buf, want) != 0) {
+				print_error("byte 0x%02x at %zu: got %s, want %s\n", b, at, w.buf,
+				            want);
+				fail();
+			}
+			jw_free(&w);
+		}
+	}
+}
+
 /* test_json_bytes_numbers - every single byte value: printable ASCII as it is but " and \\
  * (escaped), \\n \\r \\t, other controls as \\u00XX, a byte that is not UTF-8 on its own as
  * U+FFFD with a _b64 companion; and jansson reads the byte back. Integers at their limits. */
@@ -378,11 +418,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_size),     cmocka_unit_test(test_pool),
-	    cmocka_unit_test(test_parse_duration), cmocka_unit_test(test_base64),
-	    cmocka_unit_test(test_utf8),           cmocka_unit_test(test_escape_log),
-	    cmocka_unit_test(test_json_lossless),  cmocka_unit_test(test_json_bytes_numbers),
-	    cmocka_unit_test(test_rfc3339),        cmocka_unit_test(test_rand_chars),
+	    cmocka_unit_test(test_parse_size),
+	    cmocka_unit_test(test_pool),
+	    cmocka_unit_test(test_parse_duration),
+	    cmocka_unit_test(test_base64),
+	    cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_escape_log),
+	    cmocka_unit_test(test_json_lossless),
+	    cmocka_unit_test(test_json_bytes_numbers),
+	    cmocka_unit_test(test_json_long_strings),
+	    cmocka_unit_test(test_rfc3339),
+	    cmocka_unit_test(test_rand_chars),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
