@@ -167,10 +167,15 @@ class Daemon:
         return self.proc.returncode
 
     def cleanup(self):
-        """cleanup - kill if still running and remove the directory"""
+        """cleanup - end it if still running (SIGTERM, which a wrapper such as the security
+        suite's strace passes on; SIGKILL after STOP_TIMEOUT) and remove the directory"""
         if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
         if self.db is not None:
             self.db.close()
         if not self.err.closed:

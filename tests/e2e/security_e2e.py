@@ -501,6 +501,39 @@ class NeverRelaysTests(unittest.TestCase):
         run("ip", "-n", self.ns, "link", "set", "lo", "up")
         self.tmp = tempfile.mkdtemp(prefix="rt-sec-ns-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.addCleanup(self.sweep)
+
+    def tracers(self):
+        """tracers - pids of this test's strace processes still running"""
+        mark = f"{self.tmp}/trace.".encode()
+        pids = []
+        for d in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    if mark in f.read():
+                        pids.append(int(d))
+            except (OSError, ValueError):
+                pass
+        return pids
+
+    def sweep(self):
+        """sweep - end what a strace of this test still traces (its daemon first: killing
+        strace alone would leave the daemon running), then the strace"""
+        for pid in self.tracers():
+            for c in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
+                                    text=True).stdout.split():
+                try:
+                    os.kill(int(c), signal.SIGTERM)
+                except OSError:
+                    pass
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while self.tracers() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid in self.tracers():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
     def wrapper(self):
         """wrapper - a stand-in binary for run.py: relaytrap under strace -f, signals passed on
@@ -539,6 +572,11 @@ exit $rc
                            capture_output=True, text=True, timeout=1800)
         summary = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ""
         self.assertRegex(summary, r"^E2E: \d+ passed, 0 failed", p.stderr[-3000:])
+        # the suite stops every daemon it starts, through the wrapper too
+        deadline = time.monotonic() + 5
+        while self.tracers() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(self.tracers(), [], "daemons left running after the suite")
         traces = [os.path.join(self.tmp, n) for n in os.listdir(self.tmp)
                   if n.startswith("trace.")]
         self.assertGreater(len(traces), 20, "one trace per daemon the suite started")
