@@ -13,7 +13,8 @@
 # 10.77.0.0 they know none, and "on" is DNS alone. Only the PROXY headers name these
 # addresses: every packet goes to 127.0.0.1. The same load runs against relaytrap with every enrichment off (enrich_geo,
 # enrich_os, enrich_dns = no) and on (all yes, GeoIP from GEOIP_DIR, default var/geoip), ROUNDS
-# times alternately; each run prints msgs/s and the DNS counters, and the end prints the
+# times alternately; each run prints msgs/s, the CPU per message of the engine, the store and the resolver
+# (dnsmasq shares the two cores), the DNS counters, and the end prints the
 # medians, their ratio and the median of the rounds' ratios (target: on >= 90% of off).
 #
 # Usage: bench/enrich.sh [BUILD-DIR]     (default build)
@@ -79,6 +80,7 @@ EOF
 "$DNSMASQ" --keep-in-foreground --conf-file="$OUT/dnsmasq.conf" --pid-file= --user= \
 	--log-facility="$OUT/dnsmasq.log" &
 PIDS+=($!)
+DNSPID=$!
 sleep 0.5
 
 # ENGINE: the engine's enrichment alone, in-process (bench/enrich_bench.c), against this dnsmasq
@@ -123,8 +125,10 @@ run_once() {
 		sleep 0.05
 	done
 	# CPU of the engine and the store process (utime+stime, clock ticks) per message
-	local spid cpu_e cpu_s cpu_e0=0 cpu_s0=0 hz sessions=$MSGS
+	local spid cpu_e cpu_s cpu_d cpu_e0=0 cpu_s0=0 cpu_d0 hz sessions=$MSGS
 	hz=$(getconf CLK_TCK)
+	# the resolver's CPU too: on these two cores it competes with relaytrap
+	cpu_d0=$(awk '{print $14 + $15}' "/proc/$DNSPID/stat")
 	# WARM: one session per source first (not measured), so every lookup of the measured load
 	# is answered from the DNS cache
 	if [ -n "${WARM:-}" ]; then
@@ -135,6 +139,7 @@ run_once() {
 		spid=$(pgrep -P "$(pgrep -P "$pid" | head -1)" | head -1 || true)
 		cpu_e0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 		cpu_s0=$( [ -n "$spid" ] && awk '{print $14 + $15}' "/proc/$spid/stat" || echo 0)
+		cpu_d0=$(awk '{print $14 + $15}' "/proc/$DNSPID/stat")
 	fi
 	"$SMTPLOAD" -P -s "$SRC_NET" -c "$CONC" -n "$MSGS" -p "$POOL" "127.0.0.1:$PORT" > "$OUT/load.txt" || true
 	line=$(cat "$OUT/load.txt")
@@ -142,11 +147,13 @@ run_once() {
 	spid=$(pgrep -P "$(pgrep -P "$pid" | head -1)" | head -1 || true)
 	cpu_e=$(( $(awk '{print $14 + $15}' "/proc/$pid/stat") - cpu_e0 ))
 	cpu_s=$(( $( [ -n "$spid" ] && awk '{print $14 + $15}' "/proc/$spid/stat" || echo 0) - cpu_s0 ))
+	cpu_d=$(( $(awk '{print $14 + $15}' "/proc/$DNSPID/stat") - cpu_d0 ))
 	kill -TERM "$pid"
 	wait "$pid" || true
 	rate=$(sed -n 's/.*msgs_per_s=\([0-9.]*\).*/\1/p' <<<"$line")
-	printf '%-4s %s cpu_us_per_msg: engine=%d store=%d' "$label" "$line" \
-		$((cpu_e * 1000000 / hz / MSGS)) $((cpu_s * 1000000 / hz / MSGS))
+	printf '%-4s %s cpu_us_per_msg: engine=%d store=%d resolver=%d' "$label" "$line" \
+		$((cpu_e * 1000000 / hz / MSGS)) $((cpu_s * 1000000 / hz / MSGS)) \
+		$((cpu_d * 1000000 / hz / MSGS))
 	if [ "$enrich" = yes ]; then
 		local n
 		n=$(cat "$data"/events*.jsonl | grep -c '"relaytrap.enrich"' || true)
