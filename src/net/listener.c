@@ -150,6 +150,7 @@ struct server {
 	struct event *resume;  /* EMFILE backoff */
 	struct event *housekeep;
 	const struct p0f_db *p0f; /* for the debug log of each SYN; may be NULL */
+	bool save_syn; /* the kernel keeps each client's SYN: OS enrichment or the debug log */
 	bool paused_backlog;
 	bool behind;   /* the store is behind: the costly sources are not read */
 	bool shedding; /* the store is far behind: every new session gets 421 */
@@ -895,7 +896,8 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 		free(c);
 		return;
 	}
-	conn_save_syn(c, fd);
+	if (srv->save_syn)
+		conn_save_syn(c, fd);
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;
@@ -1074,6 +1076,7 @@ server_new(struct event_base *base, const struct config *cfg, struct capture *ca
 		return NULL;
 	srv->base = base;
 	srv->cfg = cfg;
+	srv->save_syn = cfg->enrich_os || log_get_level() >= LOG_LVL_DEBUG;
 	srv->cap = cap;
 	srv->stress_at = cfg->limits.stress_sessions > 0 ? cfg->limits.stress_sessions
 	                                                 : cfg->limits.max_sessions / 4 * 3;
@@ -1131,8 +1134,10 @@ server_listen(struct server *srv, const struct listener_conf *lc, const struct s
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 	/* keep each client's SYN headers for its OS fingerprint (Linux 4.2+; without it there
-	 * is simply no fingerprint) */
-	setsockopt(fd, IPPROTO_TCP, TCP_SAVE_SYN, &on, sizeof(on));
+	 * is simply no fingerprint); with OS enrichment off the kernel keeps no copies and no
+	 * connection pays a getsockopt for one, unless the debug log shows them */
+	if (srv->save_syn)
+		setsockopt(fd, IPPROTO_TCP, TCP_SAVE_SYN, &on, sizeof(on));
 	if (ss.ss_family == AF_INET6 && lc->address[0] == '\0')
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
 	/* the persona's IP TTL: accepted sockets (and the SYN-ACK) inherit it */

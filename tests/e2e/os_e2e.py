@@ -12,6 +12,9 @@ end, must then see the Windows 7 and the Windows XP SYN those settings produce (
 distance the TTL implies). The namespace is always removed. Traffic goes only to loopback
 and to that namespace.
 
+With enrich_os=no the listening socket must not have TCP_SAVE_SYN set (read off the daemon's
+socket through pidfd_getfd; skipped where that is not allowed).
+
 Until the session emits the relaytrap.enrich event of kind os, what is checked is the debug
 log line the listener writes for each SYN (`-v` / log_level=debug):
   listener=... peer=IP peer_port=N syn_len=N syn_sig=4:64+0:... os="unix:Linux:..."
@@ -102,6 +105,58 @@ class Loopback(unittest.TestCase):
         self.assertEqual((m["cls"], m["name"]), ("unix", "Linux"), m.group(0))
         self.assertTrue(m["sig"].startswith("6:64+0:0:"), m["sig"])
         self.assertEqual(d6.stop(), 0)
+
+
+def listener_save_syn(pid, port):
+    """listener_save_syn - TCP_SAVE_SYN of the daemon's listening socket on port, read from a
+    copy of its descriptor (pidfd_getfd, Linux 5.6+, needs ptrace rights: root); None when
+    that is not possible here"""
+    import ctypes
+    inodes = set()
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+        f = line.split()
+        if f[3] == "0A" and int(f[1].split(":")[1], 16) == port:  # LISTEN
+            inodes.add(f[9])
+    libc = ctypes.CDLL(None, use_errno=True)
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+    try:
+        for name in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{name}")
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                fd = libc.syscall(438, pidfd, int(name), 0)  # pidfd_getfd
+                if fd < 0:
+                    return None
+                with socket.socket(fileno=fd) as s:
+                    return s.getsockopt(socket.IPPROTO_TCP, 27)  # TCP_SAVE_SYN
+    finally:
+        os.close(pidfd)
+    return None
+
+
+class SavedSyn(unittest.TestCase):
+    """the kernel keeps each client's SYN only when OS enrichment wants it"""
+
+    def check(self, sets, want):
+        d = run.Daemon(sets=[f"p0f_fp={P0F_FP}"] + sets)
+        self.addCleanup(d.cleanup)
+        got = listener_save_syn(d.proc.pid, d.port)
+        if got is None:
+            self.skipTest("cannot read the daemon's socket options here (pidfd_getfd)")
+        self.assertEqual(got, want, f"TCP_SAVE_SYN with {sets}")
+        talk(socket.AF_INET, run.HOST, d.port)  # served either way
+        self.assertEqual(d.stop(), 0)
+
+    def test_os_on_keeps_syns(self):
+        self.check([], 1)
+
+    def test_os_off_keeps_none(self):
+        self.check(["enrich_os=no"], 0)
 
 
 class Config(unittest.TestCase):
