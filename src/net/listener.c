@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -112,6 +114,8 @@ struct conn {
 	struct event *timer;    /* reply delays */
 	struct event *deadline; /* whole-command and lifetime deadlines */
 	struct outq *q_head, *q_tail;
+	struct conn *flush_next; /* on srv->flush: replies due, written at the end of the pass */
+	bool on_flush;
 	struct smtp_conn info;
 	unsigned char *syn; /* the peer's SYN, IP + TCP headers (TCP_SAVED_SYN); NULL if none */
 	size_t syn_len;
@@ -149,6 +153,8 @@ struct server {
 	struct limits live;    /* the sessions' budgets (the configured ones) */
 	struct event *resume;  /* EMFILE backoff */
 	struct event *housekeep;
+	struct event *ev_flush;   /* writes what this loop pass replied (flush_cb) */
+	struct conn *flush;       /* connections with replies due */
 	const struct p0f_db *p0f; /* for the debug log of each SYN; may be NULL */
 	bool save_syn; /* the kernel keeps each client's SYN: OS enrichment or the debug log */
 	bool paused_backlog;
@@ -481,12 +487,46 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	conn_try_write(c);
 }
 
-/* conn_try_write - write queued replies whose delay is over, one reply per write call */
+/* conn_try_write - have the replies that are due written once this loop pass has made all
+ * of its replies (flush_cb): one write per connection and pass, pipelined replies together
+ * as a bufferevent would send them, without a write event armed and disarmed (two
+ * epoll_ctl and a loop pass) for each reply */
 static void
 conn_try_write(struct conn *c)
 {
-	struct outq *q;
+	struct server *srv = c->srv;
 
+	if (c->on_flush)
+		return;
+	c->on_flush = true;
+	c->flush_next = srv->flush;
+	srv->flush = c;
+	event_active(srv->ev_flush, EV_TIMEOUT, 1);
+}
+
+/* conn_write_due - write the replies whose delay is over, in order; each reply whole in one
+ * write. They go straight to the socket when nothing waits before them, which is nearly
+ * always: what does not fit, and an error, goes through the bufferevent (which then
+ * reports the error). A reply still in its delay arms the timer. */
+static void
+conn_write_due(struct conn *c)
+{
+	struct iovec iov[16];
+	struct msghdr mh = {.msg_iov = iov};
+	struct outq *q;
+	size_t sent = 0;
+	ssize_t r;
+
+	for (q = c->q_head; q != NULL && q->delay_ms == 0 && mh.msg_iovlen < ARRAY_LEN(iov);
+	     q = q->next) {
+		iov[mh.msg_iovlen].iov_base = q->data;
+		iov[mh.msg_iovlen++].iov_len = q->len;
+	}
+	if (mh.msg_iovlen > 0 && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		r = sendmsg(bufferevent_getfd(c->bev), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (r > 0)
+			sent = (size_t)r;
+	}
 	while ((q = c->q_head) != NULL) {
 		if (q->delay_ms > 0) {
 			struct timeval tv = {q->delay_ms / 1000, (q->delay_ms % 1000) * 1000};
@@ -494,7 +534,12 @@ conn_try_write(struct conn *c)
 				evtimer_add(c->timer, &tv);
 			return;
 		}
-		bufferevent_write(c->bev, q->data, q->len);
+		if (sent >= q->len) {
+			sent -= q->len;
+		} else {
+			bufferevent_write(c->bev, q->data + sent, q->len - sent);
+			sent = 0;
+		}
 		smtp_session_note_bytes_out(c->sess, q->len);
 		c->banner_written = true;
 		c->q_head = q->next;
@@ -502,9 +547,23 @@ conn_try_write(struct conn *c)
 			c->q_tail = NULL;
 		free(q);
 	}
-	/* never free from here: we may be inside the engine's call stack (CLOSE_ASAP) */
+	/* never free from here (the loop pass may still hold c) */
 	if (c->closing && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		event_active(c->timer, EV_TIMEOUT, 1);
+}
+
+/* flush_cb - the end of a loop pass's callbacks: write each connection's due replies */
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct conn *c;
+
+	while ((c = srv->flush) != NULL) {
+		srv->flush = c->flush_next;
+		c->on_flush = false;
+		conn_write_due(c);
+	}
 }
 
 /* ------------------------------------------------------------------ connection */
@@ -747,6 +806,12 @@ conn_free(struct conn *c)
 	smtp_session_free(c->sess); /* the closed event */
 	if (c->sess != NULL)
 		charge(srv, c->pfx, mark);
+	if (c->on_flush) {
+		struct conn **pp = &srv->flush;
+		while (*pp != c)
+			pp = &(*pp)->flush_next;
+		*pp = c->flush_next;
+	}
 	free(c->syn);
 	enrich_session_end(c->es);
 	while (c->q_head) {
@@ -1090,8 +1155,9 @@ server_new(struct event_base *base, const struct config *cfg, struct capture *ca
 	srv->load = srcload_new(SOURCE_SLOTS, SOURCE_HALFLIFE_MS);
 	srv->resume = evtimer_new(base, resume_cb, srv);
 	srv->housekeep = event_new(base, -1, EV_PERSIST, housekeep_cb, srv);
+	srv->ev_flush = event_new(base, -1, 0, flush_cb, srv);
 	if (srv->iptab == NULL || srv->pfxtab == NULL || srv->load == NULL || srv->resume == NULL ||
-	    srv->housekeep == NULL) {
+	    srv->housekeep == NULL || srv->ev_flush == NULL) {
 		server_free(srv);
 		return NULL;
 	}
@@ -1248,6 +1314,8 @@ server_free(struct server *srv)
 		event_free(srv->resume);
 	if (srv->housekeep)
 		event_free(srv->housekeep);
+	if (srv->ev_flush)
+		event_free(srv->ev_flush);
 	free(srv->iptab);
 	free(srv->pfxtab);
 	srcload_free(srv->load);
