@@ -496,6 +496,10 @@ conn_try_write(struct conn *c)
 {
 	struct server *srv = c->srv;
 
+	/* a reply due now counts as sent for what the client does next in this pass (input
+	 * read with the PROXY header that started the session is not a pre-greeting) */
+	if (c->q_head != NULL && c->q_head->delay_ms == 0)
+		c->banner_written = true;
 	if (c->on_flush)
 		return;
 	c->on_flush = true;
@@ -541,14 +545,13 @@ conn_write_due(struct conn *c)
 			sent = 0;
 		}
 		smtp_session_note_bytes_out(c->sess, q->len);
-		c->banner_written = true;
 		c->q_head = q->next;
 		if (c->q_head == NULL)
 			c->q_tail = NULL;
 		free(q);
 	}
 	/* never free from here (the loop pass may still hold c) */
-	if (c->closing && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+	if (c->closing && !c->lingering && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		event_active(c->timer, EV_TIMEOUT, 1);
 }
 

@@ -1064,6 +1064,21 @@ class ProxyTests(E2ECase):
     def test_v2_trusted(self):
         self.check_proxied(proxy_v2("118.165.91.55", 50123, "127.0.0.1", 25), 2)
 
+    def test_header_and_commands_in_one_read(self):
+        """a client's commands that came in the header's own read follow a banner sent at
+        once (no banner delay): not a pre-greeting"""
+        d = self.daemon(config=PROXY_CONF.format(trusted="127.0.0.1/32"))
+        with d.connect() as s:
+            s.sendall(b"PROXY TCP4 118.165.91.55 127.0.0.1 50123 25\r\nEHLO eager.example\r\n"
+                      b"QUIT\r\n")
+            r = Reader(s)
+            self.assertEqual([r.reply()[0] for _ in range(3)], [220, 250, 221])
+            r.eof(3)
+        d.stop()
+        sid = [e for e in d.events if e["eventid"] == "relaytrap.session.connect"][0]["session"]
+        self.assertNotIn("pre_greeting", d.signals(sid))
+        self.assertEqual(d.closed(sid)["reason"], "quit")
+
     def test_v1_untrusted_is_a_bad_command(self):
         d = self.daemon(config=PROXY_CONF.format(trusted="10.0.0.0/8"))
         with d.connect() as s:
