@@ -611,8 +611,9 @@ conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	charge(c->srv, c->pfx, mark);
 }
 
-/* conn_start_session - the addresses are final: make the session and greet */
-static void
+/* conn_start_session - the addresses are final: make the session and greet; false when c
+ * is gone (no memory for the session) */
+static bool
 conn_start_session(struct conn *c)
 {
 	struct server *srv = c->srv;
@@ -627,7 +628,7 @@ conn_start_session(struct conn *c)
 	c->sess = smtp_session_new(&c->l->env, &c->info, &hooks);
 	if (c->sess == NULL) {
 		conn_free(c);
-		return;
+		return false;
 	}
 	if (srv->nadmitted >= cfg->limits.max_sessions) {
 		smtp_session_overload(c->sess, "max_sessions", cfg->limits.max_sessions);
@@ -672,9 +673,11 @@ conn_start_session(struct conn *c)
 		conn_throttle(c, true);
 out:
 	charge(srv, c->pfx, mark);
+	return true;
 }
 
-/* conn_proxy - wait for and apply the PROXY header of a trusted proxy */
+/* conn_proxy - wait for and apply the PROXY header of a trusted proxy; false while more is
+ * needed and when c is gone (a bad header, or no memory for the session) */
 static bool
 conn_proxy(struct conn *c, struct evbuffer *in)
 {
@@ -705,8 +708,7 @@ conn_proxy(struct conn *c, struct evbuffer *in)
 		sa_key((struct sockaddr *)&pi.dst, dk, c->info.dst_ip, sizeof(c->info.dst_ip),
 		       &c->info.dst_port);
 	}
-	conn_start_session(c);
-	return true;
+	return conn_start_session(c);
 }
 
 static void
@@ -722,8 +724,6 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	}
 	if (c->proxy_wait) {
 		if (!conn_proxy(c, in))
-			return;
-		if (c->sess == NULL)
 			return;
 	}
 	if (c->closing || c->sess == NULL) {
