@@ -15,7 +15,8 @@
 # enrich_os, enrich_dns = no) and on (all yes, GeoIP from GEOIP_DIR, default var/geoip), ROUNDS
 # times alternately; each run prints msgs/s, the CPU per message of the engine, the store and the resolver
 # (dnsmasq shares the two cores), the DNS counters, and the end prints the
-# medians, their ratio and the median of the rounds' ratios (target: on >= 90% of off).
+# medians, their ratio, the median of the rounds' ratios (target: on >= 90% of off) and the
+# median CPU per message of engine, store and resolver together, off and on.
 #
 # Usage: bench/enrich.sh [BUILD-DIR]     (default build)
 # Environment: MSGS (messages per run, default 30000), CONC (default 50), POOL (default
