@@ -964,7 +964,11 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 		free(c);
 		return;
 	}
-	if (srv->save_syn)
+	if (l->conf.proxy_protocol)
+		for (i = 0; i < cfg->nproxy_from && !trusted; i++)
+			trusted = cidr_match(&cfg->proxy_from[i], sa);
+	/* behind a PROXY header the SYN is the proxy's: of no use but to the debug log */
+	if (srv->save_syn && (!trusted || log_get_level() >= LOG_LVL_DEBUG))
 		conn_save_syn(c, fd);
 	c->next = srv->conns;
 	if (srv->conns)
@@ -981,9 +985,6 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 	bufferevent_setwatermark(c->bev, EV_READ, 0, 256 * 1024);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 
-	if (l->conf.proxy_protocol)
-		for (i = 0; i < cfg->nproxy_from && !trusted; i++)
-			trusted = cidr_match(&cfg->proxy_from[i], sa);
 	if (trusted) {
 		struct timeval tv = {PROXY_TIMEOUT_MS / 1000, 0};
 		c->proxy_wait = true;
