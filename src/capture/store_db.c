@@ -92,24 +92,35 @@ struct evdef {
 	struct evstmt stmts[2];
 };
 
-/* The enrichment kinds with columns in sessions or ip_intel (sess_cols, ip_cols), and "dns":
- * one event carrying the DNS kinds as parts ({"kind":"dns","rdns":{...},"dnsbl":{...},
- * "helo":{...}}), what the engine writes (older captures have an event per DNS kind); its
- * columns are its parts'. */
-static const char *const enrich_kinds[] = {"geo", "os", "dnsbl", "rdns", "helo", "dns"};
-#define ENRICH_KINDS 6
+/* The enrichment kinds with columns in sessions or ip_intel (sess_cols, ip_cols), then the
+ * kinds whose results are parts: "session", the one event per session the engine writes
+ * ({"kind":"session","geo":{...},"os":{...},"rdns":{...},"dnsbl":{...},"helo":{...}}), and
+ * "dns", its DNS parts alone, what older engines wrote (older still: an event per kind); their
+ * columns are their parts'. The first STORE_DB_PARTS kinds are the parts. */
+static const char *const enrich_kinds[] = {"geo", "os", "dnsbl", "rdns", "helo", "dns", "session"};
+#define ENRICH_KINDS 7
 #define K_GEO 0
 #define K_OS 1
 #define K_DNSBL 2
 #define K_DNS 5
+#define K_SESSION 6
 #define DNS_PARTS ((1u << 2) | (1u << 3) | (1u << 4)) /* dnsbl, rdns, helo */
-_Static_assert(STORE_DB_DNS_PARTS == 3, "a dns event has the parts dnsbl, rdns, helo");
+#define ALL_PARTS ((1u << STORE_DB_PARTS) - 1)
+_Static_assert(STORE_DB_PARTS == K_DNS, "the part kinds come first in enrich_kinds");
+
+/* kind_parts - the part kinds an event of kind k carries (bit per enrich_kinds index), 0 for
+ * a kind that is a result itself */
+static unsigned
+kind_parts(size_t k)
+{
+	return k == K_DNS ? DNS_PARTS : k == K_SESSION ? ALL_PARTS : 0;
+}
 
 /* kind_cols - the kinds whose columns an event of kind k fills (bit per enrich_kinds index) */
 static unsigned
 kind_cols(size_t k)
 {
-	return k == K_DNS ? DNS_PARTS : 1u << k;
+	return k >= STORE_DB_PARTS ? kind_parts(k) : 1u << k;
 }
 #define SESS_COLS 10 /* entries of sess_cols */
 #define IP_COLS 15   /* and of ip_cols */
@@ -514,10 +525,30 @@ static const struct field f_enrich[] = {
     F("resolves", FT_BOOL), F("addrs", FT_STRARR),     F("matches_src", FT_BOOL),
     F("lookup_us", FT_INT), F("lookup_time", FT_STR),  FEND,
 };
-/* kind "dns": its parts, each checked with the fields of the DNS kinds (a lookup per field:
- * short tables instead of f_enrich's 29 fields four times) */
+/* kinds "session" and "dns": their parts, each checked with the fields of its kinds (a lookup
+ * per field: short tables instead of f_enrich's 29 fields five times) */
+static const struct field f_enrich_session[] = {
+    FR("kind", FT_STR),
+    F("geo", FT_OBJ),
+    F("os", FT_OBJ),
+    F("dnsbl", FT_OBJ),
+    F("rdns", FT_OBJ),
+    F("helo", FT_OBJ),
+    FEND,
+};
 static const struct field f_enrich_dns[] = {
     FR("kind", FT_STR), F("dnsbl", FT_OBJ), F("rdns", FT_OBJ), F("helo", FT_OBJ), FEND,
+};
+static const struct field f_part_geo[] = {
+    F("country_code", FT_STR), F("country", FT_STR),
+    F("region", FT_STR),       F("city", FT_STR),
+    F("latitude", FT_NUM),     F("longitude", FT_NUM),
+    F("asn", FT_INT),          F("as_org", FT_STR),
+    F("geo_db", FT_STR),       FEND,
+};
+static const struct field f_part_os[] = {
+    F("os_class", FT_STR), F("os_name", FT_STR), F("os_flavor", FT_STR), F("os_distance", FT_INT),
+    F("os_match", FT_STR), F("os_sig", FT_STR),  F("syn", FT_OBJ),       FEND,
 };
 static const struct field f_enrich_part[] = {
     F("status", FT_STR),
@@ -966,38 +997,48 @@ is_common(const char *key)
 	return false;
 }
 
-/* is_dns - an enrich event of kind "dns" (whose parts are the DNS kinds' results) */
-static bool
-is_dns(json_t *ev)
+/* ev_parts - the part kinds of enrich event ev (kind_parts): 0 unless its kind is "session" or
+ * "dns" */
+static unsigned
+ev_parts(json_t *ev)
 {
 	const char *kind = json_string_value(json_object_get(ev, "kind"));
 
-	return kind != NULL && strcmp(kind, "dns") == 0;
+	if (kind == NULL)
+		return 0;
+	if (strcmp(kind, "session") == 0)
+		return ALL_PARTS;
+	return strcmp(kind, "dns") == 0 ? DNS_PARTS : 0;
 }
 
-/* dns_part - the part of dns event ev for dns_parts index i (enrich kind K_DNSBL + i), or NULL */
+/* ev_part - the part of kind k (an enrich_kinds index below STORE_DB_PARTS) of event ev, or
+ * NULL */
 static json_t *
-dns_part(json_t *ev, size_t i)
+ev_part(json_t *ev, size_t k)
 {
-	json_t *p = json_object_get(ev, enrich_kinds[K_DNSBL + i]);
+	json_t *p = json_object_get(ev, enrich_kinds[k]);
 
 	return json_is_object(p) ? p : NULL;
 }
 
-static int dns_data(json_t *ev, char **full, char *stable[STORE_DB_DNS_PARTS]);
+static int parts_data(json_t *ev, unsigned kinds, char **full, char *stable[STORE_DB_PARTS]);
 
-/* check_parts - a dns event's parts, each checked like an enrich event of its kind */
+/* check_parts - the parts (kinds) of an event, each checked like an enrich event of its kind */
 static int
-check_parts(json_t *ev, char *why, size_t whylen)
+check_parts(json_t *ev, unsigned kinds, char *why, size_t whylen)
 {
 	char inner[200];
 	json_t *p;
 
-	for (size_t i = 0; i < STORE_DB_DNS_PARTS; i++) {
-		if ((p = dns_part(ev, i)) == NULL)
+	for (size_t k = 0; k < STORE_DB_PARTS; k++) {
+		if (!(kinds & (1u << k)) || (p = ev_part(ev, k)) == NULL)
 			continue;
-		if (check_fields(p, f_enrich_part, has_b64(p), inner, sizeof(inner)) < 0) {
-			snprintf(why, whylen, "%s part: %s", enrich_kinds[K_DNSBL + i], inner);
+		if (check_fields(p,
+		                 k == K_GEO  ? f_part_geo
+		                 : k == K_OS ? f_part_os
+		                             : f_enrich_part,
+		                 has_b64(p), inner, sizeof(inner)) < 0) {
+			snprintf(why, whylen, "%s part: %s", enrich_kinds[k], inner);
 			return -1;
 		}
 	}
@@ -1015,7 +1056,9 @@ prepare(json_t *ev, struct store_db_ev *out)
 
 	if (def->stmts[0].id == ST_ENRICH) {
 		/* on failure (out of memory) apply computes it all again */
-		if (is_dns(ev) ? dns_data(ev, &out->enr_full, out->enr_parts) < 0
+		unsigned kinds = ev_parts(ev);
+
+		if (kinds != 0 ? parts_data(ev, kinds, &out->enr_full, out->enr_parts) < 0
 		               : enrich_data(ev, true, &out->enr_full, &out->enr_stable) < 0)
 			out->enr_full = out->enr_stable = NULL;
 		return;
@@ -1040,6 +1083,7 @@ store_db_check(json_t *ev, struct store_db_ev *out, char *why, size_t whylen)
 {
 	const struct evdef *def;
 	json_t *ts, *sid;
+	unsigned kinds;
 
 	out->vals_ok = false;
 	out->enr_full = out->enr_stable = NULL;
@@ -1067,9 +1111,10 @@ store_db_check(json_t *ev, struct store_db_ev *out, char *why, size_t whylen)
 	out->eventid = json_string_value(json_object_get(ev, "eventid"));
 	out->session = json_string_value(sid);
 	def = find_def(out->eventid);
-	if (def != NULL && def->fields == f_enrich && is_dns(ev)) {
-		if (check_fields(ev, f_enrich_dns, out->b64, why, whylen) < 0 ||
-		    check_parts(ev, why, whylen) < 0)
+	if (def != NULL && def->fields == f_enrich && (kinds = ev_parts(ev)) != 0) {
+		if (check_fields(ev, kinds == DNS_PARTS ? f_enrich_dns : f_enrich_session, out->b64,
+		                 why, whylen) < 0 ||
+		    check_parts(ev, kinds, why, whylen) < 0)
 			return -1;
 	} else if (def != NULL && check_fields(ev, def->fields, out->b64, why, whylen) < 0) {
 		return -1;
@@ -1087,7 +1132,7 @@ store_db_ev_clear(struct store_db_ev *ev)
 		free(ev->enr_stable);
 	free(ev->enr_full);
 	ev->enr_full = ev->enr_stable = NULL;
-	for (size_t i = 0; i < STORE_DB_DNS_PARTS; i++) {
+	for (size_t i = 0; i < STORE_DB_PARTS; i++) {
 		free(ev->enr_parts[i]);
 		ev->enr_parts[i] = NULL;
 	}
@@ -1638,15 +1683,17 @@ enrich_data(json_t *ev, bool top, char **full, char **stable)
 	return 0;
 }
 
-/* dns_data - a dns event's stored form (*full) and its parts' change-test forms (NULL: no such
- * part), each part serialised once: *full is composed of the parts' full forms, byte for byte
- * what enrich_data writes for the whole event. An event with members other than the common
- * ones and its parts is serialised whole. 0, or -1 out of memory (then nothing is allocated). */
+/* parts_data - the stored form (*full) of an event whose parts are of kinds, and each part's
+ * change-test form by kind (NULL: no such part), each part serialised once: *full is composed
+ * of the parts' full forms, byte for byte what enrich_data writes for the whole event. An event
+ * with members other than the common ones and its parts is serialised whole. 0, or -1 out of
+ * memory (then nothing is allocated). */
 static int
-dns_data(json_t *ev, char **full, char *stable[STORE_DB_DNS_PARTS])
+parts_data(json_t *ev, unsigned kinds, char **full, char *stable[STORE_DB_PARTS])
 {
-	static const size_t sorted[] = {0, 2, 1}; /* dnsbl, helo, rdns */
-	char *pf[STORE_DB_DNS_PARTS] = {NULL};
+	/* the part kinds by name, as sorted keys come */
+	static const size_t sorted[] = {K_DNSBL, K_GEO, 4 /* helo */, K_OS, 3 /* rdns */};
+	char *pf[STORE_DB_PARTS] = {NULL};
 	struct dbuf f = {NULL, 0, 0, false};
 	bool other = false;
 	const char *key, *name;
@@ -1657,14 +1704,14 @@ dns_data(json_t *ev, char **full, char *stable[STORE_DB_DNS_PARTS])
 	{
 		if (is_common(key))
 			continue;
-		for (i = 0; i < STORE_DB_DNS_PARTS && strcmp(key, enrich_kinds[K_DNSBL + i]) != 0;
-		     i++)
+		for (i = 0; i < STORE_DB_PARTS && strcmp(key, enrich_kinds[i]) != 0; i++)
 			;
-		other |= i == STORE_DB_DNS_PARTS || !json_is_object(v);
+		other |= i == STORE_DB_PARTS || !(kinds & (1u << i)) || !json_is_object(v);
 	}
-	for (i = 0; i < STORE_DB_DNS_PARTS; i++) {
+	for (i = 0; i < STORE_DB_PARTS; i++) {
 		stable[i] = NULL;
-		if ((p = dns_part(ev, i)) != NULL && enrich_data(p, false, &pf[i], &stable[i]) < 0)
+		if ((kinds & (1u << i)) && (p = ev_part(ev, i)) != NULL &&
+		    enrich_data(p, false, &pf[i], &stable[i]) < 0)
 			goto fail;
 	}
 	if (other) {
@@ -1675,7 +1722,7 @@ dns_data(json_t *ev, char **full, char *stable[STORE_DB_DNS_PARTS])
 		for (k = 0; k < ARRAY_LEN(sorted); k++) {
 			if (pf[i = sorted[k]] == NULL)
 				continue;
-			name = enrich_kinds[K_DNSBL + i];
+			name = enrich_kinds[i];
 			if (f.len > 1)
 				dbuf_put(&f, ",", 1);
 			dbuf_put(&f, "\"", 1);
@@ -1688,13 +1735,13 @@ dns_data(json_t *ev, char **full, char *stable[STORE_DB_DNS_PARTS])
 			goto fail;
 		*full = f.p;
 	}
-	for (i = 0; i < STORE_DB_DNS_PARTS; i++)
+	for (i = 0; i < STORE_DB_PARTS; i++)
 		if (pf[i] != stable[i])
 			free(pf[i]);
 	return 0;
 fail:
 	free(f.p);
-	for (i = 0; i < STORE_DB_DNS_PARTS; i++) {
+	for (i = 0; i < STORE_DB_PARTS; i++) {
 		if (pf[i] != stable[i])
 			free(pf[i]);
 		free(stable[i]);
@@ -1835,28 +1882,31 @@ history(struct store_db *db, const char *ip, const char *kind, const struct stor
 }
 
 /* apply_enrich - one relaytrap.enrich event: the enrichments row, history when the result
- * changed, and the columns of sessions and ip_intel it fills. A dns event is its parts: one
- * enrichments row for the whole, history per part, one UPDATE per table for all of them. */
+ * changed, and the columns of sessions and ip_intel it fills. A session (or dns) event is its
+ * parts: one enrichments row for the whole, history per part, one UPDATE per table for all of
+ * them. */
 static int
 apply_enrich(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 {
 	const char *kind = json_string_value(json_object_get(ev, "kind"));
 	const char *ip = json_string_value(json_object_get(ev, "src_ip"));
-	char *full = NULL, *stable = NULL, *parts[STORE_DB_DNS_PARTS] = {NULL};
+	char *full = NULL, *stable = NULL, *parts[STORE_DB_PARTS] = {NULL};
 	const bool prepared = info->enr_full != NULL;
-	json_t *src[ENRICH_KINDS] = {NULL}; /* each kind's result: the event, or a dns part */
+	json_t *src[ENRICH_KINDS] = {NULL}; /* each kind's result: the event, or a part */
 	unsigned ip_upd = 0;                /* kinds whose ip_intel columns take their values */
+	unsigned kinds;                     /* the part kinds of a session or dns event */
 	sqlite3_stmt *st;
 	size_t k, j, p;
 	int rc = 0, brc, i, pass, hrc;
 
 	for (k = 0; k < ENRICH_KINDS && strcmp(enrich_kinds[k], kind) != 0; k++)
 		;
+	kinds = k < ENRICH_KINDS ? kind_parts(k) : 0;
 	if (prepared) {
 		full = info->enr_full; /* prepared at check time, the caller's */
 		stable = info->enr_stable;
 		memcpy(parts, info->enr_parts, sizeof(parts));
-	} else if (k == K_DNS ? dns_data(ev, &full, parts) < 0
+	} else if (kinds != 0 ? parts_data(ev, kinds, &full, parts) < 0
 	                      : enrich_data(ev, true, &full, &stable) < 0) {
 		goto fail;
 	}
@@ -1880,17 +1930,18 @@ apply_enrich(struct store_db *db, json_t *ev, const struct store_db_ev *info)
 	 * result when it is an answer from the engine's DNS cache or from a local source (geo:
 	 * the GeoIP files; os: the SYN): its columns hold it already, and enriched_at stays the
 	 * time they last took news or a DNS lookup made on the network */
-	if (k == K_DNS) {
-		for (p = 0; p < STORE_DB_DNS_PARTS; p++) {
-			json_t *part = dns_part(ev, p);
+	if (kinds != 0) {
+		for (p = 0; p < STORE_DB_PARTS; p++) {
+			json_t *part = (kinds & (1u << p)) ? ev_part(ev, p) : NULL;
 			if (part == NULL || parts[p] == NULL)
 				continue;
-			src[K_DNSBL + p] = part;
-			hrc = history(db, ip, enrich_kinds[K_DNSBL + p], info, parts[p]);
+			src[p] = part;
+			hrc = history(db, ip, enrich_kinds[p], info, parts[p]);
 			if (hrc < 0)
 				rc = -1;
-			if (!(hrc == 1 && json_is_true(json_object_get(part, "cached"))))
-				ip_upd |= 1u << (K_DNSBL + p);
+			if (!(hrc == 1 && (p == K_GEO || p == K_OS ||
+			                   json_is_true(json_object_get(part, "cached")))))
+				ip_upd |= 1u << p;
 		}
 	} else {
 		if (k < ENRICH_KINDS)
@@ -1953,7 +2004,7 @@ out:
 		if (stable != full)
 			free(stable);
 		free(full);
-		for (p = 0; p < STORE_DB_DNS_PARTS; p++)
+		for (p = 0; p < STORE_DB_PARTS; p++)
 			free(parts[p]);
 	}
 	return rc;

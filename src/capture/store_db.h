@@ -26,7 +26,8 @@
 
 struct store_db;
 
-#define STORE_DB_DNS_PARTS 3
+/* the enrich kinds an event may carry as parts: geo, os, dnsbl, rdns, helo */
+#define STORE_DB_PARTS 5
 
 /* struct store_db_ev - what store_db_check learned about an event, for store_db_apply */
 struct store_db_ev {
@@ -44,8 +45,9 @@ struct store_db_ev {
 	bool vals_ok;
 	json_t *vals[2][STORE_DB_BINDS];
 	char *enr_full, *enr_stable;
-	/* kind "dns": each part's change-test form (dnsbl, rdns, helo; NULL: no such part) */
-	char *enr_parts[STORE_DB_DNS_PARTS];
+	/* kinds "session" and "dns": each part's change-test form, by kind (geo, os, dnsbl, rdns,
+	 * helo; NULL: no such part) */
+	char *enr_parts[STORE_DB_PARTS];
 };
 
 /* store_db_init - SQLite's process-wide settings and initialisation; store_db_open calls it, a

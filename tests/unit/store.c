@@ -1692,6 +1692,99 @@ test_enrich_dns(void **state)
 	    "{\"name\":\"\u00e9\"}");
 }
 
+/* test_enrich_session_kind - the engine's one enrich event per session ({"kind":"session"}
+ * with geo, os and DNS parts) fills the session's and the address's columns of every part,
+ * history per part, one enrichments row stored as the whole event; a returning source with the
+ * same geo and os and cached DNS leaves ip_intel alone; a bad geo or os part refuses the event;
+ * a geo member of a dns event is no part of it */
+static void
+test_enrich_session_kind(void **state)
+{
+	static const char *const common[] = {"timestamp", "eventid",  "session", "sensor",
+	                                     "src_ip",    "src_port", "dst_ip",  "dst_port",
+	                                     "persona",   "listener", "kind"};
+	static const char *const geo =
+	    "\"geo\":{\"country_code\":\"TW\",\"country\":\"Taiwan\",\"city\":\"Taipei\","
+	    "\"latitude\":25.0478,\"longitude\":121.5319,\"asn\":3462,"
+	    "\"as_org\":\"Chunghwa Telecom\",\"geo_db\":\"ip-location-db\"}";
+	static const char *const os =
+	    "\"os\":{\"os_class\":\"win\",\"os_name\":\"Windows\",\"os_flavor\":\"XP\","
+	    "\"os_distance\":3,\"os_match\":\"exact\",\"os_sig\":\"4:125+3:0:1460:65535,0:"
+	    "mss,nop,nop,sok:df,id+:0\",\"syn\":{\"ttl\":125,\"ip_id\":%d}}";
+	static const char *const q = "SELECT country || city || asn || latitude || os_class || rdns"
+	                             " || (enriched_us % 1000000) FROM ip_intel";
+	struct fx *f = *state;
+	char fields[2048], part[512], buf[4096], *got, *want;
+	json_t *ev;
+	json_error_t jerr;
+
+	put(f->s, SID, 1, "relaytrap.session.connect", "", 0);
+	snprintf(part, sizeof(part), os, 1234);
+	snprintf(fields, sizeof(fields),
+	         ",\"kind\":\"session\",%s,%s,\"rdns\":{\"status\":\"ok\","
+	         "\"ptr\":\"a.example\",\"fcrdns\":true,\"cached\":false,\"lookup_us\":5}",
+	         geo, part);
+	put(f->s, SID, 4, "relaytrap.enrich", fields, 0);
+	store_commit(f->s);
+	expect_text(f->db,
+	            "SELECT country || city || asn || os || rdns || fcrdns FROM sessions"
+	            " WHERE session = '" SID "'",
+	            "TWTaipei3462Windows XPa.example1");
+	expect_text(f->db, q, "TWTaipei346225.0478wina.example4");
+	expect_text(f->db,
+	            "SELECT group_concat(kind, ' ') FROM (SELECT kind FROM ip_intel_history"
+	            " ORDER BY kind)",
+	            "geo os rdns");
+	/* the os part's change test leaves out the raw SYN (its IP ID changes every time) */
+	expect_int(f->db,
+	           "SELECT count(*) FROM ip_intel_history WHERE kind = 'os' AND data LIKE '%syn%'",
+	           0);
+	expect_text(f->db, "SELECT group_concat(kind) FROM enrichments", "session");
+	mkev(buf, sizeof(buf), SID, 4, "relaytrap.enrich", fields);
+	ev = json_loads(buf, JSON_ALLOW_NUL, &jerr);
+	assert_non_null(ev);
+	for (size_t k = 0; k < sizeof(common) / sizeof(common[0]); k++)
+		json_object_del(ev, common[k]);
+	want = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+	got = q_text_int(f->db, "SELECT data FROM enrichments WHERE ?1", 1);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	json_decref(ev);
+
+	/* the same source again, the same geo and stack (another IP ID), DNS from the cache: the
+	 * session gets the columns, the address's row and history stay as they were */
+	put(f->s, SID2, 5, "relaytrap.session.connect", "", 0);
+	snprintf(part, sizeof(part), os, 999);
+	snprintf(fields, sizeof(fields),
+	         ",\"kind\":\"session\",%s,%s,\"rdns\":{\"status\":\"ok\","
+	         "\"ptr\":\"a.example\",\"fcrdns\":true,\"cached\":true,\"lookup_us\":1}",
+	         geo, part);
+	put(f->s, SID2, 9, "relaytrap.enrich", fields, 0);
+	store_commit(f->s);
+	expect_text(f->db, q, "TWTaipei346225.0478wina.example4");
+	expect_int(f->db, "SELECT count(*) FROM ip_intel_history", 3);
+	expect_text(f->db, "SELECT country || os || rdns FROM sessions WHERE session = '" SID2 "'",
+	            "TWWindows XPa.example");
+
+	/* parts are checked like events of their kind */
+	put(f->s, SID2, 10, "relaytrap.enrich",
+	    ",\"kind\":\"session\",\"geo\":{\"latitude\":\"north\"}", -1);
+	put(f->s, SID2, 11, "relaytrap.enrich", ",\"kind\":\"session\",\"os\":{\"syn\":[1]}", -1);
+	put(f->s, SID2, 12, "relaytrap.enrich", ",\"kind\":\"session\",\"geo\":\"TW\"", -1);
+	/* a dns event carries DNS parts only: its geo member is stored, not applied */
+	put(f->s, SID3, 13, "relaytrap.session.connect", "", 0);
+	put(f->s, SID3, 14, "relaytrap.enrich",
+	    ",\"kind\":\"dns\",\"geo\":{\"country_code\":\"FR\"},\"rdns\":{\"status\":"
+	    "\"nxdomain\"}",
+	    0);
+	store_commit(f->s);
+	expect_text(f->db,
+	            "SELECT coalesce(country, 'none') FROM sessions WHERE session = '" SID3 "'",
+	            "none");
+	expect_int(f->db, "SELECT count(*) FROM enrichments WHERE data LIKE '%FR%'", 1);
+}
+
 /* test_json_columns - the JSON text the store writes into enrichments.data,
  * ip_intel_history.data and the array/object columns is byte for byte what jansson's
  * json_dumps writes (sorted keys, compact), for hostile keys, strings and numbers too */
@@ -1968,6 +2061,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_enrich_history_full, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_enrich_repeat, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_enrich_dns, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_enrich_session_kind, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_json_columns, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_bulk_fresh, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_v1, fx_setup, fx_teardown),
