@@ -10,10 +10,10 @@
  * Deterministic for a given --seed. Sessions are written one after another in start-time order,
  * each as the exchange2000 persona and the store would log it: connect, banner, the client's
  * commands and the replies, helo/mail/rcpt/message/auth/signal/limit events, session.closed, and
- * the enrichment results (geo, os, and one dns event with rdns, dnsbl, helo) where they land live.
- * Kinds (shares as in the Python generator): scan 40%, helo 18%, spam 18%, probe 4%, auth 10%,
- * recon 6%, harvest 4%. Prints one summary line to stderr.
- * Limits: --sessions up to 100,000,000; memory is 16 bytes per planned session plus the hosts.
+ * the enrichment results (one event per session with geo, os, rdns, dnsbl, helo) where they land
+ * live. Kinds (shares as in the Python generator): scan 40%, helo 18%, spam 18%, probe 4%, auth
+ * 10%, recon 6%, harvest 4%. Prints one summary line to stderr. Limits: --sessions up to
+ * 100,000,000; memory is 16 bytes per planned session plus the hosts.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -680,7 +680,7 @@ host_new(const char *ip, const struct country *c, double windows_share, double l
 		if (strlen(c->cities[i].name) == cl && memcmp(c->cities[i].name, city, cl) == 0)
 			ct = &c->cities[i];
 	}
-	sb_f(&b, ",\"kind\":\"geo\",\"country_code\":\"%s\",\"country\":", c->cc);
+	sb_f(&b, ",\"geo\":{\"country_code\":\"%s\",\"country\":", c->cc);
 	sb_esc(&b, c->name);
 	sb_s(&b, ",\"region\":");
 	sb_esc(&b, ct->region);
@@ -689,15 +689,15 @@ host_new(const char *ip, const struct country *c, double windows_share, double l
 	sb_f(&b, ",\"latitude\":%.4f,\"longitude\":%.4f,\"asn\":%d,\"as_org\":",
 	     ct->lat + (rnd() - 0.5) * 0.1, ct->lon + (rnd() - 0.5) * 0.1, as->asn);
 	sb_esc(&b, as->org);
-	sb_s(&b, ",\"geo_db\":\"GeoLite2-City\"");
+	sb_s(&b, ",\"geo_db\":\"GeoLite2-City\"}");
 	h->geo = b.p;
 	h->windows = rnd() < windows_share;
 	os = h->windows ? choose_os(WINDOWS, ARRAY_LEN(WINDOWS))
 	                : choose_os(UNIXES, ARRAY_LEN(UNIXES));
 	memset(&b, 0, sizeof(b));
 	sb_f(&b,
-	     ",\"kind\":\"os\",\"os_class\":\"%s\",\"os_name\":\"%s\",\"os_flavor\":\"%s\","
-	     "\"os_distance\":%ld,\"os_match\":\"%s\",\"os_sig\":\"%s\"",
+	     ",\"os\":{\"os_class\":\"%s\",\"os_name\":\"%s\",\"os_flavor\":\"%s\","
+	     "\"os_distance\":%ld,\"os_match\":\"%s\",\"os_sig\":\"%s\"}",
 	     h->windows ? "win" : "unix", os->name, os->flavor, ri(8, 24),
 	     rnd() < 2.0 / 3.0 ? "exact" : "fuzzy", os->sig);
 	h->os = b.p;
@@ -837,9 +837,9 @@ make_hosts(struct gen *g, size_t total)
 		if (p != NULL) {
 			free(g->probers.h[i]->os);
 			g->probers.h[i]->os = xstrdup(
-			    ",\"kind\":\"os\",\"os_class\":\"win\",\"os_name\":\"Windows\","
+			    ",\"os\":{\"os_class\":\"win\",\"os_name\":\"Windows\","
 			    "\"os_flavor\":\"XP\",\"os_distance\":17,\"os_match\":\"exact\","
-			    "\"os_sig\":\"4:128+0:0:1460:65535,0:mss,nop,nop,sok:df,id+:0\"");
+			    "\"os_sig\":\"4:128+0:0:1460:65535,0:mss,nop,nop,sok:df,id+:0\"}");
 		}
 	}
 	for (i = 0; i < tw.n; i++)
@@ -1312,12 +1312,13 @@ connect_session(struct sess *s)
 
 	ev(s, "relaytrap.session.connect", ",\"proxied\":false");
 	if (s->g->enrich) {
-		emit(s, "relaytrap.enrich", s->host->geo, 60);
-		emit(s, "relaytrap.enrich", s->host->os, 75);
-		/* the engine's one dns event per session: written when the HELO part is in
-		 * (helo) or at the end of a session without one (close_session) */
+		/* the engine's one enrich event per session (geo and os known at the connect):
+		 * written when the HELO part is in (helo) or at the end of a session without one
+		 * (close_session) */
 		lk = ri(15000, 250000);
-		sb_s(&s->dns, ",\"kind\":\"dns\"");
+		sb_s(&s->dns, ",\"kind\":\"session\"");
+		sb_s(&s->dns, s->host->geo);
+		sb_s(&s->dns, s->host->os);
 		if (s->host->ptr == NULL)
 			sb_s(&s->dns, ",\"rdns\":{\"status\":\"nxdomain\",\"cached\":false,"
 			              "\"lookup_us\":20000}");

@@ -260,19 +260,19 @@ class Host:
         asn, org = rnd.choice(asns)
         lat = round(c[2] + rnd.uniform(-0.05, 0.05), 4)
         lon = round(c[3] + rnd.uniform(-0.05, 0.05), 4)
-        self.geo = (f',"kind":"geo","country_code":"{cc}","country":{ESC(cname)},'
+        self.geo = (f',"geo":{{"country_code":"{cc}","country":{ESC(cname)},'
                     f'"region":{ESC(c[1])},"city":{ESC(c[0])},"latitude":{lat},'
                     f'"longitude":{lon},"asn":{asn},"as_org":{ESC(org)},'
-                    f'"geo_db":"GeoLite2-City"')
+                    f'"geo_db":"GeoLite2-City"}}')
         self.windows = rnd.random() < windows_share
         fams = WINDOWS if self.windows else UNIXES
         name, flavor, sig, _ = rnd.choices(fams, weights=[f[3] for f in fams])[0]
         ttl = 128 if self.windows else 64
         hops = ri(8, 24)
         match = rnd.choice(("exact", "exact", "fuzzy"))
-        self.os = (f',"kind":"os","os_class":"{"win" if self.windows else "unix"}",'
+        self.os = (f',"os":{{"os_class":"{"win" if self.windows else "unix"}",'
                    f'"os_name":"{name}","os_flavor":"{flavor}","os_distance":{hops},'
-                   f'"os_match":"{match}","os_sig":"{sig}"')
+                   f'"os_match":"{match}","os_sig":"{sig}"}}')
         self.listed = [z for z in DNSBL_ZONES if rnd.random() < listed_p]
         octs = ip.split(".")
         r = rnd.random()
@@ -350,12 +350,12 @@ class Session:
         self.ev("relaytrap.session.connect", ',"proxied":false')
         if self.g.enrich:
             h = self.host
-            self._emit("relaytrap.enrich", h.geo, 60)
-            self._emit("relaytrap.enrich", h.os, 75)
-            # the engine's one dns event per session: written when the HELO part is in (helo)
-            # or at the end of a session without one (close)
+            # the engine's one enrich event per session (geo and os known at the connect):
+            # written when the HELO part is in (helo) or at the end of a session without one
+            # (close)
             lk = ri(15000, 250000)
-            self.dns = (lk + ri(0, 9000), ',"kind":"dns"' + h.rdns() + h.dnsbl(lk))
+            self.dns = (lk + ri(0, 9000),
+                        ',"kind":"session"' + h.geo + h.os + h.rdns() + h.dnsbl(lk))
         self.t = ri(25000, 60000)
         self.reply(220, f"220 {self.sensor[1]} Microsoft ESMTP MAIL Service, Version: "
                         f"5.0.2195.5329 ready at  {Clock.banner_date(self.start)} ",

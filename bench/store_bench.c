@@ -6,10 +6,10 @@
  * DATA with a body of BYTES, QUIT: one message per connection, as `smtp-source -s 50 -l 1024`
  * sends it), collects the frames the engine would send to the store, then starts the real
  * store (store_run) in a child process on a socketpair, in a fresh data directory, and pumps
- * the frames into it as fast as it takes them (each session also carries the SYN
- * fingerprint's relaytrap.enrich os event, as in the daemon; --no-os leaves it out; --geo adds
- * the geo event of a source GeoIP knows at the start; --dns adds the event of DNS enrichment
- * after the message), reading its
+ * the frames into it as fast as it takes them (each session also carries the one
+ * relaytrap.enrich event the daemon writes, kind "session": the SYN fingerprint's os part;
+ * --no-os leaves it out; --geo adds the geo part of a source GeoIP knows; --dns adds the DNS
+ * parts, the event then written after the message, once DNS would be done), reading its
  * acknowledgements. Prints the store's CPU (user+sys, from wait4) per message and per event, and
  * its rate with a core of its own. The same frames every run, so two builds compare on the same
  * input.
@@ -100,56 +100,29 @@ on_close(void *ctx)
 {
 }
 
-/* enrich_event - a relaytrap.enrich event of the session with these fields (JSON members) */
+/* enrich_event - the session's one relaytrap.enrich event (kind "session"), as
+ * src/enrich/enrich.c writes it: the geo part of a source the GeoIP databases know (the free
+ * databases' answer for bench/enrich.sh's default SRC_NET), the os part of the SYN fingerprint
+ * (as src/enrich/p0f.c writes it for a Linux client on loopback), and the DNS parts (rdns,
+ * dnsbl over three zones, helo); a source's later sessions get those from the DNS cache
+ * (cached, lookup_time) */
 static void
-enrich_event(struct capture *cap, struct smtp_session *s, const char *fields, size_t len)
+enrich_event(struct capture *cap, struct smtp_session *s, bool geo, bool os, bool dns, bool repeat)
 {
-	struct jw *w = capture_begin(cap, "relaytrap.enrich", smtp_session_prefix(s));
-
-	if (w == NULL)
-		die("capture_begin");
-	jw_fields(w, fields, len);
-	capture_commit(cap);
-}
-
-/* os_event - the relaytrap.enrich os event the SYN fingerprint adds to every session (its
- * fields as src/enrich/p0f.c writes them for a Linux client on loopback) */
-static void
-os_event(struct capture *cap, struct smtp_session *s)
-{
-	static const char fields[] =
-	    "\"kind\":\"os\",\"os_class\":\"unix\",\"os_name\":\"Linux\",\"os_flavor\":\"2.2.x-3."
+	static const char geo_part[] =
+	    "\"geo\":{\"country_code\":\"TW\",\"country\":\"Taiwan\",\"region\":\"New "
+	    "Taipei City\",\"city\":\"New Taipei "
+	    "City\",\"latitude\":25.0693,\"longitude\":121.4626,"
+	    "\"asn\":3462,\"as_org\":\"Chunghwa Telecom Co., Ltd.\",\"geo_db\":\"ip-location-db\"}";
+	static const char os_part[] =
+	    "\"os\":{\"os_class\":\"unix\",\"os_name\":\"Linux\",\"os_flavor\":\"2.2.x-3."
 	    "x\","
 	    "\"os_distance\":0,\"os_match\":\"generic\",\"os_sig\":\"4:64+0:0:65495:mss*1,10:mss,"
 	    "sok,"
 	    "ts,nop,ws:df,id+:0\",\"syn\":{\"ip_version\":4,\"ttl\":64,\"tos\":0,\"df\":true,"
 	    "\"ip_id\":31917,\"win\":65495,\"wscale\":10,\"mss\":65495,\"olayout\":\"mss,sok,ts,"
-	    "nop,ws\",\"quirks\":\"df,id+\",\"opt_eol_pad\":0,\"ip_opt_len\":0,\"payload\":false}";
-
-	enrich_event(cap, s, fields, sizeof(fields) - 1);
-}
-
-/* geo_event - the relaytrap.enrich geo event of a source the GeoIP databases know (the free
- * databases' answer for bench/enrich.sh's default SRC_NET, as src/enrich/enrich.c writes it) */
-static void
-geo_event(struct capture *cap, struct smtp_session *s)
-{
-	static const char fields[] =
-	    "\"kind\":\"geo\",\"country_code\":\"TW\",\"country\":\"Taiwan\",\"region\":\"New "
-	    "Taipei City\",\"city\":\"New Taipei "
-	    "City\",\"latitude\":25.0693,\"longitude\":121.4626,"
-	    "\"asn\":3462,\"as_org\":\"Chunghwa Telecom Co., Ltd.\",\"geo_db\":\"ip-location-db\"";
-
-	enrich_event(cap, s, fields, sizeof(fields) - 1);
-}
-
-/* dns_events - the relaytrap.enrich event of DNS enrichment (enrich_dns = yes: kind "dns" with
- * the parts rdns, dnsbl over three zones, and helo), as src/enrich/enrich.c writes it; a
- * source's later sessions get theirs from the DNS cache (cached, lookup_time) */
-static void
-dns_events(struct capture *cap, struct smtp_session *s, bool repeat)
-{
-	static const char *const parts[] = {
+	    "nop,ws\",\"quirks\":\"df,id+\",\"opt_eol_pad\":0,\"ip_opt_len\":0,\"payload\":false}}";
+	static const char *const dns_parts[] = {
 	    "\"rdns\":{\"status\":\"ok\",\"ptr\":\"h-10-77-0-0.bench.example\",\"fcrdns\":true,",
 	    ("\"dnsbl\":{\"lists\":[{\"zone\":\"zen.spamhaus.org\",\"status\":\"not_listed\"},"
 	     "{\"zone\":\"bl.spamcop.net\",\"status\":\"not_listed\"},{\"zone\":"
@@ -159,14 +132,20 @@ dns_events(struct capture *cap, struct smtp_session *s, bool repeat)
 	static const char fresh[] = "\"cached\":false,\"lookup_us\":31910}";
 	static const char cached[] =
 	    "\"cached\":true,\"lookup_us\":12,\"lookup_time\":\"2026-11-27T19:41:12.873762Z\"}";
-	struct jw *w = capture_begin(cap, "relaytrap.enrich", smtp_session_prefix(s));
+	struct jw *w;
 
-	if (w == NULL)
+	if (!geo && !os && !dns)
+		return;
+	if ((w = capture_begin(cap, "relaytrap.enrich", smtp_session_prefix(s))) == NULL)
 		die("capture_begin");
-	jw_key_str(w, "kind", "dns");
-	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+	jw_key_str(w, "kind", "session");
+	if (geo)
+		jw_fields(w, geo_part, sizeof(geo_part) - 1);
+	if (os)
+		jw_fields(w, os_part, sizeof(os_part) - 1);
+	for (size_t i = 0; dns && i < sizeof(dns_parts) / sizeof(dns_parts[0]); i++) {
 		char part[512];
-		int n = snprintf(part, sizeof(part), "%s%s", parts[i], repeat ? cached : fresh);
+		int n = snprintf(part, sizeof(part), "%s%s", dns_parts[i], repeat ? cached : fresh);
 
 		jw_fields(w, part, (size_t)n);
 	}
@@ -235,14 +214,13 @@ make_frames(struct frames *f, unsigned long n, size_t bytes, bool with_os, bool 
 		if (s == NULL)
 			die("session");
 		smtp_session_start(s);
-		if (with_geo)
-			geo_event(cap, s);
-		if (with_os)
-			os_event(cap, s);
+		/* without DNS the event is written at the connect, with it once DNS is done */
+		if (!with_dns)
+			enrich_event(cap, s, with_geo, with_os, false, false);
 		evbuffer_add(in, msg, mlen);
 		smtp_session_input(s, in);
 		if (with_dns)
-			dns_events(cap, s, sources > 0 && k >= sources);
+			enrich_event(cap, s, with_geo, with_os, true, sources > 0 && k >= sources);
 		smtp_session_eof(s);
 		smtp_session_free(s);
 		evbuffer_drain(in, evbuffer_get_length(in));

@@ -31,7 +31,7 @@ geo_usage(FILE *f)
 	    "Look addresses up in the GeoIP databases relaytrap serve would use and print\n"
 	    "country, region, city, coordinates, AS number and organisation, one line per\n"
 	    "address (or one JSON object per line with --json, fields as in the\n"
-	    "relaytrap.enrich event of kind geo).\n\n"
+	    "relaytrap.enrich event's geo part).\n\n"
 	    "options:\n"
 	    "  -c, --config FILE   read geoip_city_db, geoip_asn_db and data_dir from FILE\n"
 	    "  -d, --data-dir DIR  look for automatic databases under DIR/geoip\n"

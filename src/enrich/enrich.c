@@ -2,11 +2,12 @@
 /*
  * enrich - per-session orchestration of enrichment (see enrich.h).
  *
- * Each asynchronous kind (rdns, dnsbl, helo) is a struct job holding a reference on its
+ * Geo and OS are known at the connect and written at once as parts of the session's pending
+ * event. Each asynchronous kind (rdns, dnsbl, helo) is a struct job holding a reference on its
  * struct enrich_sess and one slot per DNS query; when the last slot has answered the job
- * writes its part into the session's pending DNS event and goes away. The session records
- * that event (kind "dns", one part per kind) once it is complete (dns_flush): one event per
- * session instead of one per kind, a third of the framing, parsing and SQL. Jobs run from dns
+ * writes its part into that event and goes away. The session records the event (kind
+ * "session", one part per kind) once it is complete (parts_flush): one event per session
+ * instead of one per kind, a fifth of the framing, parsing and SQL. Jobs run from dns
  * callbacks, i.e. from the top of the event loop, never inside the session engine, so an
  * event is never built while another is half-written (capture_begin is not reentrant).
  */
@@ -71,9 +72,10 @@ struct enrich_sess {
 	unsigned refs;
 	bool helo_done, mismatch_done;
 	bool ended;        /* enrich_session_end was called */
-	bool starting;     /* inside enrich_session_new: hold the DNS event */
+	bool starting;     /* inside enrich_session_new: hold the event */
 	unsigned dns_jobs; /* DNS jobs started and not done */
-	struct jw dns;     /* the done DNS kinds' parts ("rdns":{...},...), not yet recorded */
+	struct jw
+	    parts; /* the done kinds' parts ("geo":{...},"rdns":{...},...), not yet recorded */
 	char src_ip[64];
 	unsigned char src16[16]; /* src_ip as IPv6 (IPv4-mapped for IPv4), when src_ok */
 	bool src_ok, src_v4;
@@ -111,7 +113,7 @@ sess_unref(struct enrich_sess *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	jw_free(&s->prefix);
-	jw_free(&s->dns);
+	jw_free(&s->parts);
 	free(s);
 }
 
@@ -247,35 +249,42 @@ slot_has(const struct slot *sl, const struct enrich_sess *s)
 	return false;
 }
 
-/* part_open - the DNS part of kind in s's pending event ("kind":{ opened), or NULL when
- * nothing is recorded; close it with jw_obj_close */
+/* part_open - the part of kind in s's pending event ("kind":{ opened), or NULL when nothing
+ * is recorded; close it with jw_obj_close */
 static struct jw *
 part_open(struct enrich_sess *s, const char *kind)
 {
 	if (s->e->cap == NULL || s->e->closing)
 		return NULL;
-	jw_key_obj_open(&s->dns, kind);
-	return &s->dns;
+	jw_key_obj_open(&s->parts, kind);
+	return &s->parts;
 }
 
-/* dns_flush - record the session's one DNS event (kind "dns", a part per DNS kind) once every
- * part it will have is there: no job pending, not inside enrich_session_new's starts, and the
- * HELO check done or never coming (checks off, or the session ended without a name) */
+/* parts_write - record the parts s has as its enrich event (kind "session"), now */
 static void
-dns_flush(struct enrich_sess *s)
+parts_write(struct enrich_sess *s)
 {
 	struct jw *w;
 
-	if (s->dns_jobs > 0 || s->starting || s->dns.len == 0)
-		return;
-	if (!s->ended && !s->helo_done && s->e->cfg->enrich_helo)
-		return;
-	if (!s->dns.oom && (w = ev_begin(s, "relaytrap.enrich")) != NULL) {
-		jw_key_str(w, "kind", "dns");
-		jw_fields(w, s->dns.buf, s->dns.len);
+	if (s->parts.len > 0 && !s->parts.oom && (w = ev_begin(s, "relaytrap.enrich")) != NULL) {
+		jw_key_str(w, "kind", "session");
+		jw_fields(w, s->parts.buf, s->parts.len);
 		capture_commit(s->e->cap);
 	}
-	jw_reset(&s->dns);
+	jw_reset(&s->parts);
+}
+
+/* parts_flush - record the session's one enrich event once every part it will have is there:
+ * no DNS job pending, not inside enrich_session_new's starts, and the HELO check done or never
+ * coming (DNS or the checks off, or the session ended without a name) */
+static void
+parts_flush(struct enrich_sess *s)
+{
+	if (s->dns_jobs > 0 || s->starting || s->parts.len == 0)
+		return;
+	if (!s->ended && !s->helo_done && s->e->dns != NULL && s->e->cfg->enrich_helo)
+		return;
+	parts_write(s);
 }
 
 static void
@@ -405,7 +414,7 @@ part_helo_skipped(struct enrich_sess *s, const char *name, size_t len)
 	jw_obj_close(w);
 }
 
-/* job_done - the job's part is complete: add it to the session's DNS event and end the job */
+/* job_done - the job's part is complete: add it to the session's event and end the job */
 static void
 job_done(struct job *j)
 {
@@ -423,7 +432,7 @@ job_done(struct job *j)
 		break;
 	}
 	s->dns_jobs--;
-	dns_flush(s);
+	parts_flush(s);
 	job_free(j);
 }
 
@@ -490,7 +499,7 @@ job_overflow(struct enrich_sess *s, enum job_kind kind, const char *helo, size_t
 	jw_key_bool(w, "cached", false);
 	jw_key_uint(w, "lookup_us", 0);
 	jw_obj_close(w);
-	dns_flush(s);
+	parts_flush(s);
 }
 
 /* job_start - a job of kind for s, or NULL after recording it as rate limited */
@@ -626,6 +635,10 @@ enrich_free(struct enrich *e)
 {
 	if (e == NULL)
 		return;
+	/* each session's parts so far (geo, os, the DNS kinds done) are recorded; a DNS kind
+	 * still pending is left out */
+	for (struct enrich_sess *s = e->sessions; s != NULL; s = s->next)
+		parts_write(s);
 	e->closing = true;
 	while (e->jobs != NULL)
 		job_free(e->jobs);
@@ -636,15 +649,15 @@ enrich_free(struct enrich *e)
 		struct enrich_sess *s = e->sessions;
 		e->sessions = s->next;
 		jw_free(&s->prefix);
-		jw_free(&s->dns);
+		jw_free(&s->parts);
 		free(s);
 	}
 	free(e);
 }
 
-/* emit_geo - the geo event: what the databases know of the source (nothing: no event) */
+/* part_geo - the geo part: what the databases know of the source (nothing: no part) */
 static void
-emit_geo(struct enrich_sess *s)
+part_geo(struct enrich_sess *s)
 {
 	struct geo_result g;
 	struct jw *w;
@@ -652,9 +665,8 @@ emit_geo(struct enrich_sess *s)
 
 	if (geo_lookup_str(s->e->geo, s->src_ip, &g) != 1)
 		return;
-	if ((w = ev_begin(s, "relaytrap.enrich")) == NULL)
+	if ((w = part_open(s, "geo")) == NULL)
 		return;
-	jw_key_str(w, "kind", "geo");
 	/* database strings are cleaned by geo (valid UTF-8, no controls) */
 	if (g.country_code[0])
 		jw_key_str(w, "country_code", g.country_code);
@@ -676,12 +688,12 @@ emit_geo(struct enrich_sess *s)
 		jw_key_str(w, "as_org", g.as_org);
 	if (g.geo_db[0])
 		jw_key_str(w, "geo_db", g.geo_db);
-	capture_commit(s->e->cap);
+	jw_obj_close(w);
 }
 
-/* emit_os - the os event from the client's SYN (p0f v3 match) */
+/* part_os - the os part from the client's SYN (p0f v3 match) */
 static void
-emit_os(struct enrich_sess *s, const unsigned char *syn, size_t syn_len)
+part_os(struct enrich_sess *s, const unsigned char *syn, size_t syn_len)
 {
 	struct syn_info si;
 	struct p0f_match m;
@@ -693,11 +705,10 @@ emit_os(struct enrich_sess *s, const unsigned char *syn, size_t syn_len)
 	p0f_match(s->e->p0f, &si, &m);
 	if (m.kind != P0F_NONE)
 		enrich_session_set_os(s, m.os_class, m.os_name);
-	if ((w = ev_begin(s, "relaytrap.enrich")) == NULL)
+	if ((w = part_open(s, "os")) == NULL)
 		return;
-	jw_key_str(w, "kind", "os");
 	p0f_jw_fields(w, &si, &m);
-	capture_commit(s->e->cap);
+	jw_obj_close(w);
 }
 
 struct enrich_sess *
@@ -723,19 +734,19 @@ enrich_session_new(struct enrich *e, const struct jw *prefix, const char *src_ip
 	if (e->sessions)
 		e->sessions->prev = s;
 	e->sessions = s;
+	s->starting = true;
 	if (e->geo != NULL)
-		emit_geo(s);
+		part_geo(s);
 	if (e->p0f != NULL && syn != NULL && syn_len > 0)
-		emit_os(s, syn, syn_len);
+		part_os(s, syn, syn_len);
 	if (e->dns != NULL) {
-		s->starting = true;
 		if (e->cfg->enrich_rdns)
 			start_rdns(s);
 		if (e->dnsbl.n > 0)
 			start_dnsbl(s);
-		s->starting = false;
-		dns_flush(s);
 	}
+	s->starting = false;
+	parts_flush(s);
 	return s;
 }
 
@@ -760,7 +771,7 @@ enrich_helo(struct enrich_sess *s, const char *name, size_t len)
 		len = HELO_NAME_MAX;
 	if (!helo_askable(name, len)) {
 		part_helo_skipped(s, name, len);
-		dns_flush(s);
+		parts_flush(s);
 		return;
 	}
 	if ((j = job_start(s, JOB_HELO, 3, name, len)) == NULL)
@@ -848,7 +859,7 @@ enrich_session_end(struct enrich_sess *s)
 	if (s == NULL)
 		return;
 	s->ended = true;
-	dns_flush(s); /* a session that never sent a name */
+	parts_flush(s); /* a session that never sent a name */
 	sess_unref(s);
 }
 

@@ -2,11 +2,11 @@
 /*
  * enrich - what relaytrap learns about a session's source while the session runs: geo and
  * OS at once (cheap, local), reverse DNS and DNSBL listings from the connect on, the
- * HELO/EHLO name's DNS from the greeting on (asynchronous, src/enrich/dns.h). Geo and OS are
- * one `relaytrap.enrich` event each; the DNS kinds are parts of one `relaytrap.enrich` event
- * of kind "dns", recorded when the last of them is done and the HELO name has been checked
- * or the session ended without one (docs/events.md). A client whose X-Mailer contradicts its
- * TCP/IP stack gets an `os_mismatch` signal.
+ * HELO/EHLO name's DNS from the greeting on (asynchronous, src/enrich/dns.h). Every kind is a
+ * part of the session's one `relaytrap.enrich` event of kind "session", recorded at once
+ * without DNS, else when the last DNS kind is done and the HELO name has been checked or the
+ * session ended without one (docs/events.md). A client whose X-Mailer contradicts its TCP/IP
+ * stack gets an `os_mismatch` signal.
  *
  * Owns: struct enrich (the resolver, the DNSBL zone list, every pending job) and each
  *       struct enrich_sess (refcounted: the session holds one reference, each pending
@@ -15,7 +15,8 @@
  *         enrich_session_end, enrich_helo, enrich_message, enrich_dns_stats, enrich_os_claim.
  * Lifetime: a job outlives its session — a lookup that finishes after the session closed
  *   is still recorded (its event comes after `relaytrap.session.closed`); enrich_free
- *   (shutdown) drops what is still pending without recording it.
+ *   (shutdown) records each waiting session's event with the parts it has and drops the
+ *   lookups still pending.
  * Limits: at most enrich_max_pending jobs at once (beyond: recorded at once as
  *   rate_limited); one part per DNS kind per session (the first HELO/EHLO name is checked);
  *   everything else is bounded in dns.h. No reply to a client ever waits for a lookup.

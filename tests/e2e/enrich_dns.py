@@ -4,7 +4,7 @@ enrich_dns.py - end-to-end tests of DNS enrichment: the real daemon, a real DNS 
 (dnsmasq on 127.0.0.1 with test zones the test writes), sources set with PROXY headers.
 
 Loaded by run.py (which must be the main module: the helpers come from it). Checks each
-session's one relaytrap.enrich event of kind dns (parts rdns, dnsbl, helo) in events.jsonl
+session's one relaytrap.enrich event of kind session (parts geo, os, rdns, dnsbl, helo) in events.jsonl
 and the schema 2 columns in relaytrap.db, and measures how long replies take with a resolver that never answers
 compared with enrichment off (printed; asserted only against a very generous bound).
 Only 127.0.0.1 is contacted. Skipped when dnsmasq is not installed (Debian: dnsmasq-base).
@@ -145,6 +145,26 @@ def smtp_session(d, src, helo, message=True):
     return times
 
 
+def test_geo_dbs():
+    """test_geo_dbs - (city, asn) paths of the test GeoIP databases the build makes
+    (tests/unit/geo_mkdb.pl), or None when they were not built"""
+    import __main__
+    mmdb = os.path.join(os.path.dirname(__main__.BINARY), "tests", "unit")
+    city, asn = os.path.join(mmdb, "geo-city.mmdb"), os.path.join(mmdb, "geo-asn.mmdb")
+    return (city, asn) if os.path.exists(city) and os.path.exists(asn) else None
+
+
+def session_parts(case, d, sid):
+    """session_parts - {kind: result} of session sid: the parts of its one relaytrap.enrich
+    event (kind session), each kind once, the event carrying the session's common fields"""
+    ev = d.ev(sid, "enrich")
+    case.assertEqual([e["kind"] for e in ev], ["session"], f"enrich events of session {sid}")
+    kinds = {"geo", "os", "rdns", "dnsbl", "helo"}
+    case.assertEqual(set(ev[0]) & kinds,
+                     set(ev[0]) - set(d.ev(sid, "session.connect")[0]) - {"kind"})
+    return {k: ev[0][k] for k in kinds if k in ev[0]}
+
+
 def wait_events(d, n, timeout=10.0):
     """wait_events - until events.jsonl has n relaytrap.enrich lines (the store flushes often)"""
     path = os.path.join(d.data, "events.jsonl")
@@ -174,13 +194,9 @@ class EnrichDnsTests(E2ECase):
         return m
 
     def parts_of(self, d, sid):
-        """parts_of - {kind: result} of session sid: its one dns event's parts (rdns, dnsbl,
-        helo), each kind once, the event carrying the session's common fields"""
-        dns = [e for e in d.ev(sid, "enrich") if e["kind"] == "dns"]
-        self.assertEqual(len(dns), 1, f"dns events of session {sid}")
-        self.assertEqual(set(dns[0]) & {"rdns", "dnsbl", "helo"},
-                         set(dns[0]) - set(d.ev(sid, "session.connect")[0]) - {"kind"})
-        return {k: dns[0][k] for k in ("rdns", "dnsbl", "helo") if k in dns[0]}
+        """parts_of - {kind: result} of session sid: the parts (geo, os, rdns, dnsbl, helo) of
+        its one enrich event, the event carrying the session's common fields"""
+        return session_parts(self, d, sid)
 
     def enrich_of(self, d, src):
         """enrich_of - the session from src and {kind: result} of its DNS enrichment"""
@@ -238,10 +254,31 @@ class EnrichDnsTests(E2ECase):
         self.assertEqual(tuple(row), (2, "dynamic-118-165-91-55.hinet.example", 1, 1, 1, 0))
         kinds = [r[0] for r in d.rows("SELECT kind FROM enrichments WHERE session = ? ORDER BY kind",
                                       sid)]
-        self.assertEqual(kinds, ["dns"])
+        self.assertEqual(kinds, ["session"])
         intel = d.rows("SELECT dnsbl, dnsbl_listed, rdns FROM ip_intel WHERE ip = '118.165.91.55'")[0]
         self.assertEqual(json.loads(intel[0]), ["zen.spamhaus.org", "bl.spamcop.net"])
         self.assertEqual(intel[1], 2)
+
+    def test_one_event_with_geo_and_dns(self):
+        """geo (known at the connect) waits for the DNS parts: one event, every part"""
+        dbs = test_geo_dbs()
+        if dbs is None:
+            self.skipTest("test GeoIP databases not built (libmaxmind-db-writer-perl)")
+        m = self.dnsmasq()
+        d = self.daemon(config=f"geoip_city_db = {dbs[0]}\ngeoip_asn_db = {dbs[1]}\n" +
+                        enrich_conf(f"127.0.0.1:{m.port}"))
+        smtp_session(d, "81.2.69.170", "mail.spammer.example", message=False)
+        self.assertGreaterEqual(wait_events(d, 1), 1)
+        d.stop()
+        sid = [e["session"] for e in d.events if e["eventid"] == "relaytrap.session.connect"][0]
+        parts = session_parts(self, d, sid)
+        self.assertEqual(set(parts), {"geo", "rdns", "dnsbl", "helo"})
+        self.assertEqual((parts["geo"]["city"], parts["geo"]["asn"]), ("London", 20712))
+        self.assertEqual(parts["rdns"]["status"], "nxdomain")
+        row = d.rows("SELECT city, asn, helo_resolves FROM sessions WHERE session = ?", sid)[0]
+        self.assertEqual(tuple(row), ("London", 20712, 1))
+        kinds = [r[0] for r in d.rows("SELECT DISTINCT kind FROM ip_intel_history ORDER BY kind")]
+        self.assertEqual(kinds, ["dnsbl", "geo", "helo", "rdns"])
 
     def test_cache_and_events_after_close(self):
         """a second session from one source is answered from the cache; a session that
@@ -303,18 +340,39 @@ class EnrichDnsTests(E2ECase):
             self.assertLess(s["session"], 2.0, "a session waited for DNS")
 
     def test_shutdown_with_lookups_pending(self):
-        """SIGTERM while every lookup is still waiting: prompt exit, nothing recorded late"""
+        """SIGTERM while every lookup is still waiting: prompt exit, nothing recorded late;
+        what a session learned without DNS (geo) is recorded at the exit, the pending DNS
+        kinds left out"""
         dead = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         dead.bind((HOST, 0))
         self.addCleanup(dead.close)
-        d = self.daemon(config=enrich_conf(f"127.0.0.1:{dead.getsockname()[1]}", timeout="30s"))
+        dbs = test_geo_dbs()
+        geo = f"geoip_city_db = {dbs[0]}\ngeoip_asn_db = {dbs[1]}\n" if dbs else ""
+        d = self.daemon(config=geo + enrich_conf(f"127.0.0.1:{dead.getsockname()[1]}",
+                                                 timeout="30s"))
         for i in range(5):
             smtp_session(d, f"192.0.2.{i + 1}", "host.example.org", message=False)
+        smtp_session(d, "81.2.69.170", "host.example.org", message=False)
+        # every session is closed and in the file, its enrich event not: it waits for the
+        # DNS parts (geo is known at the connect)
+        time.sleep(0.5)
+        with open(os.path.join(d.data, "events.jsonl"), "rb") as f:
+            text = f.read()
+        self.assertEqual(text.count(b'"relaytrap.session.closed"'), 6)
+        self.assertNotIn(b'"relaytrap.enrich"', text)
         t = time.monotonic()
         self.assertEqual(d.stop(), 0)
         self.assertLess(time.monotonic() - t, 10)
-        self.assertEqual([e for e in d.events if e["eventid"] == "relaytrap.enrich"], [])
-        self.assertEqual(len([e for e in d.events if e["eventid"] == "relaytrap.session.closed"]), 5)
+        ev = [e for e in d.events if e["eventid"] == "relaytrap.enrich"]
+        if dbs:
+            self.assertEqual([(e["src_ip"], e["kind"]) for e in ev], [("81.2.69.170", "session")])
+            self.assertEqual(set(session_parts(self, d, ev[0]["session"])), {"geo"})
+            self.assertEqual(ev[0]["geo"]["city"], "London")
+            row = d.rows("SELECT city FROM sessions WHERE src_ip = '81.2.69.170'")[0]
+            self.assertEqual(row[0], "London")
+        else:
+            self.assertEqual(ev, [])
+        self.assertEqual(len([e for e in d.events if e["eventid"] == "relaytrap.session.closed"]), 6)
 
 
 P0F_FP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "contrib", "p0f.fp")
@@ -333,16 +391,14 @@ class EnrichOsTests(E2ECase):
         s.quit()
         d.stop()
         sid = d.session_of(port)
-        os_ev = [e for e in d.ev(sid, "enrich") if e["kind"] == "os"]
-        self.assertEqual(len(os_ev), 1)
-        e = os_ev[0]
+        e = session_parts(self, d, sid)["os"]
         # the kernel's own loopback SYN is a Linux one
         self.assertEqual((e["os_class"], e["os_name"]), ("unix", "Linux"))
         self.assertIn(e["os_match"], ("exact", "generic"))
         self.assertEqual(e["syn"]["ip_version"], 4)
         order = [x["eventid"] for x in d.ev(sid)]
         self.assertLess(order.index("relaytrap.enrich"), order.index("relaytrap.reply"),
-                        "the os event comes before the banner")
+                        "without DNS the enrich event comes before the banner")
         self.assertIn("os_mismatch", d.signals(sid))
         sig = [x for x in d.ev(sid, "signal") if x["signal"] == "os_mismatch"][0]
         self.assertIn("Linux", sig["detail"])
@@ -359,11 +415,10 @@ class EnrichOsTests(E2ECase):
 
     def test_geo_event(self):
         """with the test databases the build makes (tests/unit/geo_mkdb.pl): London, AS20712"""
-        import __main__
-        mmdb = os.path.join(os.path.dirname(__main__.BINARY), "tests", "unit")
-        city, asn = os.path.join(mmdb, "geo-city.mmdb"), os.path.join(mmdb, "geo-asn.mmdb")
-        if not (os.path.exists(city) and os.path.exists(asn)):
+        dbs = test_geo_dbs()
+        if dbs is None:
             self.skipTest("test GeoIP databases not built (libmaxmind-db-writer-perl)")
+        city, asn = dbs
         conf = (f"geoip_city_db = {city}\ngeoip_asn_db = {asn}\n" +
                 enrich_conf("127.0.0.1").replace("enrich_dns = yes", "enrich_dns = no"))
         d = self.daemon(config=conf)
@@ -372,8 +427,8 @@ class EnrichOsTests(E2ECase):
         d.stop()
         ev = [e for e in d.events if e["eventid"] == "relaytrap.enrich"]
         self.assertEqual(len(ev), 1, ev)
-        g = ev[0]
-        self.assertEqual((g["kind"], g["src_ip"]), ("geo", "81.2.69.170"))
+        self.assertEqual((ev[0]["kind"], ev[0]["src_ip"]), ("session", "81.2.69.170"))
+        g = session_parts(self, d, ev[0]["session"])["geo"]
         self.assertEqual((g["country_code"], g["country"], g["city"]),
                          ("GB", "United Kingdom", "London"))
         self.assertAlmostEqual(g["latitude"], 51.5142, places=3)

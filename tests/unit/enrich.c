@@ -645,13 +645,14 @@ find_ev(struct fx *f, const char *sid, const char *kind)
 	return NULL;
 }
 
-/* find - for session sid: a DNS kind's part of its dns event (rdns, dnsbl, helo), else as
- * find_ev */
+/* find - for session sid: a kind's part of its one enrich event (geo, os, rdns, dnsbl, helo),
+ * else as find_ev */
 static json_t *
 find(struct fx *f, const char *sid, const char *kind)
 {
-	if (strcmp(kind, "rdns") == 0 || strcmp(kind, "dnsbl") == 0 || strcmp(kind, "helo") == 0)
-		return json_object_get(find_ev(f, sid, "dns"), kind);
+	if (strcmp(kind, "rdns") == 0 || strcmp(kind, "dnsbl") == 0 || strcmp(kind, "helo") == 0 ||
+	    strcmp(kind, "geo") == 0 || strcmp(kind, "os") == 0)
+		return json_object_get(find_ev(f, sid, "session"), kind);
 	return find_ev(f, sid, kind);
 }
 
@@ -718,7 +719,7 @@ test_enrich_session(void **state)
 	run_until(f, &f->nevents, 1, 3000);
 	run_for(f, 100);
 	assert_int_equal(f->nevents, 1);
-	ev = find_ev(f, "00000000000000a1", "dns");
+	ev = find_ev(f, "00000000000000a1", "session");
 	assert_non_null(ev);
 	assert_string_equal(sget(ev, "src_ip"), "192.0.2.1");
 	assert_null(find_ev(f, "00000000000000a1", "rdns")); /* no event of its own */
