@@ -33,7 +33,7 @@
 #include "enrich/enrich.h"
 
 struct counts {
-	unsigned long events, dns_events, bytes;
+	unsigned long events, sess_events, bytes;
 };
 
 static void
@@ -45,8 +45,8 @@ sink(void *arg, enum frame_type type, const void *payload, size_t len)
 		return;
 	c->events++;
 	c->bytes += len;
-	if (memmem(payload, len, "\"kind\":\"dns\"", 12) != NULL)
-		c->dns_events++;
+	if (memmem(payload, len, "\"kind\":\"session\"", 16) != NULL)
+		c->sess_events++;
 }
 
 static double
@@ -90,12 +90,12 @@ make_pool(struct capture *cap, unsigned long pool)
 }
 
 /* sessions - n sessions from the pool, starting at source k0; then the loop runs until every
- * session's dns event is recorded (or 30 s) */
+ * session's enrich event is recorded (or 30 s) */
 static void
 sessions(struct event_base *base, struct enrich *e, struct counts *c, const struct src *p,
          unsigned long n, unsigned long pool, unsigned long k0)
 {
-	unsigned long want = c->dns_events + n, i;
+	unsigned long want = c->sess_events + n, i;
 	struct timeval tick = {0, 10000};
 
 	for (i = 0; i < n; i++) {
@@ -110,12 +110,12 @@ sessions(struct event_base *base, struct enrich *e, struct counts *c, const stru
 		if (i % 64 == 63)
 			event_base_loop(base, EVLOOP_NONBLOCK);
 	}
-	for (int t = 0; t < 3000 && c->dns_events < want; t++) {
+	for (int t = 0; t < 3000 && c->sess_events < want; t++) {
 		event_base_loopexit(base, &tick);
 		event_base_dispatch(base);
 	}
-	if (c->dns_events < want)
-		die("not every session's dns event came within 30 s");
+	if (c->sess_events < want)
+		die("not every session's enrich event came within 30 s");
 }
 
 /* fresh_phase, cached_phase - functions of their own for callgrind's --toggle-collect */
