@@ -4,12 +4,13 @@
  *
  * Public: parse_num, parse_size, parse_duration_ms, now_mono_us, now_real_us, cpu_self_us,
  * rand_buf,
- * rand_uniform, b64_decode, b64_encode, hex_encode, fmt_rfc3339. Limits: none of these allocate;
- * callers pass output buffers and their sizes.
+ * rand_uniform, b64_decode, b64_encode, hex_encode, fmt_rfc3339, fmt_ipv4. Limits: none of these
+ * allocate; callers pass output buffers and their sizes.
  */
 #ifndef RT_UTIL_H
 #define RT_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,9 @@ uint64_t now_real_us(void);
 uint64_t cpu_self_us(void);
 /* fmt_rfc3339 - "2026-11-27T10:53:36.123456Z" from epoch microseconds; out must hold 32 bytes */
 void fmt_rfc3339(uint64_t real_us, char *out, size_t outlen);
+/* fmt_ipv4 - the dotted quad of a (network order), as inet_ntop writes it, without its
+ * sprintf; false (out untouched) when outlen is below 16 */
+bool fmt_ipv4(const unsigned char a[4], char *out, size_t outlen);
 
 /* rand_buf - fill with cryptographically strong random bytes (arc4random_buf) */
 void rand_buf(void *buf, size_t len);

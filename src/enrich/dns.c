@@ -373,8 +373,9 @@ on_evdns(int result, char type, int count, int ttl, void *addrs, void *arg)
 		for (i = 0; i < count && e->n < DNS_MAX_ANSWERS; i++) {
 			const char *s = NULL;
 			if (type == DNS_IPv4_A && e->type == DNS_T_A)
-				s = inet_ntop(AF_INET, (const uint32_t *)addrs + i, buf,
-				              sizeof(buf));
+				s = fmt_ipv4((const unsigned char *)addrs + 4 * i, buf, sizeof(buf))
+				        ? buf
+				        : NULL;
 			else if (type == DNS_IPv6_AAAA && e->type == DNS_T_AAAA)
 				s = inet_ntop(AF_INET6, (const struct in6_addr *)addrs + i, buf,
 				              sizeof(buf));
@@ -486,11 +487,11 @@ norm_name(enum dns_type t, const char *in, char *out, size_t outlen)
 	if (t == DNS_T_PTR) {
 		unsigned char b[16];
 		if (inet_pton(AF_INET, in, b) == 1)
-			return inet_ntop(AF_INET, b, out, (socklen_t)outlen) != NULL;
+			return fmt_ipv4(b, out, outlen);
 		if (inet_pton(AF_INET6, in, b) != 1)
 			return false;
 		if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)b))
-			return inet_ntop(AF_INET, b + 12, out, (socklen_t)outlen) != NULL;
+			return fmt_ipv4(b + 12, out, outlen);
 		return inet_ntop(AF_INET6, b, out, (socklen_t)outlen) != NULL;
 	}
 	if (len > 0 && in[len - 1] == '.')

@@ -244,15 +244,16 @@ sa_key(const struct sockaddr *sa, unsigned char key[16], char *str, size_t strl,
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
 		key[10] = key[11] = 0xff;
 		memcpy(key + 12, &s4->sin_addr, 4);
-		inet_ntop(AF_INET, &s4->sin_addr, str, (socklen_t)strl);
+		if (!fmt_ipv4(key + 12, str, strl))
+			inet_ntop(AF_INET, &s4->sin_addr, str, (socklen_t)strl);
 		*port = ntohs(s4->sin_port);
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
 		memcpy(key, &s6->sin6_addr, 16);
-		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
-			inet_ntop(AF_INET, key + 12, str, (socklen_t)strl);
-		else
+		if (!IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
 			inet_ntop(AF_INET6, &s6->sin6_addr, str, (socklen_t)strl);
+		else if (!fmt_ipv4(key + 12, str, strl))
+			inet_ntop(AF_INET, key + 12, str, (socklen_t)strl);
 		*port = ntohs(s6->sin6_port);
 	} else {
 		strlcpy(str, "unknown", strl);
