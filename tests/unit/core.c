@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -197,6 +198,16 @@ test_json_lossless(void **state)
 		json_decref(o);
 		jw_free(&w);
 	}
+	/* keys: plain ones written as they are, others escaped like any string */
+	jw_init(&w);
+	jw_obj_open(&w);
+	jw_key_int(&w, "a", 1);
+	jw_key_int(&w, "q\"k\\\x01", 2);
+	jw_key_int(&w, "caf\xc3\xa9", 3);
+	jw_key_int(&w, "", 4);
+	jw_obj_close(&w);
+	assert_string_equal(w.buf, "{\"a\":1,\"q\\\"k\\\\\\u0001\":2,\"caf\xc3\xa9\":3,\"\":4}");
+	jw_free(&w);
 }
 
 /* test_json_long_strings - strings long enough to be scanned a word at a time: each byte value
@@ -338,6 +349,29 @@ test_rfc3339(void **state)
 	}
 }
 
+/* fmt_ipv4: what inet_ntop writes, for every value of each octet; a short buffer refused */
+static void
+test_fmt_ipv4(void **state)
+{
+	unsigned char a[4];
+	char got[16], want[16];
+
+	(void)state;
+	for (unsigned v = 0; v < 256; v++) {
+		a[0] = (unsigned char)v;
+		a[1] = (unsigned char)(255 - v);
+		a[2] = (unsigned char)(v * 7);
+		a[3] = (unsigned char)(v / 3);
+		assert_true(fmt_ipv4(a, got, sizeof(got)));
+		assert_non_null(inet_ntop(AF_INET, a, want, sizeof(want)));
+		assert_string_equal(got, want);
+	}
+	memset(a, 255, 4);
+	assert_true(fmt_ipv4(a, got, sizeof(got)));
+	assert_string_equal(got, "255.255.255.255");
+	assert_false(fmt_ipv4(a, got, 15));
+}
+
 /* rand_chars: only characters of the set, every one of them, none far from its share (the
  * bounds are over 15 standard deviations wide: a failure is a bias, not bad luck) */
 static void
@@ -428,6 +462,7 @@ main(void)
 	    cmocka_unit_test(test_json_bytes_numbers),
 	    cmocka_unit_test(test_json_long_strings),
 	    cmocka_unit_test(test_rfc3339),
+	    cmocka_unit_test(test_fmt_ipv4),
 	    cmocka_unit_test(test_rand_chars),
 	};
 
