@@ -539,19 +539,20 @@ static void
 start_dnsbl(struct enrich_sess *s)
 {
 	struct enrich *e = s->e;
-	char qname[DNSBL_NAME_MAX];
-	bool any = false;
+	char qname[DNSBL_MAX_ZONES][DNSBL_NAME_MAX];
+	bool ask[DNSBL_MAX_ZONES], any = false;
 	struct job *j;
 
-	for (size_t i = 0; i < e->dnsbl.n && !any; i++)
-		any = dnsbl_query_name(&e->dnsbl.zones[i], s->src_ip, qname, sizeof(qname));
+	for (size_t i = 0; i < e->dnsbl.n; i++)
+		any |= ask[i] =
+		    dnsbl_query_name(&e->dnsbl.zones[i], s->src_ip, qname[i], sizeof(qname[i]));
 	if (!any)
 		return; /* no configured zone lists this address family */
 	if ((j = job_start(s, JOB_DNSBL, (unsigned)e->dnsbl.n, NULL, 0)) == NULL)
 		return;
 	for (unsigned i = 0; i < e->dnsbl.n; i++)
-		if (dnsbl_query_name(&e->dnsbl.zones[i], s->src_ip, qname, sizeof(qname)))
-			job_ask(j, i, DNS_T_A, qname);
+		if (ask[i])
+			job_ask(j, i, DNS_T_A, qname[i]);
 	job_check(j);
 }
 
