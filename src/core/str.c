@@ -261,9 +261,27 @@ jw_escaped(struct jw *w, const unsigned char *p, size_t n)
 static void
 jw_key(struct jw *w, const char *key)
 {
-	jw_sep(w);
-	jw_escaped(w, (const unsigned char *)key, strlen(key));
-	jw_raw(w, ":", 1);
+	size_t n = strlen(key), i = 0;
+
+	/* keys are nearly always plain ASCII (the code's own names): the separator, the quoted
+	 * key and the colon in one reservation; escaped like any string otherwise */
+	while (i < n && plain[(unsigned char)key[i]])
+		i++;
+	if (i < n || !jw_reserve(w, n + 4)) {
+		jw_sep(w);
+		jw_escaped(w, (const unsigned char *)key, n);
+		jw_raw(w, ":", 1);
+		return;
+	}
+	if (w->need_comma)
+		w->buf[w->len++] = ',';
+	w->need_comma = true;
+	w->buf[w->len++] = '"';
+	memcpy(w->buf + w->len, key, n);
+	w->len += n;
+	w->buf[w->len++] = '"';
+	w->buf[w->len++] = ':';
+	w->buf[w->len] = '\0';
 }
 
 void
