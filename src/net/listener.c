@@ -126,6 +126,7 @@ struct conn {
 	int tarpit_ms;         /* added to the delay of the next reply (a refusal) */
 	bool banner_written;
 	bool proxy_wait;
+	bool trusted; /* from a proxy_from address: its SYN is the proxy's, never fingerprinted */
 	bool closing;
 	bool lingering; /* our side is shut down; reading and discarding until EOF */
 	bool counted;
@@ -663,9 +664,10 @@ conn_start_session(struct conn *c)
 	c->counted = true;
 	srv->nadmitted++;
 	/* the source is final here (after any PROXY header); refused sessions are not enriched */
-	/* (behind a PROXY header the SYN is the proxy's: no OS fingerprint then) */
+	/* (from a trusted proxy the SYN is the proxy's: no OS fingerprint then, also after a
+	 * LOCAL header, and whatever the log level) */
 	c->es = enrich_session_new(srv->enrich, smtp_session_prefix(c->sess), c->info.src_ip,
-	                           c->info.proxied ? NULL : c->syn, c->syn_len);
+	                           c->trusted ? NULL : c->syn, c->syn_len);
 	smtp_session_start(c->sess);
 	conn_arm_deadline(c);
 	/* a source over its share is served as a busy server serves: greeted, then read once
@@ -969,6 +971,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 		for (i = 0; i < cfg->nproxy_from && !trusted; i++)
 			trusted = cidr_match(&cfg->proxy_from[i], sa);
 	/* behind a PROXY header the SYN is the proxy's: of no use but to the debug log */
+	c->trusted = trusted;
 	if (srv->save_syn && (!trusted || log_get_level() >= LOG_LVL_DEBUG))
 		conn_save_syn(c, fd);
 	c->next = srv->conns;

@@ -405,13 +405,26 @@ class EnrichOsTests(E2ECase):
         self.assertIn("Windows", sig["detail"])
 
     def test_no_os_event_behind_proxy(self):
-        """behind a PROXY header the SYN is the proxy's: no fingerprint is recorded"""
-        conf = f"p0f_fp = {P0F_FP}\ngeoip_city_db = none\ngeoip_asn_db = none\n" + enrich_conf("127.0.0.1").replace("enrich_dns = yes",
-                                                                          "enrich_dns = no")
-        d = self.daemon(config=conf)
-        smtp_session(d, "118.165.91.55", "x.example.org", message=False)
-        d.stop()
-        self.assertEqual([e for e in d.events if e["eventid"] == "relaytrap.enrich"], [])
+        """from a trusted proxy the SYN is the proxy's: no fingerprint is recorded, after a
+        PROXY header naming a source or one that names none (UNKNOWN), whatever the log level
+        (the debug log reads the proxy's SYN to show it)"""
+        for level in ("info", "debug"):
+            conf = (f"p0f_fp = {P0F_FP}\ngeoip_city_db = none\ngeoip_asn_db = none\n"
+                    f"log_level = {level}\n" +
+                    enrich_conf("127.0.0.1").replace("enrich_dns = yes", "enrich_dns = no"))
+            d = self.daemon(config=conf)
+            smtp_session(d, "118.165.91.55", "x.example.org", message=False)
+            with d.connect() as s:
+                s.sendall(b"PROXY UNKNOWN\r\n")
+                r = Reader(s)
+                self.assertEqual(r.reply()[0], 220)
+                s.sendall(b"QUIT\r\n")
+                self.assertEqual(r.reply()[0], 221)
+            d.stop()
+            self.assertEqual(
+                len([e for e in d.events if e["eventid"] == "relaytrap.session.connect"]), 2)
+            self.assertEqual([e for e in d.events if e["eventid"] == "relaytrap.enrich"], [],
+                             f"log_level {level}")
 
     def test_geo_event(self):
         """with the test databases the build makes (tests/unit/geo_mkdb.pl): London, AS20712"""
