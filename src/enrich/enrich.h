@@ -39,9 +39,9 @@ struct enrich_sess;
 
 /* enrich_new - set up enrichment from cfg (which must outlive it): with enrich_dns on,
  * the resolver's sockets are created here, so call it before dropping privileges. p0f (may
- * be NULL: no os events) is the caller's signature database and must outlive it. Returns
+ * be NULL: no os parts) is the caller's signature database and must outlive it. Returns
  * NULL with err when a configured part cannot start. cap may be NULL (nothing recorded).
- * geo (may be NULL: no geo events) is the caller's open GeoIP set, likewise. */
+ * geo (may be NULL: no geo parts) is the caller's open GeoIP set, likewise. */
 struct enrich *enrich_new(struct event_base *base, struct capture *cap, const struct config *cfg,
                           const struct p0f_db *p0f, const struct geo *geo, char *err,
                           size_t errlen);

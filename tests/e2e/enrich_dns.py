@@ -355,9 +355,13 @@ class EnrichDnsTests(E2ECase):
         smtp_session(d, "81.2.69.170", "host.example.org", message=False)
         # every session is closed and in the file, its enrich event not: it waits for the
         # DNS parts (geo is known at the connect)
-        time.sleep(0.5)
-        with open(os.path.join(d.data, "events.jsonl"), "rb") as f:
-            text = f.read()
+        deadline = time.monotonic() + 10
+        while True:
+            with open(os.path.join(d.data, "events.jsonl"), "rb") as f:
+                text = f.read()
+            if text.count(b'"relaytrap.session.closed"') >= 6 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         self.assertEqual(text.count(b'"relaytrap.session.closed"'), 6)
         self.assertNotIn(b'"relaytrap.enrich"', text)
         t = time.monotonic()

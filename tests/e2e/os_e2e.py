@@ -15,8 +15,9 @@ and to that namespace.
 With enrich_os=no the listening socket must not have TCP_SAVE_SYN set (read off the daemon's
 socket through pidfd_getfd; skipped where that is not allowed).
 
-Until the session emits the relaytrap.enrich event of kind os, what is checked is the debug
-log line the listener writes for each SYN (`-v` / log_level=debug):
+What is checked is the debug log line the listener writes for each SYN (`-v` /
+log_level=debug; the os part of the session's relaytrap.enrich event is checked in
+enrich_dns.py):
   listener=... peer=IP peer_port=N syn_len=N syn_sig=4:64+0:... os="unix:Linux:..."
   os_match=generic os_distance=0
 

@@ -35,6 +35,7 @@
 #include "enrich/dns.h"
 #include "enrich/dnsbl.h"
 #include "enrich/enrich.h"
+#include "enrich/p0f.h"
 
 #define CHECK(cond, ...)                                                                           \
 	do {                                                                                       \
@@ -955,6 +956,101 @@ test_enrich_off(void **state)
 	assert_non_null(strstr(err, "resolver"));
 }
 
+/* test_enrich_one_event - the os part (known at the connect) waits for the DNS parts and goes
+ * into the session's one event with them; without DNS it is written at once; at shutdown a
+ * waiting session's event is written with the parts it has (os, a DNS kind that is done), the
+ * pending DNS kinds left out */
+static void
+test_enrich_one_event(void **state)
+{
+	/* a Windows XP SYN: IPv4, TTL 128, DF, IP ID 0x1234; TCP window 65535, options mss 1460,
+	 * nop, nop, sok (p0f: 4:128+0:0:1460:65535,0:mss,nop,nop,sok:df,id+:0) */
+	static const unsigned char syn[] = {
+	    0x45, 0x00, 0x00, 0x30, 0x12, 0x34, 0x40, 0x00, 0x80, 0x06, 0x00, 0x00,
+	    0xc0, 0x00, 0x02, 0x01, 0x7f, 0x00, 0x00, 0x01, 0x9c, 0x40, 0x00, 0x19,
+	    0x12, 0x34, 0x56, 0x78, 0x00, 0x00, 0x00, 0x00, 0x70, 0x02, 0xff, 0xff,
+	    0x00, 0x00, 0x00, 0x00, 0x02, 0x04, 0x05, 0xb4, 0x01, 0x01, 0x04, 0x02};
+	struct fx *f = *state;
+	const char *root = getenv("RT_SOURCE_ROOT");
+	char err[256] = "", fp[512];
+	struct p0f_db *db;
+	struct enrich *e;
+	struct enrich_sess *s;
+	struct jw p;
+	json_t *ev, *os;
+
+	snprintf(fp, sizeof(fp), "%s/contrib/p0f.fp", root ? root : "..");
+	db = p0f_db_load(fp, err, sizeof(err));
+	CHECK(db != NULL, "p0f_db_load %s: %s", fp, err);
+
+	/* DNS on: nothing at the connect, one event with os and the DNS parts later */
+	e = enrich_new(f->base, f->cap, &f->cfg, db, NULL, err, sizeof(err));
+	CHECK(e != NULL, "enrich_new: %s", err);
+	jw_init(&p);
+	capture_prefix(f->cap, &p, "00000000000000e1", "192.0.2.1", 40000, "127.0.0.1", 25,
+	               "exchange2000", "smtp");
+	s = enrich_session_new(e, &p, "192.0.2.1", syn, sizeof(syn));
+	jw_free(&p);
+	assert_non_null(s);
+	assert_int_equal(f->nevents, 0);
+	enrich_helo(s, "mail.example.org", 16);
+	run_until(f, &f->nevents, 1, 3000);
+	run_for(f, 100);
+	assert_int_equal(f->nevents, 1);
+	ev = find_ev(f, "00000000000000e1", "session");
+	assert_non_null(ev);
+	os = json_object_get(ev, "os");
+	assert_string_equal(sget(os, "os_class"), "win");
+	assert_string_equal(sget(os, "os_name"), "Windows");
+	assert_string_equal(sget(os, "os_flavor"), "XP");
+	assert_non_null(json_object_get(ev, "rdns"));
+	assert_non_null(json_object_get(ev, "dnsbl"));
+	assert_non_null(json_object_get(ev, "helo"));
+	enrich_session_end(s);
+	enrich_free(e);
+
+	/* shutdown: rdns done, dnsbl waiting for a zone that never answers, no HELO yet */
+	assert_int_equal(config_set(&f->cfg, "dnsbl_zones", "slow.example", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&f->cfg, "dns_timeout", "30s", err, sizeof(err)), 0);
+	e = enrich_new(f->base, f->cap, &f->cfg, db, NULL, err, sizeof(err));
+	CHECK(e != NULL, "enrich_new: %s", err);
+	jw_init(&p);
+	capture_prefix(f->cap, &p, "00000000000000e2", "192.0.2.1", 40001, "127.0.0.1", 25,
+	               "exchange2000", "smtp");
+	s = enrich_session_new(e, &p, "192.0.2.1", syn, sizeof(syn));
+	jw_free(&p);
+	run_for(f, 300); /* the PTR and its forward lookup are answered, the DNSBL query not */
+	enrich_session_end(s);
+	assert_int_equal(f->nevents, 1);
+	enrich_free(e);
+	assert_int_equal(f->nevents, 2);
+	ev = find_ev(f, "00000000000000e2", "session");
+	assert_non_null(ev);
+	assert_string_equal(sget(json_object_get(ev, "os"), "os_flavor"), "XP");
+	assert_string_equal(sget(json_object_get(ev, "rdns"), "ptr"), "host1.example.net");
+	assert_null(json_object_get(ev, "dnsbl"));
+	run_for(f, 100);
+	assert_int_equal(f->nevents, 2);
+
+	/* DNS off: the event at once, the os part alone */
+	assert_int_equal(config_set(&f->cfg, "enrich_dns", "no", err, sizeof(err)), 0);
+	e = enrich_new(f->base, f->cap, &f->cfg, db, NULL, err, sizeof(err));
+	CHECK(e != NULL, "enrich_new: %s", err);
+	jw_init(&p);
+	capture_prefix(f->cap, &p, "00000000000000e3", "192.0.2.1", 40002, "127.0.0.1", 25,
+	               "exchange2000", "smtp");
+	s = enrich_session_new(e, &p, "192.0.2.1", syn, sizeof(syn));
+	jw_free(&p);
+	assert_int_equal(f->nevents, 3);
+	ev = find_ev(f, "00000000000000e3", "session");
+	assert_non_null(json_object_get(ev, "os"));
+	assert_int_equal(json_object_size(ev),
+	                 json_object_size(find_ev(f, "00000000000000e1", "session")) - 3);
+	enrich_session_end(s);
+	enrich_free(e);
+	p0f_db_free(db);
+}
+
 /* test_os_mismatch - an Outlook X-Mailer from a Linux stack is a signal, once */
 static void
 test_os_mismatch(void **state)
@@ -1004,6 +1100,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_enrich_v6_nxhelo, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_enrich_limits, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_enrich_off, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_enrich_one_event, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_os_mismatch, fx_setup, fx_teardown),
 	};
 

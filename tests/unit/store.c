@@ -1720,10 +1720,14 @@ test_enrich_session_kind(void **state)
 
 	put(f->s, SID, 1, "relaytrap.session.connect", "", 0);
 	snprintf(part, sizeof(part), os, 1234);
+	/* every part kind, in an order other than sorted, so the stored form's composition from the
+	 * parts is checked in full */
 	snprintf(fields, sizeof(fields),
-	         ",\"kind\":\"session\",%s,%s,\"rdns\":{\"status\":\"ok\","
-	         "\"ptr\":\"a.example\",\"fcrdns\":true,\"cached\":false,\"lookup_us\":5}",
-	         geo, part);
+	         ",\"kind\":\"session\",\"rdns\":{\"status\":\"ok\",\"ptr\":\"a.example\","
+	         "\"fcrdns\":true,\"cached\":false,\"lookup_us\":5},%s,\"helo\":{\"name\":"
+	         "\"a.example\",\"status\":\"ok\",\"resolves\":true,\"cached\":false},%s,"
+	         "\"dnsbl\":{\"listed\":0,\"lists\":[],\"cached\":false}",
+	         part, geo);
 	put(f->s, SID, 4, "relaytrap.enrich", fields, 0);
 	store_commit(f->s);
 	expect_text(f->db,
@@ -1734,7 +1738,7 @@ test_enrich_session_kind(void **state)
 	expect_text(f->db,
 	            "SELECT group_concat(kind, ' ') FROM (SELECT kind FROM ip_intel_history"
 	            " ORDER BY kind)",
-	            "geo os rdns");
+	            "dnsbl geo helo os rdns");
 	/* the os part's change test leaves out the raw SYN (its IP ID changes every time) */
 	expect_int(f->db,
 	           "SELECT count(*) FROM ip_intel_history WHERE kind = 'os' AND data LIKE '%syn%'",
@@ -1763,7 +1767,7 @@ test_enrich_session_kind(void **state)
 	put(f->s, SID2, 9, "relaytrap.enrich", fields, 0);
 	store_commit(f->s);
 	expect_text(f->db, q, "TWTaipei346225.0478wina.example4");
-	expect_int(f->db, "SELECT count(*) FROM ip_intel_history", 3);
+	expect_int(f->db, "SELECT count(*) FROM ip_intel_history", 5);
 	expect_text(f->db, "SELECT country || os || rdns FROM sessions WHERE session = '" SID2 "'",
 	            "TWWindows XPa.example");
 
