@@ -83,6 +83,21 @@ def proc_mem(pid):
     return out.get("VmRSS", -1), out.get("VmHWM", -1)
 
 
+def sigterm_wait(proc, timeout=None):
+    """sigterm_wait - end proc with SIGTERM and wait for it (STOP_TIMEOUT), SIGKILL after
+    that; True when it had exited or exited in time"""
+    if proc.poll() is not None:
+        return True
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(STOP_TIMEOUT if timeout is None else timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False
+
+
 class Daemon:
     """Daemon - one `relaytrap serve` process with its own data directory"""
 
@@ -140,14 +155,8 @@ class Daemon:
 
     def stop(self):
         """stop - SIGTERM, wait for the exit, load events.jsonl and open relaytrap.db"""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError("daemon did not exit within %ss of SIGTERM" % STOP_TIMEOUT)
+        if not sigterm_wait(self.proc):
+            raise AssertionError("daemon did not exit within %ss of SIGTERM" % STOP_TIMEOUT)
         self.err.close()
         log = self.stderr()
         for mark in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"):
@@ -169,13 +178,7 @@ class Daemon:
     def cleanup(self):
         """cleanup - end it if still running (SIGTERM, which a wrapper such as the security
         suite's strace passes on; SIGKILL after STOP_TIMEOUT) and remove the directory"""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        sigterm_wait(self.proc)
         if self.db is not None:
             self.db.close()
         if not self.err.closed:

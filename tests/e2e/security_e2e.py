@@ -29,6 +29,9 @@ import tempfile
 import time
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run import sigterm_wait  # noqa: E402  (SIGTERM, wait, SIGKILL: run.py's)
+
 BINARY = None
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT_DIR = os.path.dirname(os.path.dirname(HERE))
@@ -141,14 +144,8 @@ class Daemon:
 
     def stop(self, allow_refusals=False):
         """stop - SIGTERM, exit status 0, and no sandbox refusal nobody asked for"""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError("daemon did not exit after SIGTERM")
+        if not sigterm_wait(self.proc, STOP_TIMEOUT):
+            raise AssertionError("daemon did not exit after SIGTERM")
         self.err.close()
         log = self.stderr()
         if not allow_refusals and "sandbox: refused" in log:
