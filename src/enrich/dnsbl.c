@@ -221,19 +221,13 @@ dnsbl_parse(const char *spec, struct dnsbl_list *list, char *err, size_t errlen)
 static bool
 v4_name(const unsigned char v[4], const char *zone, char *out, size_t outlen)
 {
-	size_t o = 0, zl = strlen(zone);
+	const unsigned char r[4] = {v[3], v[2], v[1], v[0]};
+	size_t o, zl = strlen(zone);
 
-	if (outlen < 4 * 4 + zl + 1)
+	if (outlen < 4 * 4 + zl + 1 || !fmt_ipv4(r, out, outlen))
 		return false;
-	for (int i = 3; i >= 0; i--) {
-		unsigned x = v[i];
-		if (x >= 100)
-			out[o++] = (char)('0' + x / 100);
-		if (x >= 10)
-			out[o++] = (char)('0' + x / 10 % 10);
-		out[o++] = (char)('0' + x % 10);
-		out[o++] = '.';
-	}
+	o = strlen(out);
+	out[o++] = '.';
 	memcpy(out + o, zone, zl + 1);
 	return true;
 }
