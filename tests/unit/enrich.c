@@ -676,17 +676,25 @@ sget(json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
+/* mksess_syn - a session of sid from ip whose client sent syn (NULL: none) */
 static struct enrich_sess *
-mksess(struct fx *f, struct enrich *e, const char *sid, const char *ip)
+mksess_syn(struct fx *f, struct enrich *e, const char *sid, const char *ip,
+           const unsigned char *syn, size_t syn_len)
 {
 	struct jw p;
 	struct enrich_sess *s;
 
 	jw_init(&p);
 	capture_prefix(f->cap, &p, sid, ip, 40000, "127.0.0.1", 25, "exchange2000", "smtp");
-	s = enrich_session_new(e, &p, ip, NULL, 0);
+	s = enrich_session_new(e, &p, ip, syn, syn_len);
 	jw_free(&p);
 	return s;
+}
+
+static struct enrich_sess *
+mksess(struct fx *f, struct enrich *e, const char *sid, const char *ip)
+{
+	return mksess_syn(f, e, sid, ip, NULL, 0);
 }
 
 /* zone - the lists[] entry for zone */
@@ -976,7 +984,6 @@ test_enrich_one_event(void **state)
 	struct p0f_db *db;
 	struct enrich *e;
 	struct enrich_sess *s;
-	struct jw p;
 	json_t *ev, *os;
 
 	snprintf(fp, sizeof(fp), "%s/contrib/p0f.fp", root ? root : "..");
@@ -986,11 +993,7 @@ test_enrich_one_event(void **state)
 	/* DNS on: nothing at the connect, one event with os and the DNS parts later */
 	e = enrich_new(f->base, f->cap, &f->cfg, db, NULL, err, sizeof(err));
 	CHECK(e != NULL, "enrich_new: %s", err);
-	jw_init(&p);
-	capture_prefix(f->cap, &p, "00000000000000e1", "192.0.2.1", 40000, "127.0.0.1", 25,
-	               "exchange2000", "smtp");
-	s = enrich_session_new(e, &p, "192.0.2.1", syn, sizeof(syn));
-	jw_free(&p);
+	s = mksess_syn(f, e, "00000000000000e1", "192.0.2.1", syn, sizeof(syn));
 	assert_non_null(s);
 	assert_int_equal(f->nevents, 0);
 	enrich_helo(s, "mail.example.org", 16);
@@ -1014,11 +1017,7 @@ test_enrich_one_event(void **state)
 	assert_int_equal(config_set(&f->cfg, "dns_timeout", "30s", err, sizeof(err)), 0);
 	e = enrich_new(f->base, f->cap, &f->cfg, db, NULL, err, sizeof(err));
 	CHECK(e != NULL, "enrich_new: %s", err);
-	jw_init(&p);
-	capture_prefix(f->cap, &p, "00000000000000e2", "192.0.2.1", 40001, "127.0.0.1", 25,
-	               "exchange2000", "smtp");
-	s = enrich_session_new(e, &p, "192.0.2.1", syn, sizeof(syn));
-	jw_free(&p);
+	s = mksess_syn(f, e, "00000000000000e2", "192.0.2.1", syn, sizeof(syn));
 	run_for(f, 300); /* the PTR and its forward lookup are answered, the DNSBL query not */
 	enrich_session_end(s);
 	assert_int_equal(f->nevents, 1);
@@ -1036,11 +1035,7 @@ test_enrich_one_event(void **state)
 	assert_int_equal(config_set(&f->cfg, "enrich_dns", "no", err, sizeof(err)), 0);
 	e = enrich_new(f->base, f->cap, &f->cfg, db, NULL, err, sizeof(err));
 	CHECK(e != NULL, "enrich_new: %s", err);
-	jw_init(&p);
-	capture_prefix(f->cap, &p, "00000000000000e3", "192.0.2.1", 40002, "127.0.0.1", 25,
-	               "exchange2000", "smtp");
-	s = enrich_session_new(e, &p, "192.0.2.1", syn, sizeof(syn));
-	jw_free(&p);
+	s = mksess_syn(f, e, "00000000000000e3", "192.0.2.1", syn, sizeof(syn));
 	assert_int_equal(f->nevents, 3);
 	ev = find_ev(f, "00000000000000e3", "session");
 	assert_non_null(json_object_get(ev, "os"));

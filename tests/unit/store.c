@@ -1563,6 +1563,39 @@ q_text_int(const char *db, const char *sql, long long arg)
 	return out;
 }
 
+/* The members every event has (and kind), which an enrichment result is stored without. */
+static const char *const enrich_common[] = {"timestamp", "eventid",  "session", "sensor",
+                                            "src_ip",    "src_port", "dst_ip",  "dst_port",
+                                            "persona",   "listener", "kind"};
+
+/* without_common - event text buf parsed, without its common members (the caller's reference) */
+static json_t *
+without_common(const char *buf)
+{
+	json_error_t jerr;
+	json_t *ev = json_loads(buf, JSON_ALLOW_NUL, &jerr);
+
+	assert_non_null(ev);
+	for (size_t k = 0; k < sizeof(enrich_common) / sizeof(enrich_common[0]); k++)
+		json_object_del(ev, enrich_common[k]);
+	return ev;
+}
+
+/* expect_stored - the enrichments data that sql (?1 = arg) finds is event text buf without its
+ * common members, byte for byte as json_dumps writes it sorted and compact */
+static void
+expect_stored(const char *db, const char *buf, const char *sql, long long arg)
+{
+	json_t *ev = without_common(buf);
+	char *want = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+	char *got = q_text_int(db, sql, arg);
+
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	json_decref(ev);
+}
+
 /* test_enrich_dns - the engine's one DNS event per session ({"kind":"dns"} with a part per
  * DNS kind) fills what the three per-kind events fill: the session's and the address's
  * columns, history per part; one enrichments row; a cached repeat leaves ip_intel alone,
@@ -1576,13 +1609,8 @@ test_enrich_dns(void **state)
 	    "{\"zone\":\"bl.spamcop.net\",\"status\":\"not_listed\"}]}";
 	static const char *const q = "SELECT rdns || fcrdns || dnsbl || dnsbl_listed || "
 	                             "(enriched_us % 1000000) FROM ip_intel";
-	static const char *const common[] = {"timestamp", "eventid",  "session", "sensor",
-	                                     "src_ip",    "src_port", "dst_ip",  "dst_port",
-	                                     "persona",   "listener", "kind"};
 	struct fx *f = *state;
-	char fields[2048], part[512], buf[4096], *got, *want;
-	json_t *ev;
-	json_error_t jerr;
+	char fields[2048], part[512], buf[4096];
 
 	put(f->s, SID, 1, "relaytrap.session.connect", "", 0);
 	snprintf(part, sizeof(part), dnsbl, "false");
@@ -1609,16 +1637,7 @@ test_enrich_dns(void **state)
 	/* one enrichments row, the event without its common fields as json_dumps writes it */
 	expect_text(f->db, "SELECT group_concat(kind) FROM enrichments", "dns");
 	mkev(buf, sizeof(buf), SID, 4, "relaytrap.enrich", fields);
-	ev = json_loads(buf, JSON_ALLOW_NUL, &jerr);
-	assert_non_null(ev);
-	for (size_t k = 0; k < sizeof(common) / sizeof(common[0]); k++)
-		json_object_del(ev, common[k]);
-	want = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
-	got = q_text_int(f->db, "SELECT data FROM enrichments WHERE ?1", 1);
-	assert_string_equal(got, want);
-	free(got);
-	free(want);
-	json_decref(ev);
+	expect_stored(f->db, buf, "SELECT data FROM enrichments WHERE ?1", 1);
 
 	/* a returning source answered from the cache: its session gets the columns, the
 	 * address's row and history stay */
@@ -1674,17 +1693,9 @@ test_enrich_dns(void **state)
 		mkev(buf, sizeof(buf), sid, 20 + (int)i, "relaytrap.enrich", shapes[i]);
 		assert_int_equal(store_event(f->s, buf, strlen(buf)), 0);
 		store_commit(f->s);
-		ev = json_loads(buf, JSON_ALLOW_NUL, &jerr);
-		assert_non_null(ev);
-		for (size_t k = 0; k < sizeof(common) / sizeof(common[0]); k++)
-			json_object_del(ev, common[k]);
-		want = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
-		got = q_text_int(f->db, "SELECT data FROM enrichments WHERE time_us % 1000000 = ?1",
-		                 20 + (long long)i);
-		assert_string_equal(got, want);
-		free(got);
-		free(want);
-		json_decref(ev);
+		expect_stored(f->db, buf,
+		              "SELECT data FROM enrichments WHERE time_us % 1000000 = ?1",
+		              20 + (long long)i);
 	}
 	expect_text(
 	    f->db,
@@ -1700,9 +1711,6 @@ test_enrich_dns(void **state)
 static void
 test_enrich_session_kind(void **state)
 {
-	static const char *const common[] = {"timestamp", "eventid",  "session", "sensor",
-	                                     "src_ip",    "src_port", "dst_ip",  "dst_port",
-	                                     "persona",   "listener", "kind"};
 	static const char *const geo =
 	    "\"geo\":{\"country_code\":\"TW\",\"country\":\"Taiwan\",\"city\":\"Taipei\","
 	    "\"latitude\":25.0478,\"longitude\":121.5319,\"asn\":3462,"
@@ -1714,9 +1722,7 @@ test_enrich_session_kind(void **state)
 	static const char *const q = "SELECT country || city || asn || latitude || os_class || rdns"
 	                             " || (enriched_us % 1000000) FROM ip_intel";
 	struct fx *f = *state;
-	char fields[2048], part[512], buf[4096], *got, *want;
-	json_t *ev;
-	json_error_t jerr;
+	char fields[2048], part[512], buf[4096];
 
 	put(f->s, SID, 1, "relaytrap.session.connect", "", 0);
 	snprintf(part, sizeof(part), os, 1234);
@@ -1745,16 +1751,7 @@ test_enrich_session_kind(void **state)
 	           0);
 	expect_text(f->db, "SELECT group_concat(kind) FROM enrichments", "session");
 	mkev(buf, sizeof(buf), SID, 4, "relaytrap.enrich", fields);
-	ev = json_loads(buf, JSON_ALLOW_NUL, &jerr);
-	assert_non_null(ev);
-	for (size_t k = 0; k < sizeof(common) / sizeof(common[0]); k++)
-		json_object_del(ev, common[k]);
-	want = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
-	got = q_text_int(f->db, "SELECT data FROM enrichments WHERE ?1", 1);
-	assert_string_equal(got, want);
-	free(got);
-	free(want);
-	json_decref(ev);
+	expect_stored(f->db, buf, "SELECT data FROM enrichments WHERE ?1", 1);
 
 	/* the same source again, the same geo and stack (another IP ID), DNS from the cache: the
 	 * session gets the columns, the address's row and history stay as they were */
@@ -1795,9 +1792,6 @@ test_enrich_session_kind(void **state)
 static void
 test_json_columns(void **state)
 {
-	static const char *const common[] = {"timestamp", "eventid",  "session", "sensor",
-	                                     "src_ip",    "src_port", "dst_ip",  "dst_port",
-	                                     "persona",   "listener", "kind"};
 	static const char *const cases[] = {
 	    ",\"kind\":\"geo\",\"city\":\"Taipei\",\"latitude\":25.05,\"longitude\":-0.0,"
 	    "\"asn\":3462",
@@ -1815,7 +1809,7 @@ test_json_columns(void **state)
 	char buf[4096], sid[17], *got, *want, *wstable;
 	json_t *ev, *v;
 	json_error_t jerr;
-	size_t i, k;
+	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(sid, sizeof(sid), "%016zx", i + 0x100);
@@ -1823,10 +1817,7 @@ test_json_columns(void **state)
 		if (store_event(f->s, buf, strlen(buf)) != 0)
 			fail_msg("case %zu refused: %s", i, buf);
 		store_commit(f->s);
-		ev = json_loads(buf, JSON_ALLOW_NUL, &jerr);
-		assert_non_null(ev);
-		for (k = 0; k < sizeof(common) / sizeof(common[0]); k++)
-			json_object_del(ev, common[k]);
+		ev = without_common(buf);
 		want = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
 		json_object_del(ev, "lookup_us");
 		json_object_del(ev, "lookup_time");
