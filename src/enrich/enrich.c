@@ -74,8 +74,7 @@ struct enrich_sess {
 	bool ended;        /* enrich_session_end was called */
 	bool starting;     /* inside enrich_session_new: hold the event */
 	unsigned dns_jobs; /* DNS jobs started and not done */
-	struct jw
-	    parts; /* the done kinds' parts ("geo":{...},"rdns":{...},...), not yet recorded */
+	struct jw parts;   /* the done kinds' parts ("geo":{...},...), not yet recorded */
 	char src_ip[64];
 	unsigned char src16[16]; /* src_ip as IPv6 (IPv4-mapped for IPv4), when src_ok */
 	bool src_ok, src_v4;
