@@ -1806,14 +1806,22 @@ test_json_columns(void **state)
 	    ",\"kind\":\"helo\"",
 	};
 	struct fx *f = *state;
-	char buf[4096], sid[17], *got, *want, *wstable;
+	char buf[16384], reals[12288], sid[17], *got, *want, *wstable;
 	json_t *ev, *v;
 	json_error_t jerr;
-	size_t i;
+	size_t i, n = sizeof(cases) / sizeof(cases[0]), at;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	/* and many reals, each twice and more than the store's cache of their texts holds: a
+	 * text written again from it, or a slot another real has taken */
+	at = (size_t)snprintf(reals, sizeof(reals), ",\"kind\":\"geo\",\"r\":[");
+	for (i = 0; i < 400; i++)
+		at += (size_t)snprintf(reals + at, sizeof(reals) - at, "%s%.4f,%.17g", i ? "," : "",
+		                       (double)(i % 200) * 0.3721 - 37.5, (double)(i % 200) / 7.0);
+	snprintf(reals + at, sizeof(reals) - at, "]");
+	for (i = 0; i <= n; i++) {
 		snprintf(sid, sizeof(sid), "%016zx", i + 0x100);
-		mkev(buf, sizeof(buf), sid, (int)i + 1, "relaytrap.enrich", cases[i]);
+		mkev(buf, sizeof(buf), sid, (int)i + 1, "relaytrap.enrich",
+		     i < n ? cases[i] : reals);
 		if (store_event(f->s, buf, strlen(buf)) != 0)
 			fail_msg("case %zu refused: %s", i, buf);
 		store_commit(f->s);
