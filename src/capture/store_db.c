@@ -1146,15 +1146,15 @@ struct dbuf {
 	bool failed;
 };
 
-/* dbuf_put - append n bytes */
-static void
-dbuf_put(struct dbuf *b, const char *s, size_t n)
+/* dbuf_room - room for n more bytes and a NUL; false (and failed) when there is none */
+static bool
+dbuf_room(struct dbuf *b, size_t n)
 {
 	size_t cap;
 	char *p;
 
 	if (b->failed)
-		return;
+		return false;
 	if (b->len + n + 1 > b->cap) {
 		cap = b->cap > 0 ? b->cap : 256;
 		while (cap < b->len + n + 1)
@@ -1162,11 +1162,20 @@ dbuf_put(struct dbuf *b, const char *s, size_t n)
 		p = realloc(b->p, cap);
 		if (p == NULL) {
 			b->failed = true;
-			return;
+			return false;
 		}
 		b->p = p;
 		b->cap = cap;
 	}
+	return true;
+}
+
+/* dbuf_put - append n bytes */
+static void
+dbuf_put(struct dbuf *b, const char *s, size_t n)
+{
+	if (!dbuf_room(b, n))
+		return;
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 	b->p[b->len] = '\0';
@@ -1180,11 +1189,22 @@ jdump_str(struct dbuf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	const char *run = s, *end = s + n;
+	size_t plain = json_plain_span(s, n);
 	char seq[8];
 	unsigned char c;
 
+	if (plain == n) { /* most strings: quoted as they are, with one check for room */
+		if (!dbuf_room(b, n + 2))
+			return;
+		b->p[b->len] = '"';
+		memcpy(b->p + b->len + 1, s, n);
+		b->len += n + 2;
+		b->p[b->len - 1] = '"';
+		b->p[b->len] = '\0';
+		return;
+	}
 	dbuf_put(b, "\"", 1);
-	for (; s < end; s++) {
+	for (s += plain; s < end; s++) {
 		c = (unsigned char)*s;
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;

@@ -24,6 +24,9 @@ bool utf8_valid(const void *buf, size_t len);
 /* utf8_repair - copy buf to out with every byte that is not part of well-formed UTF-8 replaced by
  * U+FFFD; out needs 3 * len bytes; returns the bytes written (no NUL added) */
 size_t utf8_repair(const void *buf, size_t len, char *out);
+/* json_plain_span - how many of buf's first n bytes go into a JSON string as they are:
+ * printable ASCII but '"' and '\\' (eight bytes at a time) */
+size_t json_plain_span(const void *buf, size_t n);
 
 /* str_escape_log - printable ASCII kept, \r \n \t \\ and \xNN for anything else; always
  * NUL-terminates; returns out. Use for logs and terminals. */

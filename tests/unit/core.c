@@ -349,6 +349,32 @@ test_rfc3339(void **state)
 	}
 }
 
+/* test_json_plain_span - the plain start of a string, word at a time and byte at a time: each
+ * byte that needs escaping or checking (a control, '"', '\\', a byte >= 0x80, a NUL) ends it
+ * at every position, and an all-plain string is plain to its end */
+static void
+test_json_plain_span(void **state)
+{
+	static const unsigned char stops[] = {0x00, 0x01, 0x1f, '"', '\\', 0x80, 0xff};
+	unsigned char buf[40];
+	size_t n, at, k;
+
+	(void)state;
+	for (n = 0; n <= sizeof(buf); n++) {
+		memset(buf, 'a', sizeof(buf));
+		buf[0] = ' ';
+		if (n > 1)
+			buf[n - 1] = '~';
+		assert_int_equal(json_plain_span(buf, n), n);
+		for (at = 0; at < n; at++)
+			for (k = 0; k < sizeof(stops); k++) {
+				memset(buf, 'x', sizeof(buf));
+				buf[at] = stops[k];
+				assert_int_equal(json_plain_span(buf, n), at);
+			}
+	}
+}
+
 /* fmt_ipv4: what inet_ntop writes, for every value of each octet; a short buffer refused */
 static void
 test_fmt_ipv4(void **state)
@@ -463,6 +489,7 @@ main(void)
 	    cmocka_unit_test(test_json_long_strings),
 	    cmocka_unit_test(test_rfc3339),
 	    cmocka_unit_test(test_fmt_ipv4),
+	    cmocka_unit_test(test_json_plain_span),
 	    cmocka_unit_test(test_rand_chars),
 	};
 
