@@ -173,6 +173,8 @@ main(int argc, char **argv)
 		                "[-z ZONES]\n");
 		return 2;
 	}
+	/* as the daemon does (src/main.c): libevent's calloc as malloc + memset */
+	event_set_mem_functions(malloc, realloc, free);
 	log_init("enrich_bench", LOG_LVL_WARN);
 	config_defaults(&cfg);
 	if (config_set(&cfg, "enrich_dns", "yes", err, sizeof(err)) < 0 ||
