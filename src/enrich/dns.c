@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,70 @@ const char *
 dns_status_name(enum dns_status s)
 {
 	return (size_t)s < ARRAY_LEN(status_names) ? status_names[s] : "error";
+}
+
+/* ------------------------------------------------------------------ evdns's random bytes */
+
+/* evdns draws each query's transaction id and its 0x20 case bits (two draws per query) from
+ * evutil_secure_rng_get_bytes, which Debian's libevent serves with glibc's arc4random_buf:
+ * before glibc 2.41 one getrandom system call per draw, on a VM ~2 us each with the kernel's
+ * entry and exit, half the system calls enrichment adds. This definition in the executable
+ * takes its place (ELF interposition: libevent calls the function through its PLT), with the
+ * same contract: bytes of a block that one arc4random_buf call fills, none handed out twice,
+ * a forked child dropping what it inherited. A libevent that binds the call inside itself
+ * keeps its own: nothing breaks, only the system calls stay. dns_rng_stats counts both. */
+#define RNG_BLOCK 256
+
+static _Thread_local unsigned char rng_block[RNG_BLOCK];
+static _Thread_local size_t rng_left; /* unused bytes at the end of rng_block */
+static _Thread_local uint64_t rng_draws, rng_fills;
+static pthread_once_t rng_once = PTHREAD_ONCE_INIT;
+
+static void
+rng_forget(void)
+{
+	explicit_bzero(rng_block, sizeof(rng_block));
+	rng_left = 0;
+}
+
+static void
+rng_atfork(void)
+{
+	pthread_atfork(NULL, NULL, rng_forget);
+}
+
+void
+evutil_secure_rng_get_bytes(void *buf, size_t n)
+{
+	unsigned char *out = buf;
+	size_t k;
+
+	pthread_once(&rng_once, rng_atfork);
+	rng_draws++;
+	if (n > RNG_BLOCK / 4) { /* large draws straight from the source */
+		arc4random_buf(buf, n);
+		return;
+	}
+	while (n > 0) {
+		if (rng_left == 0) {
+			arc4random_buf(rng_block, sizeof(rng_block));
+			rng_left = sizeof(rng_block);
+			rng_fills++;
+		}
+		k = n < rng_left ? n : rng_left;
+		memcpy(out, rng_block + RNG_BLOCK - rng_left, k);
+		explicit_bzero(rng_block + RNG_BLOCK - rng_left, k);
+		rng_left -= k;
+		out += k;
+		n -= k;
+	}
+}
+
+void
+dns_rng_stats(uint64_t *draws, uint64_t *fills)
+{
+	*draws = rng_draws;
+	*fills = rng_fills;
 }
 
 /* ------------------------------------------------------------------ table and LRU */

@@ -98,5 +98,8 @@ struct dns_wait *dns_query(struct dns *d, enum dns_type type, const char *name, 
 void dns_cancel(struct dns_wait *w);
 void dns_stats(const struct dns *d, struct dns_stats *st);
 const char *dns_status_name(enum dns_status s);
+/* dns_rng_stats - this thread's draws of random bytes by evdns (transaction ids, 0x20 bits)
+ * and the arc4random_buf calls that served them */
+void dns_rng_stats(uint64_t *draws, uint64_t *fills);
 
 #endif

@@ -21,11 +21,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/dns.h>
 #include <event2/dns_struct.h>
 #include <event2/event.h>
+#include <event2/util.h>
 #include <jansson.h>
 
 #include "capture/emit.h"
@@ -367,6 +369,60 @@ test_dns_answers(void **state)
 	      "ptr: got %s '%s'", dns_status_name(g[4].st[0]), g[4].first[0]);
 	CHECK(g[5].st[0] == DNS_NODATA, "aaaa: got %s, want nodata", dns_status_name(g[5].st[0]));
 	dns_free(d);
+}
+
+/* test_dns_rng - evdns draws its transaction ids and 0x20 bits through relaytrap's
+ * evutil_secure_rng_get_bytes (served from a block, not a getrandom per draw), and a forked
+ * child does not hand out the bytes its parent will */
+static void
+test_dns_rng(void **state)
+{
+	struct fx *f = *state;
+	unsigned char a[16], b[16], c[16];
+	uint64_t d0, f0, d1, f1;
+	char res[64], name[64];
+	struct got g[100];
+	struct dns *d;
+	size_t done = 0, i;
+	int fds[2];
+	pid_t pid;
+
+	memset(g, 0, sizeof(g));
+	snprintf(res, sizeof(res), "127.0.0.1:%d", f->srv_port);
+	d = mkdns(f, res, 100000, 60000);
+	dns_rng_stats(&d0, &f0);
+	for (i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "rng%zu.nothing.example.org", i);
+		dns_query(d, DNS_T_A, name, got_cb, &g[i]);
+	}
+	for (uint64_t t0 = now_mono_us(); done < 100 && now_mono_us() - t0 < 3000000;) {
+		run_for(f, 20);
+		for (done = 0, i = 0; i < 100; i++)
+			done += g[i].n;
+	}
+	assert_int_equal(done, 100);
+	dns_rng_stats(&d1, &f1);
+	CHECK(d1 - d0 >= 100, "evdns drew %llu times for 100 queries: not through relaytrap's",
+	      (unsigned long long)(d1 - d0));
+	CHECK(f1 - f0 <= (d1 - d0) / 10, "%llu fills for %llu draws", (unsigned long long)(f1 - f0),
+	      (unsigned long long)(d1 - d0));
+	dns_free(d);
+
+	evutil_secure_rng_get_bytes(a, sizeof(a));
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		evutil_secure_rng_get_bytes(b, sizeof(b));
+		_exit(write(fds[1], b, sizeof(b)) == (ssize_t)sizeof(b) ? 0 : 1);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], b, sizeof(b)), sizeof(b));
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	evutil_secure_rng_get_bytes(c, sizeof(c));
+	CHECK(memcmp(b, c, sizeof(b)) != 0, "the child drew the bytes its parent drew next");
+	CHECK(memcmp(a, c, sizeof(a)) != 0, "the same bytes twice");
 }
 
 /* test_dns_cache_dedupe - concurrent asks share one query; a later ask is a cache hit with
@@ -1084,6 +1140,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_dns_answers, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_dns_rng, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_dns_cache_dedupe, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_dns_lru, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_dns_rate_cancel, fx_setup, fx_teardown),
