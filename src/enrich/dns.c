@@ -116,7 +116,8 @@ dns_status_name(enum dns_status s)
  * takes its place (ELF interposition: libevent calls the function through its PLT), with the
  * same contract: bytes of a block that one arc4random_buf call fills, none handed out twice,
  * a forked child dropping what it inherited. A libevent that binds the call inside itself
- * keeps its own: nothing breaks, only the system calls stay. dns_rng_stats counts both. */
+ * keeps its own: nothing breaks, only the system calls stay. dns_rng_stats counts the draws
+ * and the fills. */
 #define RNG_BLOCK 256
 
 static _Thread_local unsigned char rng_block[RNG_BLOCK];

@@ -5,7 +5,8 @@
  *
  * Owns: struct dns, its evdns_base (and so the resolver's UDP sockets), the cache entries and
  *       every struct dns_wait until its callback has run or it was cancelled.
- * Public: dns_new, dns_free, dns_query, dns_cancel, dns_stats, dns_status_name.
+ * Public: dns_new, dns_free, dns_query, dns_cancel, dns_stats, dns_status_name, dns_rng_stats;
+ *         and evutil_secure_rng_get_bytes, which takes the place of libevent's (dns.c).
  *
  * Start-up: dns_new adds the nameservers, which creates and connect()s their UDP sockets at
  *   once; nothing later creates a socket, so dns_new must run before privileges are dropped
