@@ -1318,6 +1318,27 @@ jkey_cmp(const void *a, const void *b)
 	return strcmp(((const struct jkey *)a)->key, ((const struct jkey *)b)->key);
 }
 
+/* jkeys_sort - sort n members by key: by insertion when they are few (an enrichment part has
+ * 3-12; qsort's merge sort and its calls through a pointer cost four times as much), else
+ * qsort */
+static void
+jkeys_sort(struct jkey *ks, size_t n)
+{
+	struct jkey t;
+	size_t i, j;
+
+	if (n > 16) {
+		qsort(ks, n, sizeof(*ks), jkey_cmp);
+		return;
+	}
+	for (i = 1; i < n; i++) {
+		t = ks[i];
+		for (j = i; j > 0 && strcmp(ks[j - 1].key, t.key) > 0; j--)
+			ks[j] = ks[j - 1];
+		ks[j] = t;
+	}
+}
+
 static void jdump(struct dbuf *b, json_t *v, bool sort, int depth);
 
 /* jdump_obj - an object's members, sorted by key or in insertion order */
@@ -1343,7 +1364,7 @@ jdump_obj(struct dbuf *b, json_t *v, bool sort, int depth)
 				i++;
 			}
 		}
-		qsort(ks, i, sizeof(*ks), jkey_cmp);
+		jkeys_sort(ks, i);
 		for (n = i, i = 0; i < n; i++) {
 			if (i > 0)
 				dbuf_put(b, ",", 1);
@@ -1372,9 +1393,8 @@ jdump_obj(struct dbuf *b, json_t *v, bool sort, int depth)
 static void
 jdump(struct dbuf *b, json_t *v, bool sort, int depth)
 {
-	char num[32];
+	char num[FMT_INT_MAX];
 	size_t i;
-	int n;
 
 	/* jansson refuses deeper input when parsing; this only guards the recursion. */
 	if (depth > 2048) {
@@ -1397,10 +1417,11 @@ jdump(struct dbuf *b, json_t *v, bool sort, int depth)
 	case JSON_STRING:
 		jdump_str(b, json_string_value(v), json_string_length(v));
 		break;
-	case JSON_INTEGER:
-		n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		dbuf_put(b, num, (size_t)n);
+	case JSON_INTEGER: {
+		char *at = fmt_int_r(num, json_integer_value(v));
+		dbuf_put(b, at, (size_t)(num + sizeof(num) - at));
 		break;
+	}
 	case JSON_REAL:
 		jdump_real(b, json_real_value(v));
 		break;
@@ -1671,7 +1692,7 @@ enrich_data(json_t *ev, bool top, char **full, char **stable)
 		}
 	}
 	nk = i;
-	qsort(ks, nk, sizeof(*ks), jkey_cmp);
+	jkeys_sort(ks, nk);
 	dbuf_put(&f, "{", 1);
 	dbuf_put(&st, "{", 1);
 	for (i = 0; i < nk; i++) {

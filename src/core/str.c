@@ -410,35 +410,22 @@ jw_fields(struct jw *w, const char *frag, size_t n)
 	jw_raw(w, frag, n);
 }
 
-/* jw_num - v in decimal, negative when neg (the digits without snprintf's cost) */
-static void
-jw_num(struct jw *w, unsigned long long v, bool neg)
-{
-	char num[24];
-	size_t i = sizeof(num);
-
-	do {
-		num[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v > 0);
-	if (neg)
-		num[--i] = '-';
-	jw_raw(w, num + i, sizeof(num) - i);
-}
-
 void
 jw_key_int(struct jw *w, const char *key, long long v)
 {
+	char num[FMT_INT_MAX], *at = fmt_int_r(num, v);
+
 	jw_key(w, key);
-	/* the magnitude of LLONG_MIN does not fit a long long: negate as unsigned */
-	jw_num(w, v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v, v < 0);
+	jw_raw(w, at, (size_t)(num + sizeof(num) - at));
 }
 
 void
 jw_key_uint(struct jw *w, const char *key, unsigned long long v)
 {
+	char num[FMT_INT_MAX], *at = fmt_uint_r(num, v, false);
+
 	jw_key(w, key);
-	jw_num(w, v, false);
+	jw_raw(w, at, (size_t)(num + sizeof(num) - at));
 }
 
 void

@@ -24,6 +24,31 @@ bool utf8_valid(const void *buf, size_t len);
 /* utf8_repair - copy buf to out with every byte that is not part of well-formed UTF-8 replaced by
  * U+FFFD; out needs 3 * len bytes; returns the bytes written (no NUL added) */
 size_t utf8_repair(const void *buf, size_t len, char *out);
+/* fmt_uint_r, fmt_int_r - v in decimal at the end of out (no NUL), returning where its digits
+ * start: the length is out + FMT_INT_MAX - the result. Inline, without snprintf's cost: the
+ * event writer and the store write numbers in every event. */
+#define FMT_INT_MAX 24
+static inline char *
+fmt_uint_r(char out[FMT_INT_MAX], unsigned long long v, bool neg)
+{
+	char *p = out + FMT_INT_MAX;
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	if (neg)
+		*--p = '-';
+	return p;
+}
+
+static inline char *
+fmt_int_r(char out[FMT_INT_MAX], long long v)
+{
+	/* the magnitude of LLONG_MIN does not fit a long long: negate as unsigned */
+	return fmt_uint_r(out, v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v, v < 0);
+}
+
 /* json_plain_span - how many of buf's first n bytes go into a JSON string as they are:
  * printable ASCII but '"' and '\\' (eight bytes at a time) */
 size_t json_plain_span(const void *buf, size_t n);
