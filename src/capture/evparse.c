@@ -208,6 +208,8 @@ jp_string(struct jp *j, const char **s, size_t *n)
 	long cp, lo;
 
 	for (;;) {
+		/* printable ASCII but '"' and '\\' needs no look: eight bytes at a time */
+		p += json_plain_span(p, (size_t)(j->end - p));
 		if (p >= j->end)
 			return false;
 		unsigned char ch = (unsigned char)*p;
