@@ -24,9 +24,9 @@ bool utf8_valid(const void *buf, size_t len);
 /* utf8_repair - copy buf to out with every byte that is not part of well-formed UTF-8 replaced by
  * U+FFFD; out needs 3 * len bytes; returns the bytes written (no NUL added) */
 size_t utf8_repair(const void *buf, size_t len, char *out);
-/* fmt_uint_r, fmt_int_r - v in decimal at the end of out (no NUL), returning where its digits
- * start: the length is out + FMT_INT_MAX - the result. Inline, without snprintf's cost: the
- * event writer and the store write numbers in every event. */
+/* fmt_uint_r, fmt_int_r - v in decimal (fmt_uint_r: after a '-' when neg) at the end of out
+ * (no NUL), returning where it starts: the length is out + FMT_INT_MAX - the result. Inline,
+ * without snprintf's cost: the event writer and the store write numbers in every event. */
 #define FMT_INT_MAX 24
 static inline char *
 fmt_uint_r(char out[FMT_INT_MAX], unsigned long long v, bool neg)
