@@ -247,7 +247,8 @@ main(int argc, char **argv)
 		case 's': {
 			struct in_addr a;
 			if (inet_pton(AF_INET, optarg, &a) != 1) {
-				fprintf(stderr, "smtpload: -s '%s' is not an IPv4 address\n", optarg);
+				fprintf(stderr, "smtpload: -s '%s' is not an IPv4 address\n",
+				        optarg);
 				return 2;
 			}
 			ld.net = ntohl(a.s_addr);

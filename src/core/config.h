@@ -89,7 +89,7 @@ struct config {
 	bool store_bodies;
 	bool fsync;             /* fdatasync events.jsonl and packs before each SQLite commit */
 	uint64_t disk_min_free; /* bytes free in data_dir under which bodies are not stored */
-	int log_level; /* enum log_level */
+	int log_level;          /* enum log_level */
 	/* enrichment (docs/enrichment.md) */
 	bool enrich_geo, enrich_os;
 	bool enrich_dns;               /* master switch for every DNS lookup */

@@ -14,9 +14,10 @@
  * fewer than four sessions; EMFILE pauses accepting for a moment. When the store falls behind
  * (capture backlog over 16 MiB) the connections of the prefixes that lately cost it most are
  * not read until it has caught up with them (backpressure); over 96 MiB every new session gets
- * the 421 (limit store_backlog), over 192 MiB accepting pauses until it catches up. Stress mode: from
- * stress_sessions open sessions on, idle and command timeouts drop to stress_timeout.
- * Every listening socket has TCP_SAVE_SYN: each connection keeps its peer's SYN headers.
+ * the 421 (limit store_backlog), over 192 MiB accepting pauses until it catches up. Stress mode:
+ * from stress_sessions open sessions on, idle and command timeouts drop to stress_timeout. With
+ * OS enrichment (or the debug log) a listening socket has TCP_SAVE_SYN and each connection
+ * reads its peer's SYN headers; not a trusted proxy's, which are never fingerprinted.
  */
 #ifndef RT_LISTENER_H
 #define RT_LISTENER_H

@@ -19,9 +19,9 @@
 
 enum proxy_result {
 	PROXY_NEED_MORE = 0, /* not enough bytes yet to decide */
-	PROXY_OK = 1,	     /* header parsed; *consumed bytes belong to it */
+	PROXY_OK = 1,        /* header parsed; *consumed bytes belong to it */
 	PROXY_LOCAL = 2,     /* v2 LOCAL command or v1 "UNKNOWN": keep the socket's own addresses */
-	PROXY_BAD = -1,	     /* not a valid PROXY header */
+	PROXY_BAD = -1,      /* not a valid PROXY header */
 };
 
 struct proxy_info {

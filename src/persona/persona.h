@@ -91,13 +91,14 @@ enum persona_reply {
 #define X(e, k) PR_##e,
 	PERSONA_REPLIES(X)
 #undef X
-		PR__COUNT
+	    PR__COUNT
 };
 
 /* how queue ids in DATA_OK ($msgid) are made */
 enum persona_msgid_style {
-	MSGID_EXCHANGE, /* NETBIOS + random [A-Za-z0-9] to 19 chars + 8 lower hex counter, "@fqdn" */
-	MSGID_POSTFIX,	/* 10 upper-case hex digits (Postfix short queue id) */
+	MSGID_EXCHANGE, /* NETBIOS + random [A-Za-z0-9] to 19 chars + 8 lower hex counter, "@fqdn"
+	                 */
+	MSGID_POSTFIX,  /* 10 upper-case hex digits (Postfix short queue id) */
 	MSGID_SENDMAIL, /* "n0BJW0Fx012345"-like: sendmail qf id */
 };
 
@@ -122,7 +123,7 @@ struct persona *persona_load_file(const char *path, char *err, size_t errlen);
 /* persona_load_mem - parse a persona held in memory (fuzzing, tests); label names it in errors
  * ("LABEL:LINE: message"); "base = NAME" resolves to built-ins only */
 struct persona *persona_load_mem(const char *buf, size_t len, const char *label, char *err,
-				 size_t errlen);
+                                 size_t errlen);
 /* persona_load_builtin - one of the compiled-in personas by name, or NULL */
 struct persona *persona_load_builtin(const char *name);
 /* persona_load - NAME (a path if it contains '/', else DIR/NAME.persona when that file exists,
@@ -133,35 +134,35 @@ const char *const *persona_builtin_names(void);
 void persona_free(struct persona *p);
 
 const char *persona_name(const struct persona *p);
-const char *persona_product(const struct persona *p);  /* free text, for docs/logs */
+const char *persona_product(const struct persona *p); /* free text, for docs/logs */
 /* the raw template of a reply (never NULL: every key has a value after loading) */
 const char *persona_reply(const struct persona *p, enum persona_reply r);
 /* persona_reply_key - the file key of a reply enum ("mail_ok") */
 const char *persona_reply_key(enum persona_reply r);
 
 /* settings, all with defaults when the file omits them */
-int persona_ttl(const struct persona *p);		/* IP TTL of replies, 0 = system default */
-int persona_delay_banner_ms(const struct persona *p);	/* before the banner */
-int persona_delay_reply_ms(const struct persona *p);	/* before each reply */
-int persona_delay_jitter_ms(const struct persona *p);	/* +/- uniform jitter on both */
-bool persona_require_helo(const struct persona *p);	/* MAIL before HELO gets MAIL_NOHELO */
+int persona_ttl(const struct persona *p);             /* IP TTL of replies, 0 = system default */
+int persona_delay_banner_ms(const struct persona *p); /* before the banner */
+int persona_delay_reply_ms(const struct persona *p);  /* before each reply */
+int persona_delay_jitter_ms(const struct persona *p); /* +/- uniform jitter on both */
+bool persona_require_helo(const struct persona *p);   /* MAIL before HELO gets MAIL_NOHELO */
 bool persona_advertises(const struct persona *p, const char *keyword); /* in the EHLO reply */
 bool persona_auth_mech(const struct persona *p, const char *mech);     /* LOGIN/PLAIN/... offered */
 enum persona_msgid_style persona_msgid_style(const struct persona *p);
 const char *persona_date_format(const struct persona *p); /* strftime, C locale, local time */
-bool persona_append_domain(const struct persona *p); /* "user" -> "user@domain" in MAIL/RCPT */
-bool persona_strict_crlf(const struct persona *p);   /* default for the bare-LF policy */
+bool persona_append_domain(const struct persona *p);      /* "user" -> "user@domain" in MAIL/RCPT */
+bool persona_strict_crlf(const struct persona *p);        /* default for the bare-LF policy */
 
 /* persona_expand - render reply r into out as wire bytes ending in CRLF; returns the length,
  * or -1 if it did not fit (out is then a LOCAL_ERROR-style reply never longer than outlen) */
 int persona_expand(const struct persona *p, enum persona_reply r, const struct persona_vars *v,
-		   char *out, size_t outlen);
+                   char *out, size_t outlen);
 /* persona_expand_str - the same for an arbitrary template string (tests, EHLO extras) */
 int persona_expand_str(const struct persona *p, const char *tmpl, const struct persona_vars *v,
-		       char *out, size_t outlen);
+                       char *out, size_t outlen);
 /* persona_msgid - make the next queue id into out for this persona's style; counter is the
  * per-process message counter (starting at 1) */
 void persona_msgid(const struct persona *p, const char *netbios, uint64_t counter, char *out,
-		   size_t outlen);
+                   size_t outlen);
 
 #endif

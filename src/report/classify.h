@@ -17,22 +17,22 @@
 
 /* HELO identity classes, most specific first; X(name, label) */
 #define HELO_CLASSES(X)                                                                            \
-	X(MISSING, "missing")                 /* no HELO/EHLO, or an empty argument */              \
-	X(SELF, "impersonates honeypot")      /* our host name, NetBIOS name, domain or address */   \
-	X(RESERVED, "localhost/reserved")     /* localhost, *.localdomain, *.local, *.invalid, … */ \
-	X(LITERAL_MATCH, "address literal")   /* [1.2.3.4] / [IPv6:…] equal to the peer */          \
-	X(LITERAL_OTHER, "address literal, not the peer")                                           \
-	X(BARE_IP, "bare IP, no brackets")    /* 1.2.3.4 */                                         \
-	X(INVALID, "invalid syntax")          /* bad characters, empty labels, over 255, … */       \
-	X(SINGLE_LABEL, "single label, not an FQDN") /* mta101 */                                   \
-	X(RANDOM, "machine-generated")        /* user-3i39rqqo1r, premier-ksxhhv6 */                \
+	X(MISSING, "missing")             /* no HELO/EHLO, or an empty argument */                 \
+	X(SELF, "impersonates honeypot")  /* our host name, NetBIOS name, domain or address */     \
+	X(RESERVED, "localhost/reserved") /* localhost, *.localdomain, *.local, *.invalid, … */  \
+	X(LITERAL_MATCH, "address literal") /* [1.2.3.4] / [IPv6:…] equal to the peer */         \
+	X(LITERAL_OTHER, "address literal, not the peer")                                          \
+	X(BARE_IP, "bare IP, no brackets") /* 1.2.3.4 */                                           \
+	X(INVALID, "invalid syntax")       /* bad characters, empty labels, over 255, … */       \
+	X(SINGLE_LABEL, "single label, not an FQDN") /* mta101 */                                  \
+	X(RANDOM, "machine-generated")               /* user-3i39rqqo1r, premier-ksxhhv6 */        \
 	X(FQDN, "valid FQDN")
 
 enum helo_class {
 #define X(n, l) HELO_##n,
 	HELO_CLASSES(X)
 #undef X
-	HELO__COUNT
+	    HELO__COUNT
 };
 
 /* What the classifier knows about the honeypot itself (any field may be NULL) */
@@ -43,7 +43,7 @@ struct helo_self {
 	const char *const *addrs; /* NULL-terminated: the addresses the honeypot was reached on */
 };
 
-const char *helo_class_name(enum helo_class c); /* "fqdn", "single_label", … (stable, JSON) */
+const char *helo_class_name(enum helo_class c);  /* "fqdn", "single_label", … (stable, JSON) */
 const char *helo_class_label(enum helo_class c); /* human label */
 
 /* helo_classify - class of name (len bytes, may contain NUL or invalid UTF-8) sent by a client
@@ -61,11 +61,11 @@ bool name_looks_random(const char *label, size_t len, double *score);
 
 /* Relay-probe reasons, bit flags; X(name, bit, label) */
 #define PROBE_REASONS(X)                                                                           \
-	X(SELF_IN_TEXT, 0, "honeypot address or name in subject/body")                              \
-	X(SCANNER_TEXT, 1, "known relay-scanner text")                                              \
+	X(SELF_IN_TEXT, 0, "honeypot address or name in subject/body")                             \
+	X(SCANNER_TEXT, 1, "known relay-scanner text")                                             \
 	X(SENDER_IS_RCPT, 2, "sender equals recipient on a foreign domain")                        \
-	X(ROUTING_TRICK, 3, "routing trick in RCPT (%-hack, bang path, source route, quoted)")      \
-	X(PROBE_RCPTS, 4, "probe-like recipient set")                                               \
+	X(ROUTING_TRICK, 3, "routing trick in RCPT (%-hack, bang path, source route, quoted)")     \
+	X(PROBE_RCPTS, 4, "probe-like recipient set")                                              \
 	X(RELAY_SUBJECT, 5, "relay-test subject")
 
 enum probe_reason {
@@ -81,7 +81,7 @@ struct probe_input {
 	const char *body; /* the start of the body (relaytrap.message body_text) */
 	size_t body_len;
 	const char *mail_from;
-	const char *const *rcpts; /* envelope recipients as echoed */
+	const char *const *rcpts;    /* envelope recipients as echoed */
 	const char *const *rcpt_raw; /* as sent (for routing tricks); may be NULL */
 	size_t nrcpts;
 	const char *hdr_from, *hdr_to;
