@@ -563,6 +563,7 @@ test_dns_dead_resolver(void **state)
 	char res[64];
 	struct got g;
 	struct dns *d;
+	struct dns_stats st0, st1;
 	uint64_t t0;
 
 	memset(&g, 0, sizeof(g));
@@ -581,6 +582,23 @@ test_dns_dead_resolver(void **state)
 	dns_query(d, DNS_T_PTR, "192.0.2.1", got_cb, &g);
 	run_until(f, &g.n, 3, 1000);
 	assert_true(g.cached[2] && g.st[2] == DNS_TIMEOUT);
+	/* new names: their requests and deadline timers are the spare ones the first two gave
+	 * back; each timer is armed again for its own entry, so both end by the deadline once
+	 * more, and not at once */
+	dns_stats(d, &st0);
+	dns_query(d, DNS_T_A, "host2.example.net", got_cb, &g);
+	dns_query(d, DNS_T_PTR, "192.0.2.2", got_cb, &g);
+	run_for(f, 100);
+	assert_int_equal(g.n, 3);
+	run_until(f, &g.n, 5, 3000);
+	assert_int_equal(g.n, 5);
+	assert_true(!g.cached[3] && g.st[3] == DNS_TIMEOUT);
+	assert_true(!g.cached[4] && g.st[4] == DNS_TIMEOUT);
+	/* ended by the deadline timers (armed before evdns's second try, so first: evdns's own
+	 * timeout would end them too, a little later, without counting) */
+	dns_stats(d, &st1);
+	CHECK(st1.timeouts > st0.timeouts, "no lookup ended by its deadline (%llu)",
+	      (unsigned long long)st1.timeouts);
 	dns_free(d);
 
 	/* a closed port: the kernel answers ICMP port unreachable; still ends in time */
