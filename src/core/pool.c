@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 struct pool {
 	size_t grain, nclass, chunk, max_bytes;
 	void **free; /* per class (block size / grain): a free block's first bytes point on */
@@ -120,4 +122,51 @@ pool_free(struct pool *p)
 	free(p->chunks);
 	free(p->free);
 	free(p);
+}
+
+/* ------------------------------------------------------------------ spares */
+
+void *
+spare_pop(struct spares *sp, size_t size)
+{
+	void *p;
+
+	if (sp->n == 0)
+		return NULL;
+	p = sp->p[--sp->n];
+	UNPOISON(p, size);
+	return p;
+}
+
+void *
+spare_take(struct spares *sp, size_t size)
+{
+	void *p = spare_pop(sp, size);
+
+	if (p == NULL)
+		return zalloc(size);
+	memset(p, 0, size);
+	return p;
+}
+
+void
+spare_give(struct spares *sp, void *p, size_t size)
+{
+	if (p == NULL)
+		return;
+	if (sp->n == SPARES_MAX) {
+		free(p);
+		return;
+	}
+	POISON(p, size);
+	sp->p[sp->n++] = p;
+}
+
+void
+spares_free(struct spares *sp, size_t size)
+{
+	void *p;
+
+	while ((p = spare_pop(sp, size)) != NULL)
+		free(p);
 }

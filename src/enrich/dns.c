@@ -27,13 +27,13 @@
 #include <event2/util.h>
 
 #include "core/log.h"
+#include "core/pool.h"
 #include "core/str.h"
 #include "core/util.h"
 
 #define NEG_TTL_MS 60000u /* failures (timeout, servfail, error) are reused at most this long */
 #define NAME_MAX_LEN 253
 #define FREE_DRAIN_ROUNDS 64 /* loop passes dns_free allows evdns to hand requests back */
-#define SPARES_MAX 1024      /* blocks of each kind kept for reuse (struct spares) */
 
 struct dns_entry;
 
@@ -75,16 +75,6 @@ struct dns_entry {
 	char name[];
 };
 
-/* Spare blocks of one size: a wait is taken and given back by every query (seven a session),
- * a request and a deadline timer by every lookup sent. Going to malloc for each of them,
- * between the cache's long-lived entries, sent malloc to its bins' slow path (_int_malloc) for
- * a sixth of the engine's allocations; kept here, up to SPARES_MAX of each, they come back in
- * a few instructions. What is kept is poisoned for AddressSanitizer until taken again. */
-struct spares {
-	void *p[SPARES_MAX];
-	unsigned n;
-};
-
 struct dns {
 	struct event_base *base;
 	struct evdns_base *edb;
@@ -103,7 +93,10 @@ struct dns {
 	double tokens;
 	uint64_t tokens_us;
 	struct dns_stats st;
-	struct spares spare_waits, spare_reqs, spare_timers; /* dns_wait, dns_req, deadlines */
+	/* kept for reuse (core/pool.h): every query takes a wait (seven a session), every
+	 * lookup sent a request and a deadline timer; from malloc, between the cache's
+	 * long-lived entries, they met its bins' slow path (_int_malloc) */
+	struct spares spare_waits, spare_reqs, spare_timers;
 	bool closing;
 };
 
@@ -188,55 +181,14 @@ dns_rng_stats(uint64_t *draws, uint64_t *fills)
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg);
 
-/* spare_take - a zeroed block of size bytes: a spare one, or from malloc */
-static void *
-spare_take(struct spares *sp, size_t size)
-{
-	void *p;
-
-	if (sp->n == 0)
-		return zalloc(size);
-	p = sp->p[--sp->n];
-	UNPOISON(p, size);
-	memset(p, 0, size);
-	return p;
-}
-
-/* spare_give - keep p (size bytes, from spare_take) for the next spare_take, or free it */
-static void
-spare_give(struct spares *sp, void *p, size_t size)
-{
-	if (p == NULL)
-		return;
-	if (sp->n == SPARES_MAX) {
-		free(p);
-		return;
-	}
-	POISON(p, size);
-	sp->p[sp->n++] = p;
-}
-
-/* spares_free - free what sp keeps (size bytes each) */
-static void
-spares_free(struct spares *sp, size_t size)
-{
-	while (sp->n > 0) {
-		void *p = sp->p[--sp->n];
-		UNPOISON(p, size);
-		free(p);
-	}
-}
-
-/* timer_take - entry e's deadline timer: a spare one set up again, or a new one */
+/* timer_take - entry e's deadline timer: a kept one set up again, or a new one */
 static struct event *
 timer_take(struct dns *d, struct dns_entry *e)
 {
-	struct event *ev;
+	struct event *ev = spare_pop(&d->spare_timers, event_get_struct_event_size());
 
-	if (d->spare_timers.n == 0)
+	if (ev == NULL)
 		return evtimer_new(d->base, on_deadline, e);
-	ev = d->spare_timers.p[--d->spare_timers.n];
-	UNPOISON(ev, event_get_struct_event_size());
 	if (evtimer_assign(ev, d->base, on_deadline, e) != 0) {
 		event_free(ev);
 		return NULL;
@@ -244,7 +196,7 @@ timer_take(struct dns *d, struct dns_entry *e)
 	return ev;
 }
 
-/* timer_give - a deadline timer no longer needed (stopped first) */
+/* timer_give - a deadline timer no longer needed: stopped, and kept or freed */
 static void
 timer_give(struct dns *d, struct event *ev)
 {
@@ -253,8 +205,7 @@ timer_give(struct dns *d, struct event *ev)
 		return;
 	}
 	event_del(ev);
-	POISON(ev, event_get_struct_event_size());
-	d->spare_timers.p[d->spare_timers.n++] = ev;
+	spare_give(&d->spare_timers, ev, event_get_struct_event_size());
 }
 
 /* ------------------------------------------------------------------ table and LRU */
@@ -922,6 +873,7 @@ dns_free(struct dns *d)
 {
 	struct dns_wait *w;
 	struct dns_req *r;
+	struct event *ev;
 	size_t i;
 	int round;
 
@@ -961,11 +913,8 @@ dns_free(struct dns *d)
 	}
 	spares_free(&d->spare_waits, sizeof(struct dns_wait));
 	spares_free(&d->spare_reqs, sizeof(struct dns_req));
-	while (d->spare_timers.n > 0) {
-		struct event *ev = d->spare_timers.p[--d->spare_timers.n];
-		UNPOISON(ev, event_get_struct_event_size());
+	while ((ev = spare_pop(&d->spare_timers, event_get_struct_event_size())) != NULL)
 		event_free(ev);
-	}
 	event_free(d->ev_ready);
 	free(d->tab);
 	free(d);

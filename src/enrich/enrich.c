@@ -24,6 +24,7 @@
 #include "capture/emit.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/pool.h"
 #include "core/str.h"
 #include "core/util.h"
 #include "enrich/dns.h"
@@ -33,6 +34,8 @@
 #include "enrich/syn.h"
 
 #define HELO_NAME_MAX 255
+#define ANSWER_BYTES 256   /* a job's room for its answers' text (more: malloc) */
+#define SESS_BUF_KEEP 4096 /* a kept session keeps JSON buffers up to this size */
 #define ADDRS_MAX (2 * DNS_MAX_ANSWERS)
 
 enum job_kind { JOB_RDNS, JOB_DNSBL, JOB_HELO };
@@ -60,9 +63,12 @@ struct job {
 	size_t helo_len;
 	char *ask;           /* helo: as asked, without a root dot (in the job's block) */
 	unsigned helo_first; /* slot asked first: 0 = A (IPv4 source), 1 = AAAA */
+	bool kept;           /* a block of e->job_size[kind] bytes, given back to e->spare_jobs */
+	char *abase, *aend;  /* room for answers' text at the block's end: copied in, not strdup */
+	char *anext;
 	/* a slot per query of the kind (rdns 2, dnsbl one per zone, helo 3), then for helo the
-	 * two names: one allocation the size of the job (a fixed one was 2 KiB, zeroed and out
-	 * of malloc's per-thread cache, three times a session) */
+	 * two names, then ANSWER_BYTES for the answers: one block, kept for the next job of the
+	 * kind (struct enrich's spare_jobs) */
 	struct slot slots[];
 };
 
@@ -93,10 +99,47 @@ struct enrich {
 	struct job *jobs;
 	size_t njobs;
 	struct enrich_sess *sessions;
+	/* kept for reuse (core/pool.h): sessions with their JSON buffers, and jobs by kind, each
+	 * block of job_size[kind] bytes (a helo job of the longest name) */
+	struct spares spare_sess, spare_jobs[3];
+	size_t job_size[3];
 	bool closing;
 };
 
 /* ------------------------------------------------------------------ sessions */
+
+/* sess_take - a zeroed session, kept with its JSON buffers (emptied) or new */
+static struct enrich_sess *
+sess_take(struct enrich *e)
+{
+	struct enrich_sess *s = spare_pop(&e->spare_sess, sizeof(*s));
+	struct jw prefix, parts;
+
+	if (s == NULL)
+		return zalloc(sizeof(*s));
+	prefix = s->prefix;
+	parts = s->parts;
+	memset(s, 0, sizeof(*s));
+	s->prefix = prefix;
+	s->parts = parts;
+	jw_reset(&s->prefix);
+	jw_reset(&s->parts);
+	return s;
+}
+
+/* sess_give - s is done: kept with its buffers (unless they grew large), or freed */
+static void
+sess_give(struct enrich *e, struct enrich_sess *s)
+{
+	if (e->spare_sess.n == SPARES_MAX || s->prefix.cap > SESS_BUF_KEEP ||
+	    s->parts.cap > SESS_BUF_KEEP) {
+		jw_free(&s->prefix);
+		jw_free(&s->parts);
+		free(s);
+		return;
+	}
+	spare_give(&e->spare_sess, s, sizeof(*s));
+}
 
 static void
 sess_unref(struct enrich_sess *s)
@@ -111,9 +154,7 @@ sess_unref(struct enrich_sess *s)
 		e->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	jw_free(&s->prefix);
-	jw_free(&s->parts);
-	free(s);
+	sess_give(e, s);
 }
 
 /* ev_begin - an event for session s, or NULL when nothing is recorded */
@@ -132,10 +173,19 @@ job_new(struct enrich_sess *s, enum job_kind kind, unsigned nslots, size_t helo_
 {
 	struct enrich *e = s->e;
 	size_t names = kind == JOB_HELO ? 2 * (helo_len + 1) : 0;
-	struct job *j = zalloc(sizeof(*j) + nslots * sizeof(struct slot) + names);
+	size_t need = sizeof(struct job) + nslots * sizeof(struct slot) + names + ANSWER_BYTES;
+	bool kept = need <= e->job_size[kind];
+	struct job *j = kept ? spare_pop(&e->spare_jobs[kind], e->job_size[kind]) : NULL;
 
+	if (j != NULL)
+		memset(j, 0, need);
+	else
+		j = zalloc(kept ? e->job_size[kind] : need);
 	if (j == NULL)
 		return NULL;
+	j->kept = kept;
+	j->abase = j->anext = (char *)j + need - ANSWER_BYTES;
+	j->aend = j->abase + ANSWER_BYTES;
 	j->nslots = nslots;
 	if (kind == JOB_HELO) {
 		j->helo = (char *)&j->slots[nslots];
@@ -161,8 +211,11 @@ job_free(struct job *j)
 
 	for (unsigned i = 0; i < j->nslots; i++) {
 		dns_cancel(j->slots[i].w);
-		for (unsigned k = 0; k < j->slots[i].n; k++)
-			free(j->slots[i].data[k]);
+		for (unsigned k = 0; k < j->slots[i].n; k++) {
+			char *d = j->slots[i].data[k];
+			if (d < j->abase || d >= j->aend) /* not in the job's room: strdup'd */
+				free(d);
+		}
 	}
 	if (j->prev)
 		j->prev->next = j->next;
@@ -172,7 +225,10 @@ job_free(struct job *j)
 		j->next->prev = j->prev;
 	e->njobs--;
 	sess_unref(j->s);
-	free(j);
+	if (j->kept)
+		spare_give(&e->spare_jobs[j->kind], j, e->job_size[j->kind]);
+	else
+		free(j);
 }
 
 static void job_done(struct job *j);
@@ -444,9 +500,18 @@ on_answer(void *arg, const struct dns_answer *a)
 
 	sl->w = NULL;
 	sl->st = a->status;
-	for (unsigned k = 0; k < a->n && k < DNS_MAX_ANSWERS; k++)
-		if ((sl->data[sl->n] = strdup(a->data[k])) != NULL)
-			sl->n++;
+	for (unsigned k = 0; k < a->n && k < DNS_MAX_ANSWERS; k++) {
+		size_t l = strlen(a->data[k]) + 1;
+		char *c;
+		if (l <= (size_t)(j->aend - j->anext)) {
+			c = memcpy(j->anext, a->data[k], l);
+			j->anext += l;
+		} else {
+			c = strdup(a->data[k]);
+		}
+		if (c != NULL)
+			sl->data[sl->n++] = c;
+	}
 	j->nanswered++;
 	if (a->cached) {
 		if (j->ncached == 0 || a->lookup_real_us < j->cached_real_us)
@@ -612,6 +677,11 @@ enrich_new(struct event_base *base, struct capture *cap, const struct config *cf
 		free(e);
 		return NULL;
 	}
+	e->job_size[JOB_RDNS] = sizeof(struct job) + 2 * sizeof(struct slot) + ANSWER_BYTES;
+	e->job_size[JOB_DNSBL] =
+	    sizeof(struct job) + e->dnsbl.n * sizeof(struct slot) + ANSWER_BYTES;
+	e->job_size[JOB_HELO] =
+	    sizeof(struct job) + 3 * sizeof(struct slot) + 2 * (HELO_NAME_MAX + 1) + ANSWER_BYTES;
 	if (cfg->enrich_dns) {
 		struct dns_conf dc = {
 		    .resolvers = cfg->resolver,
@@ -652,6 +722,13 @@ enrich_free(struct enrich *e)
 		jw_free(&s->parts);
 		free(s);
 	}
+	for (struct enrich_sess *s; (s = spare_pop(&e->spare_sess, sizeof(*s))) != NULL;) {
+		jw_free(&s->prefix);
+		jw_free(&s->parts);
+		free(s);
+	}
+	for (size_t k = 0; k < ARRAY_LEN(e->spare_jobs); k++)
+		spares_free(&e->spare_jobs[k], e->job_size[k]);
 	free(e);
 }
 
@@ -719,7 +796,7 @@ enrich_session_new(struct enrich *e, const struct jw *prefix, const char *src_ip
 
 	if (e == NULL || e->closing)
 		return NULL;
-	s = zalloc(sizeof(*s));
+	s = sess_take(e);
 	if (s == NULL)
 		return NULL;
 	s->e = e;
@@ -727,7 +804,6 @@ enrich_session_new(struct enrich *e, const struct jw *prefix, const char *src_ip
 	strlcpy(s->src_ip, src_ip, sizeof(s->src_ip));
 	s->src_ok = addr16(s->src_ip, s->src16);
 	s->src_v4 = s->src_ok && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)s->src16);
-	jw_init(&s->prefix);
 	if (prefix != NULL && prefix->len > 0)
 		jw_fields(&s->prefix, prefix->buf, prefix->len);
 	s->next = e->sessions;

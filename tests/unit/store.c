@@ -212,6 +212,8 @@ q_int(const char *db, const char *sql)
 	long long v = -1;
 
 	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	/* a store process may hold the file locked for a moment (a fresh file's schema): wait */
+	sqlite3_busy_timeout(h, 5000);
 	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
 		fail_msg("prepare %s: %s", sql, sqlite3_errmsg(h));
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -231,6 +233,8 @@ q_text(const char *db, const char *sql, char *out, size_t outlen)
 
 	out[0] = '\0';
 	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	/* a store process may hold the file locked for a moment (a fresh file's schema): wait */
+	sqlite3_busy_timeout(h, 5000);
 	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
 		fail_msg("prepare %s: %s", sql, sqlite3_errmsg(h));
 	if (sqlite3_step(st) == SQLITE_ROW && (t = sqlite3_column_text(st, 0)) != NULL)
@@ -1553,6 +1557,8 @@ q_text_int(const char *db, const char *sql, long long arg)
 	char *out;
 
 	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	/* a store process may hold the file locked for a moment (a fresh file's schema): wait */
+	sqlite3_busy_timeout(h, 5000);
 	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
 	sqlite3_bind_int64(st, 1, arg);
 	t = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
