@@ -149,12 +149,19 @@ spare_take(struct spares *sp, size_t size)
 	return p;
 }
 
+/* spare_full - whether sp keeps no more */
+bool
+spare_full(const struct spares *sp)
+{
+	return sp->n >= (sp->max > 0 && sp->max < SPARES_MAX ? sp->max : SPARES_MAX);
+}
+
 void
 spare_give(struct spares *sp, void *p, size_t size)
 {
 	if (p == NULL)
 		return;
-	if (sp->n == SPARES_MAX) {
+	if (spare_full(sp)) {
 		free(p);
 		return;
 	}

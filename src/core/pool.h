@@ -17,6 +17,7 @@
 #ifndef RELAYTRAP_POOL_H
 #define RELAYTRAP_POOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct pool;
@@ -40,7 +41,8 @@ void pool_free(struct pool *p);
  * spares - blocks of one size kept for reuse, for objects made and dropped by the thousand
  * (a DNS query's wait, a lookup's request, a session's enrichment state). Taken from and given
  * back to a bounded stack instead of malloc, whose bins' slow path they otherwise meet between
- * a cache's long-lived blocks. At most SPARES_MAX are kept (beyond it spare_give frees); what
+ * a cache's long-lived blocks. At most `max` (SPARES_MAX) are kept, beyond which spare_give
+ * frees; what
  * is kept is poisoned for AddressSanitizer until taken again. Every block of a stack must have
  * the same size and come from malloc.
  */
@@ -49,15 +51,18 @@ void pool_free(struct pool *p);
 struct spares {
 	void *p[SPARES_MAX];
 	unsigned n;
+	unsigned max; /* at most this many kept (0: SPARES_MAX) */
 };
 
 /* spare_take - size zeroed bytes: a kept block, or a new one from malloc; NULL if out of memory */
 void *spare_take(struct spares *sp, size_t size);
 /* spare_pop - a kept block as it was given back (not zeroed), or NULL when none is kept */
 void *spare_pop(struct spares *sp, size_t size);
-/* spare_give - keep p (size bytes) for the next take, or free it when SPARES_MAX are kept;
- * NULL is a no-op */
+/* spare_give - keep p (size bytes) for the next take, or free it when as many as the stack
+ * holds are kept; NULL is a no-op */
 void spare_give(struct spares *sp, void *p, size_t size);
+/* spare_full - whether the stack keeps no more (spare_give would free) */
+bool spare_full(const struct spares *sp);
 /* spares_free - free every kept block */
 void spares_free(struct spares *sp, size_t size);
 

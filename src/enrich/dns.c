@@ -200,7 +200,7 @@ timer_take(struct dns *d, struct dns_entry *e)
 static void
 timer_give(struct dns *d, struct event *ev)
 {
-	if (d->spare_timers.n == SPARES_MAX) {
+	if (spare_full(&d->spare_timers)) {
 		event_free(ev);
 		return;
 	}

@@ -35,6 +35,7 @@
 
 #define HELO_NAME_MAX 255
 #define ANSWER_BYTES 256   /* a job's room for its answers' text (more: malloc) */
+#define SPARES_SESS 256    /* sessions and jobs of each kind kept for reuse */
 #define SESS_BUF_KEEP 4096 /* a kept session keeps JSON buffers up to this size */
 #define ADDRS_MAX (2 * DNS_MAX_ANSWERS)
 
@@ -131,7 +132,7 @@ sess_take(struct enrich *e)
 static void
 sess_give(struct enrich *e, struct enrich_sess *s)
 {
-	if (e->spare_sess.n == SPARES_MAX || s->prefix.cap > SESS_BUF_KEEP ||
+	if (spare_full(&e->spare_sess) || s->prefix.cap > SESS_BUF_KEEP ||
 	    s->parts.cap > SESS_BUF_KEEP) {
 		jw_free(&s->prefix);
 		jw_free(&s->parts);
@@ -677,6 +678,10 @@ enrich_new(struct event_base *base, struct capture *cap, const struct config *cf
 		free(e);
 		return NULL;
 	}
+	/* a few hundred of each: sessions keep up to 2 x SESS_BUF_KEEP of buffers */
+	e->spare_sess.max = SPARES_SESS;
+	for (size_t k = 0; k < ARRAY_LEN(e->spare_jobs); k++)
+		e->spare_jobs[k].max = SPARES_SESS;
 	e->job_size[JOB_RDNS] = sizeof(struct job) + 2 * sizeof(struct slot) + ANSWER_BYTES;
 	e->job_size[JOB_DNSBL] =
 	    sizeof(struct job) + e->dnsbl.n * sizeof(struct slot) + ANSWER_BYTES;

@@ -425,6 +425,46 @@ test_rand_chars(void **state)
 	rand_chars(three, 0, "abc", 3); /* nothing drawn, nothing written */
 }
 
+/* test_spares - a given block comes back (last in, first out), zeroed by spare_take and as it
+ * was by spare_pop; no more are kept than the stack's max; spares_free empties it */
+static void
+test_spares(void **state)
+{
+	struct spares *sp = calloc(1, sizeof(*sp));
+	unsigned char *a, *b, *c;
+
+	(void)state;
+	assert_non_null(sp);
+	sp->max = 2;
+	assert_null(spare_pop(sp, 32));
+	a = spare_take(sp, 32);
+	b = spare_take(sp, 32);
+	c = spare_take(sp, 32);
+	assert_true(a != NULL && b != NULL && c != NULL);
+	memset(a, 0xa5, 32);
+	memset(b, 0x5a, 32);
+	spare_give(sp, a, 32);
+	spare_give(sp, b, 32);
+	assert_true(spare_full(sp));
+	spare_give(sp, c, 32); /* beyond max: freed, not kept */
+	assert_int_equal(sp->n, 2);
+	spare_give(sp, NULL, 32);
+	assert_int_equal(sp->n, 2);
+	assert_ptr_equal(spare_pop(sp, 32), b); /* as given back */
+	assert_int_equal(b[0], 0x5a);
+	assert_int_equal(b[31], 0x5a);
+	assert_ptr_equal(spare_take(sp, 32), a); /* zeroed */
+	for (size_t i = 0; i < 32; i++)
+		assert_int_equal(a[i], 0);
+	assert_false(spare_full(sp));
+	spare_give(sp, a, 32);
+	spare_give(sp, b, 32);
+	spares_free(sp, 32);
+	assert_int_equal(sp->n, 0);
+	assert_null(spare_pop(sp, 32));
+	free(sp);
+}
+
 /* test_pool - blocks in size classes, aligned, never overlapping, reused when returned, and
  * no more than the pool's limit in chunks */
 static void
@@ -480,6 +520,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_size),
 	    cmocka_unit_test(test_pool),
+	    cmocka_unit_test(test_spares),
 	    cmocka_unit_test(test_parse_duration),
 	    cmocka_unit_test(test_base64),
 	    cmocka_unit_test(test_utf8),
