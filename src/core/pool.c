@@ -149,7 +149,6 @@ spare_take(struct spares *sp, size_t size)
 	return p;
 }
 
-/* spare_full - whether sp keeps no more */
 bool
 spare_full(const struct spares *sp)
 {

@@ -41,10 +41,9 @@ void pool_free(struct pool *p);
  * spares - blocks of one size kept for reuse, for objects made and dropped by the thousand
  * (a DNS query's wait, a lookup's request, a session's enrichment state). Taken from and given
  * back to a bounded stack instead of malloc, whose bins' slow path they otherwise meet between
- * a cache's long-lived blocks. At most `max` (SPARES_MAX) are kept, beyond which spare_give
- * frees; what
- * is kept is poisoned for AddressSanitizer until taken again. Every block of a stack must have
- * the same size and come from malloc.
+ * a cache's long-lived blocks. At most `max` (at most SPARES_MAX) are kept, beyond which
+ * spare_give frees; what is kept is poisoned for AddressSanitizer until taken again. Every
+ * block of a stack must have the same size and come from malloc.
  */
 #define SPARES_MAX 1024
 
