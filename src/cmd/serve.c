@@ -537,6 +537,7 @@ cmd_serve(int argc, char **argv)
 	struct p0f_db *p0f;
 	const char *p0f_path = NULL;
 	struct event *ev_term, *ev_int, *ev_hup, *ev_chld;
+	sigset_t stopset, oldset;
 	uint64_t accepted, unanswered;
 	static uint64_t msg_counter;
 	char err[1024], idpath[600], hostname[256], domain[256], netbios[16];
@@ -835,16 +836,24 @@ cmd_serve(int argc, char **argv)
 	 * still pending are dropped */
 	server_free(sc.srv);
 	/* enrich_free runs the loop once more so that evdns hands back its requests: nothing
-	 * that touches the freed server may fire then (signals are ignored from here on) */
+	 * that touches the freed server may fire then (signals are ignored from here on). A
+	 * repeated SIGTERM/SIGINT while the last events drain to the store must not kill the
+	 * process halfway (that would lose them); the drain is bounded on its own. event_del
+	 * puts back the disposition from before the loop (the default: termination), so the
+	 * three are blocked until they are ignored, and one that came in between is dropped. */
+	sigemptyset(&stopset);
+	sigaddset(&stopset, SIGTERM);
+	sigaddset(&stopset, SIGINT);
+	sigaddset(&stopset, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stopset, &oldset);
 	event_del(ev_term);
 	event_del(ev_int);
 	event_del(ev_hup);
 	event_del(sc.grace);
-	/* a repeated SIGTERM/SIGINT while the last events drain to the store must not kill the
-	 * process halfway (that would lose them); the drain is bounded on its own */
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
+	sigprocmask(SIG_SETMASK, &oldset, NULL);
 	if (enrich_dns_stats(enrich, &dst))
 		log_info(
 		    "dns: queries=%llu sent=%llu cache_hits=%llu joined=%llu rate_limited=%llu "
