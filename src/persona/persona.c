@@ -13,6 +13,7 @@
  */
 #include "persona/persona.h"
 #include "persona/builtin.h"
+#include "core/str.h"
 #include "core/util.h"
 
 #include <ctype.h>
@@ -106,14 +107,17 @@ static int perr(struct parse *ps, const char *fmt, ...) __attribute__((format(pr
 static int
 perr(struct parse *ps, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[512], safe[512];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* the values a message quotes are the file's after its escapes are decoded: a "\n" in
+	 * one must not split the error over two lines, nor a control byte reach the terminal */
+	str_escape_log(msg, strlen(msg), safe, sizeof(safe));
 	if (ps->err != NULL && ps->errlen > 0)
-		snprintf(ps->err, ps->errlen, "%s:%lu: %s", ps->label, ps->line, msg);
+		snprintf(ps->err, ps->errlen, "%s:%lu: %s", ps->label, ps->line, safe);
 	return -1;
 }
 

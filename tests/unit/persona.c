@@ -589,6 +589,13 @@ test_missing_and_limits(void **state)
 	assert_null(p);
 	assert_non_null(strstr(err, "nul:2: NUL byte"));
 
+	/* a value the message quotes, decoded from its escapes: shown escaped, on one line */
+	text = strcpy(text, "[settings]\nttl = \"1\\n2\"\n");
+	p = persona_load_mem(text, strlen(text), "esc", err, sizeof(err));
+	assert_null(p);
+	assert_non_null(strstr(err, "esc:2: ttl: \"1\\n2"));
+	assert_null(strchr(err, '\n'));
+
 	memset(text, '#', 19999);
 	text[19999] = '\0';
 	p = persona_load_mem(text, strlen(text), "wide", err, sizeof(err));
